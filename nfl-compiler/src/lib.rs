@@ -1,1 +1,7 @@
+//! nfl-compiler: checked AST (and, later, config) to eBPF object bytes.
+//!
+//! Pure: no syscalls, no hidden file reads; the same input gives the same
+//! bytes.
 
+pub mod bpf;
+pub mod hir;

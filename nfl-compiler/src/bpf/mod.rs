@@ -1,0 +1,5 @@
+//! eBPF machine level: instructions, encoding and disassembly.
+
+pub mod insn;
+
+pub use insn::Insn;

@@ -1,0 +1,274 @@
+//! HIR: the checked, name-resolved program.
+//!
+//! The checker (`check`) is the only producer of a [`Hir`]; holding one is the
+//! witness that the program passed every check. IR building consumes it and
+//! never has to report a user error: names are resolved to typed ids,
+//! constants are folded, literals carry their final width, `op=` is desugared,
+//! prefix and exclusive-range patterns are normalised.
+//!
+//! Invariants a `Hir` upholds (IR building may rely on them):
+//! - every id indexes its table (`HeaderId` into `headers`, ...);
+//! - every expression's `ty` is final; binary operands have equal types;
+//! - a header field is read only where the header is known to be valid;
+//! - `HdrSel::Last` appears only inside parser states;
+//! - each header is a whole number of bytes, each field 1..=64 bits wide;
+//! - every parser loop extracts a header stack.
+
+use nfl_syntax::ast::{Hook, Span, VerdictKind};
+
+macro_rules! id_type {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
+}
+
+id_type!(HeaderId, "hdr");
+id_type!(MetaId, "meta");
+id_type!(LocalId, "local");
+id_type!(StateId, "state");
+id_type!(ActionId, "action");
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Ty {
+    UInt(u32),
+    Bool,
+}
+
+impl Ty {
+    /// Bit width: 1 for `bool`.
+    pub fn width(self) -> u32 {
+        match self {
+            Ty::UInt(w) => w,
+            Ty::Bool => 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hir {
+    /// Name of the control block; becomes the program's symbol name.
+    pub name: String,
+    pub hook: Hook,
+    pub headers: Vec<HeaderInfo>,
+    pub metas: Vec<MetaInfo>,
+    pub locals: Vec<LocalInfo>,
+    pub actions: Vec<ActionHir>,
+    pub parser: Option<ParserHir>,
+    pub control: Block,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeaderInfo {
+    pub name: String,
+    pub fields: Vec<FieldInfo>,
+    /// Total size in bytes.
+    pub byte_len: u32,
+    /// `Some(n)` for a stack of `n` elements.
+    pub stack: Option<u32>,
+    pub span: Span,
+}
+
+impl HeaderInfo {
+    /// Number of instances: 1, or the stack size.
+    pub fn n_instances(&self) -> u32 {
+        self.stack.unwrap_or(1)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldInfo {
+    pub name: String,
+    /// Offset of the field's most significant bit from the header start.
+    pub bit_offset: u32,
+    pub width: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetaInfo {
+    pub name: String,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LocalInfo {
+    pub name: String,
+    pub ty: Ty,
+}
+
+/// One header instance: `ipv4` is `{ ipv4, 0 }`, `vlan[1]` is `{ vlan, 1 }`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct HeaderRef {
+    pub header: HeaderId,
+    pub index: u32,
+}
+
+/// Which instance an expression names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum HdrSel {
+    Fixed(HeaderRef),
+    /// `H.last` in a parser: the most recently extracted element of stack H.
+    Last(HeaderId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParserHir {
+    pub name: String,
+    pub states: Vec<StateHir>,
+    pub start: StateId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateHir {
+    pub name: String,
+    pub stmts: Vec<ParserStmt>,
+    pub transition: Transition,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParserStmt {
+    Extract { header: HeaderId, span: Span },
+    /// Advance by `amount` bytes (an unsigned expression of any width).
+    Skip { amount: Expr, span: Span },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transition {
+    Accept,
+    Reject,
+    Goto(StateId),
+    /// Cases in order; no match rejects.
+    Select { keys: Vec<Expr>, cases: Vec<SelectCase> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelectCase {
+    /// Each alternative has one pattern per key.
+    pub alternatives: Vec<Vec<Pattern>>,
+    pub target: Target,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Accept,
+    Reject,
+    State(StateId),
+}
+
+/// Normalised patterns. All values are already truncated to the key width.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    Any,
+    Value(u64),
+    /// `(key & mask) == value`, with `value & !mask == 0`.
+    Mask { value: u64, mask: u64 },
+    /// Inclusive `lo..=hi`; empty when `lo > hi`.
+    Range { lo: u64, hi: u64 },
+    Set(Vec<Pattern>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionHir {
+    pub name: String,
+    /// One local per parameter, bound to the argument at the call.
+    pub params: Vec<LocalId>,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    Let { local: LocalId, value: Expr, span: Span },
+    Assign { place: Place, value: Expr, span: Span },
+    If { cond: Expr, then_block: Block, else_block: Option<Block>, span: Span },
+    Verdict { kind: VerdictKind, span: Span },
+    Redirect { ifindex: Expr, span: Span },
+    Call { action: ActionId, args: Vec<Expr>, span: Span },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Field { header: HeaderRef, field: u32 },
+    Meta(MetaId),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Not,
+    BitNot,
+    Neg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PktField {
+    /// `pkt.len`, u32
+    Len,
+    /// `pkt.rejected`, bool
+    Rejected,
+    /// `pkt.ifindex`, u32
+    Ifindex,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    /// A constant of the expression's type (bool: 0 or 1).
+    Const(u64),
+    Local(LocalId),
+    Meta(MetaId),
+    Field { header: HdrSel, field: u32 },
+    Valid(HdrSel),
+    Pkt(PktField),
+    Unary { op: UnOp, operand: Box<Expr> },
+    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    /// Truncate or zero-extend to `ty`.
+    Cast(Box<Expr>),
+    In { expr: Box<Expr>, pattern: Pattern },
+}
