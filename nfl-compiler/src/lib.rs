@@ -4,4 +4,7 @@
 //! bytes.
 
 pub mod bpf;
+pub mod build;
 pub mod hir;
+pub mod ir;
+pub mod opt;

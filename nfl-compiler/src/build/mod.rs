@@ -1,0 +1,209 @@
+//! HIR to IR.
+//!
+//! The parser is unrolled: each reachable pair (state, fill level of every
+//! header stack) becomes its own block, so a stack's size bounds every loop
+//! and `H.last` is a fixed instance at each point. Header instances get a
+//! packet pointer variable and a validity flag; the flags start at 0 on entry
+//! so the verifier always sees a known constant when a guard tests them.
+
+mod control;
+mod expr;
+mod parser;
+
+use nfl_syntax::ast::{Hook, Span, VerdictKind};
+
+use crate::hir::{HeaderRef, Hir};
+use crate::ir::{BlockData, BlockId, CtxField, Exit, Function, Inst, Term, VarData, VarId, VarKind};
+
+/// Return codes for each verdict on each hook.
+pub fn verdict_code(hook: Hook, kind: VerdictKind) -> u32 {
+    match (hook, kind) {
+        (Hook::Xdp, VerdictKind::Abort) => 0,
+        (Hook::Xdp, VerdictKind::Drop) => 1,
+        (Hook::Xdp, VerdictKind::Pass) => 2,
+        (Hook::Xdp, VerdictKind::Tx) => 3,
+        (Hook::Tc, VerdictKind::Pass) => 0,
+        (Hook::Tc, VerdictKind::Drop | VerdictKind::Abort) => 2,
+        // TC has no TX verdict; `tx` lowers to a redirect (see `control`).
+        (Hook::Tc, VerdictKind::Tx) => 7,
+    }
+}
+
+/// The mutable state of one IR construction.
+pub(crate) struct Builder<'h> {
+    hir: &'h Hir,
+    func: Function,
+    /// The block instructions are appended to; `None` after a terminator,
+    /// until the next block is selected (code there is unreachable).
+    cur: Option<BlockId>,
+    span: Span,
+    data: VarId,
+    end: VarId,
+    cursor: VarId,
+    /// `[header][instance]` packet pointer and validity flag.
+    hdr_ptr: Vec<Vec<VarId>>,
+    hdr_valid: Vec<Vec<VarId>>,
+    metas: Vec<VarId>,
+    locals: Vec<VarId>,
+    rejected: VarId,
+    /// Depth of inlined action calls, as a guard against recursion.
+    call_depth: u32,
+}
+
+const MAX_CALL_DEPTH: u32 = 32;
+
+/// Build the IR of a checked program.
+pub fn build(hir: &Hir) -> Function {
+    let mut func = Function {
+        name: hir.name.clone(),
+        hook: hir.hook,
+        vars: Vec::new(),
+        blocks: Vec::new(),
+        entry: BlockId(0),
+        ctx: VarId(0),
+    };
+    let ctx = new_var(&mut func, VarKind::Ctx, Some("ctx".into()));
+    func.ctx = ctx;
+    let data = new_var(&mut func, VarKind::PktPtr, Some("data".into()));
+    let end = new_var(&mut func, VarKind::PktEnd, Some("data_end".into()));
+    let cursor = new_var(&mut func, VarKind::PktPtr, Some("cursor".into()));
+    let rejected = new_var(&mut func, VarKind::Scalar, Some("pkt.rejected".into()));
+    let mut hdr_ptr = Vec::new();
+    let mut hdr_valid = Vec::new();
+    for header in &hir.headers {
+        let n = header.n_instances();
+        let name = |i: u32, what: &str| match header.stack {
+            Some(_) => format!("{}[{i}].{what}", header.name),
+            None => format!("{}.{what}", header.name),
+        };
+        hdr_ptr.push((0..n).map(|i| new_var(&mut func, VarKind::PktPtr, Some(name(i, "ptr")))).collect());
+        hdr_valid.push((0..n).map(|i| new_var(&mut func, VarKind::Scalar, Some(name(i, "valid")))).collect());
+    }
+    let metas = hir
+        .metas
+        .iter()
+        .map(|m| new_var(&mut func, VarKind::Scalar, Some(format!("meta.{}", m.name))))
+        .collect();
+    let locals = hir.locals.iter().map(|l| new_var(&mut func, VarKind::Scalar, Some(l.name.clone()))).collect();
+    let mut b = Builder {
+        hir,
+        func,
+        cur: None,
+        span: hir.span,
+        data,
+        end,
+        cursor,
+        hdr_ptr,
+        hdr_valid,
+        metas,
+        locals,
+        rejected,
+        call_depth: 0,
+    };
+    b.build_program();
+    b.func
+}
+
+fn new_var(func: &mut Function, kind: VarKind, name: Option<String>) -> VarId {
+    let id = VarId(func.vars.len() as u32);
+    func.vars.push(VarData { kind, name });
+    id
+}
+
+impl<'h> Builder<'h> {
+    fn build_program(&mut self) {
+        let entry = self.new_block();
+        self.func.entry = entry;
+        self.switch_to(entry);
+        let ctx = self.func.ctx;
+        self.push(Inst::CtxLoad { dst: self.data, ctx, field: CtxField::Data });
+        self.push(Inst::CtxLoad { dst: self.end, ctx, field: CtxField::DataEnd });
+        self.push(Inst::Copy { dst: self.cursor, src: self.data });
+        self.push(Inst::Const { dst: self.rejected, value: 0 });
+        for flags in self.hdr_valid.clone() {
+            for flag in flags {
+                self.push(Inst::Const { dst: flag, value: 0 });
+            }
+        }
+        for meta in self.metas.clone() {
+            self.push(Inst::Const { dst: meta, value: 0 });
+        }
+        let control = self.new_block();
+        if self.hir.parser.is_some() {
+            let reject = self.new_block();
+            self.build_parser(control, reject);
+            self.switch_to(reject);
+            self.push(Inst::Const { dst: self.rejected, value: 1 });
+            self.terminate(Term::Jump(control));
+        } else {
+            self.terminate(Term::Jump(control));
+        }
+        self.switch_to(control);
+        self.span = self.hir.control.span;
+        let body = &self.hir.control;
+        self.lower_block(body);
+        // Falling off the end of the control passes the packet.
+        if self.cur.is_some() {
+            self.span = Span { start: body.span.end.saturating_sub(1), ..body.span };
+            self.terminate(Term::Exit(Exit::Return(verdict_code(self.hir.hook, VerdictKind::Pass))));
+        }
+    }
+
+    fn new_var(&mut self, kind: VarKind) -> VarId {
+        new_var(&mut self.func, kind, None)
+    }
+
+    fn new_block(&mut self) -> BlockId {
+        let id = BlockId(self.func.blocks.len() as u32);
+        self.func.blocks.push(BlockData {
+            insts: Vec::new(),
+            spans: Vec::new(),
+            // Placeholder; every block reached by construction is terminated.
+            term: Term::Exit(Exit::Return(0)),
+            term_span: self.span,
+        });
+        id
+    }
+
+    fn switch_to(&mut self, b: BlockId) {
+        self.cur = Some(b);
+    }
+
+    /// The current block, creating an unreachable one after a terminator so
+    /// that dead code still has somewhere to go (the CFG cleanup drops it).
+    fn cur_block(&mut self) -> BlockId {
+        match self.cur {
+            Some(b) => b,
+            None => {
+                let b = self.new_block();
+                self.cur = Some(b);
+                b
+            }
+        }
+    }
+
+    fn push(&mut self, inst: Inst) {
+        let b = self.cur_block();
+        let span = self.span;
+        let block = &mut self.func.blocks[b.index()];
+        block.insts.push(inst);
+        block.spans.push(span);
+    }
+
+    fn terminate(&mut self, term: Term) {
+        let b = self.cur_block();
+        let span = self.span;
+        let block = &mut self.func.blocks[b.index()];
+        block.term = term;
+        block.term_span = span;
+        self.cur = None;
+    }
+
+    fn ptr_of(&self, r: HeaderRef) -> VarId {
+        self.hdr_ptr[r.header.index()][r.index as usize]
+    }
+
+    fn valid_of(&self, r: HeaderRef) -> VarId {
+        self.hdr_valid[r.header.index()][r.index as usize]
+    }
+}

@@ -1,0 +1,154 @@
+//! Parser states, unrolled over header-stack fill levels.
+
+use std::collections::HashMap;
+
+use super::Builder;
+use crate::hir::{HeaderRef, ParserStmt, SelectCase, StateId, Target, Transition};
+use crate::ir::{BlockId, CmpOp, Inst, Operand, Term};
+
+/// Largest single `skip`, in bytes. The verifier needs every variable packet
+/// offset bounded; this bound keeps eight chained skips under its 64 KiB
+/// packet-offset limit.
+pub const MAX_SKIP: u64 = 4096;
+
+/// One unrolled parser state: a state at given stack fill levels.
+type Instance = (StateId, Vec<u32>);
+
+struct ParserCtx {
+    blocks: HashMap<Instance, BlockId>,
+    worklist: Vec<Instance>,
+    accept: BlockId,
+    reject: BlockId,
+}
+
+impl ParserCtx {
+    fn instance(&mut self, b: &mut Builder<'_>, key: Instance) -> BlockId {
+        if let Some(&block) = self.blocks.get(&key) {
+            return block;
+        }
+        let block = b.new_block();
+        self.blocks.insert(key.clone(), block);
+        self.worklist.push(key);
+        block
+    }
+
+    fn target(&mut self, b: &mut Builder<'_>, target: Target, levels: &[u32]) -> BlockId {
+        match target {
+            Target::Accept => self.accept,
+            Target::Reject => self.reject,
+            Target::State(s) => self.instance(b, (s, levels.to_vec())),
+        }
+    }
+}
+
+impl Builder<'_> {
+    /// Build every reachable parser instance; the current block jumps to the
+    /// start state. `accept` and `reject` are where parsing ends.
+    pub(crate) fn build_parser(&mut self, accept: BlockId, reject: BlockId) {
+        let Some(parser) = self.hir.parser.as_ref() else {
+            self.terminate(Term::Jump(accept));
+            return;
+        };
+        let mut pc = ParserCtx { blocks: HashMap::new(), worklist: Vec::new(), accept, reject };
+        let levels = vec![0; self.hir.headers.len()];
+        let start = pc.instance(self, (parser.start, levels));
+        self.terminate(Term::Jump(start));
+        while let Some((state_id, levels)) = pc.worklist.pop() {
+            let Some(&block) = pc.blocks.get(&(state_id, levels.clone())) else { continue };
+            let Some(state) = parser.states.get(state_id.index()) else { continue };
+            self.switch_to(block);
+            self.span = state.span;
+            let mut levels = levels;
+            for stmt in &state.stmts {
+                match stmt {
+                    ParserStmt::Extract { header, span } => {
+                        self.span = *span;
+                        let info = &self.hir.headers[header.index()];
+                        let index = levels[header.index()];
+                        if index >= info.n_instances() {
+                            // A full stack: the loop bound is reached.
+                            self.terminate(Term::Jump(reject));
+                            break;
+                        }
+                        let len = info.byte_len;
+                        let r = HeaderRef { header: *header, index };
+                        self.extract(r, len, reject);
+                        levels[header.index()] = index + 1;
+                    }
+                    ParserStmt::Skip { amount, span } => {
+                        self.span = *span;
+                        let n = self.value(amount, Some(&levels));
+                        self.skip(n, reject);
+                    }
+                }
+            }
+            if self.cur.is_none() {
+                continue;
+            }
+            match &state.transition {
+                Transition::Accept => self.terminate(Term::Jump(accept)),
+                Transition::Reject => self.terminate(Term::Jump(reject)),
+                Transition::Goto(s) => {
+                    let next = pc.target(self, Target::State(*s), &levels);
+                    self.terminate(Term::Jump(next));
+                }
+                Transition::Select { keys, cases } => self.select(&mut pc, keys, cases, &levels),
+            }
+        }
+    }
+
+    /// `extract`: check the packet holds the header, then record and advance.
+    fn extract(&mut self, r: HeaderRef, len: u32, reject: BlockId) {
+        let ptr = self.ptr_of(r);
+        let valid = self.valid_of(r);
+        self.push(Inst::Copy { dst: ptr, src: self.cursor });
+        self.push(Inst::PtrAdd { dst: self.cursor, ptr: self.cursor, off: Operand::Imm(u64::from(len)) });
+        let ok = self.new_block();
+        // One check per header: the verifier then accepts every field access
+        // within [ptr, ptr + len) without further checks.
+        self.terminate(Term::BoundsCheck { ptr: self.cursor, len: 0, end: self.end, ok, fail: reject });
+        self.switch_to(ok);
+        self.push(Inst::Const { dst: valid, value: 1 });
+    }
+
+    fn skip(&mut self, amount: Operand, reject: BlockId) {
+        match amount {
+            Operand::Imm(0) => {}
+            Operand::Imm(n) if n > MAX_SKIP => self.terminate(Term::Jump(reject)),
+            Operand::Imm(_) => {
+                self.push(Inst::PtrAdd { dst: self.cursor, ptr: self.cursor, off: amount });
+            }
+            Operand::Var(_) => {
+                let ok = self.new_block();
+                self.branch(CmpOp::Gt, amount, Operand::Imm(MAX_SKIP), 64, reject, ok);
+                self.switch_to(ok);
+                self.push(Inst::PtrAdd { dst: self.cursor, ptr: self.cursor, off: amount });
+            }
+        }
+    }
+
+    fn select(&mut self, pc: &mut ParserCtx, keys: &[crate::hir::Expr], cases: &[SelectCase], levels: &[u32]) {
+        let key_vals: Vec<(Operand, u32)> =
+            keys.iter().map(|k| (self.value(k, Some(levels)), k.ty.width())).collect();
+        for case in cases {
+            let target = pc.target(self, case.target, levels);
+            for alt in &case.alternatives {
+                // All keys of the alternative must match: chain the tests.
+                let next_alt = self.new_block();
+                for (i, ((key, width), pat)) in key_vals.iter().zip(alt).enumerate() {
+                    let on_match = if i + 1 == alt.len() { target } else { self.new_block() };
+                    self.match_pattern(*key, *width, pat, on_match, next_alt);
+                    if on_match != target {
+                        self.switch_to(on_match);
+                    }
+                }
+                if alt.is_empty() {
+                    self.terminate(Term::Jump(target));
+                }
+                self.switch_to(next_alt);
+            }
+        }
+        // No case matched.
+        self.terminate(Term::Jump(pc.reject));
+    }
+}

@@ -1,0 +1,323 @@
+//! The mid-level IR: one function per program, a CFG of basic blocks over
+//! mutable virtual variables.
+//!
+//! The IR sits between the HIR (names and types) and eBPF (registers). It is
+//! deliberately close to the machine: every value is a 64-bit variable, ALU
+//! operations carry the bit width they compute at, and packet access is
+//! explicit (`BoundsCheck`, `LoadField`, `StoreField`).
+//!
+//! Invariants (checked by [`verify::verify`] after every pass in debug builds):
+//! - every `BlockId` and `VarId` indexes its arena;
+//! - a scalar variable that holds a `uN` value has every bit above N clear;
+//! - `PktPtr` variables are only produced by `CtxLoad(Data)`, `Copy` of a
+//!   `PktPtr` or `PtrAdd`, and only consumed by `PtrAdd`, `Copy`,
+//!   `LoadField`, `StoreField` and `BoundsCheck`;
+//! - a `LoadField`/`StoreField` through a pointer is dominated by a
+//!   `BoundsCheck` of that pointer covering the field.
+
+pub mod print;
+pub mod verify;
+
+use nfl_syntax::ast::{Hook, Span};
+
+macro_rules! entity {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
+}
+
+entity!(BlockId, "bb");
+entity!(VarId, "v");
+
+/// What a variable holds, as the kernel verifier will see it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VarKind {
+    Scalar,
+    /// The program's context pointer (`struct xdp_md *` / `struct __sk_buff *`).
+    Ctx,
+    /// A pointer into the packet.
+    PktPtr,
+    /// The packet end pointer (`data_end`).
+    PktEnd,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarData {
+    pub kind: VarKind,
+    /// A readable name for the text form (`ipv4.ptr`, `meta.mark`, ...).
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Operand {
+    Var(VarId),
+    Imm(u64),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AluOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    And,
+    Or,
+    Xor,
+    Shl,
+    Shr,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `lhs & rhs != 0`
+    Set,
+}
+
+impl CmpOp {
+    /// The comparison that holds when `self` does not.
+    pub fn negate(self) -> Option<CmpOp> {
+        Some(match self {
+            CmpOp::Eq => CmpOp::Ne,
+            CmpOp::Ne => CmpOp::Eq,
+            CmpOp::Lt => CmpOp::Ge,
+            CmpOp::Le => CmpOp::Gt,
+            CmpOp::Gt => CmpOp::Le,
+            CmpOp::Ge => CmpOp::Lt,
+            CmpOp::Set => return None,
+        })
+    }
+
+    /// The comparison with operands swapped (`a < b` is `b > a`).
+    pub fn swap(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            other => other,
+        }
+    }
+
+    /// Evaluate on constants.
+    pub fn eval(self, lhs: u64, rhs: u64) -> bool {
+        match self {
+            CmpOp::Eq => lhs == rhs,
+            CmpOp::Ne => lhs != rhs,
+            CmpOp::Lt => lhs < rhs,
+            CmpOp::Le => lhs <= rhs,
+            CmpOp::Gt => lhs > rhs,
+            CmpOp::Ge => lhs >= rhs,
+            CmpOp::Set => lhs & rhs != 0,
+        }
+    }
+}
+
+/// A context field the program reads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CtxField {
+    Data,
+    DataEnd,
+    Ifindex,
+    /// Only on TC (`__sk_buff.len`); XDP computes it from the pointers.
+    Len,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inst {
+    /// `dst = value`
+    Const { dst: VarId, value: u64 },
+    /// `dst = src`
+    Copy { dst: VarId, src: VarId },
+    /// `dst = lhs op rhs`, computed modulo 2^64 when `width > 32` and modulo
+    /// 2^32 otherwise. Results wider than the variable's type are cut by an
+    /// explicit `Trunc`.
+    Alu { op: AluOp, dst: VarId, lhs: VarId, rhs: Operand, width: u32 },
+    /// `dst = src & (2^bits - 1)`
+    Trunc { dst: VarId, src: VarId, bits: u32 },
+    /// `dst = ctx->field`
+    CtxLoad { dst: VarId, ctx: VarId, field: CtxField },
+    /// `dst = end - ptr` (bytes left in the packet).
+    PktRemaining { dst: VarId, ptr: VarId, end: VarId },
+    /// `dst = ptr + off` on packet pointers.
+    PtrAdd { dst: VarId, ptr: VarId, off: Operand },
+    /// `dst = the big-endian bit field [bit_offset, bit_offset + width)` of
+    /// the header at `ptr` (whose checked length is `hdr_len`).
+    LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32 },
+    /// Write `src` into that bit field.
+    StoreField { ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, src: Operand },
+}
+
+impl Inst {
+    /// The variable this instruction writes, if any.
+    pub fn def(&self) -> Option<VarId> {
+        match self {
+            Inst::Const { dst, .. }
+            | Inst::Copy { dst, .. }
+            | Inst::Alu { dst, .. }
+            | Inst::Trunc { dst, .. }
+            | Inst::CtxLoad { dst, .. }
+            | Inst::PktRemaining { dst, .. }
+            | Inst::PtrAdd { dst, .. }
+            | Inst::LoadField { dst, .. } => Some(*dst),
+            Inst::StoreField { .. } => None,
+        }
+    }
+
+    /// The variables this instruction reads.
+    pub fn uses(&self) -> Vec<VarId> {
+        let op = |o: &Operand| match o {
+            Operand::Var(v) => Some(*v),
+            Operand::Imm(_) => None,
+        };
+        match self {
+            Inst::Const { .. } => vec![],
+            Inst::Copy { src, .. } | Inst::Trunc { src, .. } => vec![*src],
+            Inst::Alu { lhs, rhs, .. } => std::iter::once(*lhs).chain(op(rhs)).collect(),
+            Inst::CtxLoad { ctx, .. } => vec![*ctx],
+            Inst::PktRemaining { ptr, end, .. } => vec![*ptr, *end],
+            Inst::PtrAdd { ptr, off, .. } => std::iter::once(*ptr).chain(op(off)).collect(),
+            Inst::LoadField { ptr, .. } => vec![*ptr],
+            Inst::StoreField { ptr, src, .. } => std::iter::once(*ptr).chain(op(src)).collect(),
+        }
+    }
+
+    /// True if removing the instruction changes behaviour even when its
+    /// result is unused.
+    pub fn has_side_effect(&self) -> bool {
+        matches!(self, Inst::StoreField { .. })
+    }
+}
+
+/// How a program ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Exit {
+    /// Return this value (an XDP action or TC verdict code).
+    Return(u32),
+    /// `return bpf_redirect(ifindex, 0)`
+    Redirect(Operand),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Term {
+    Jump(BlockId),
+    /// `if lhs op rhs { then } else { else_ }`; `width` is the operands'
+    /// width (32 or less compares the low 32 bits).
+    Branch { op: CmpOp, lhs: VarId, rhs: Operand, width: u32, then_bb: BlockId, else_bb: BlockId },
+    /// `if ptr + len > end { fail } else { ok }`
+    BoundsCheck { ptr: VarId, len: u32, end: VarId, ok: BlockId, fail: BlockId },
+    Exit(Exit),
+}
+
+impl Term {
+    pub fn successors(&self) -> Vec<BlockId> {
+        match self {
+            Term::Jump(b) => vec![*b],
+            Term::Branch { then_bb, else_bb, .. } => vec![*then_bb, *else_bb],
+            Term::BoundsCheck { ok, fail, .. } => vec![*ok, *fail],
+            Term::Exit(_) => vec![],
+        }
+    }
+
+    pub fn successors_mut(&mut self) -> Vec<&mut BlockId> {
+        match self {
+            Term::Jump(b) => vec![b],
+            Term::Branch { then_bb, else_bb, .. } => vec![then_bb, else_bb],
+            Term::BoundsCheck { ok, fail, .. } => vec![ok, fail],
+            Term::Exit(_) => vec![],
+        }
+    }
+
+    pub fn uses(&self) -> Vec<VarId> {
+        match self {
+            Term::Jump(_) => vec![],
+            Term::Branch { lhs, rhs, .. } => match rhs {
+                Operand::Var(v) => vec![*lhs, *v],
+                Operand::Imm(_) => vec![*lhs],
+            },
+            Term::BoundsCheck { ptr, end, .. } => vec![*ptr, *end],
+            Term::Exit(Exit::Redirect(Operand::Var(v))) => vec![*v],
+            Term::Exit(_) => vec![],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockData {
+    pub insts: Vec<Inst>,
+    /// Source span of each instruction (parallel to `insts`).
+    pub spans: Vec<Span>,
+    pub term: Term,
+    pub term_span: Span,
+}
+
+/// One eBPF program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub hook: Hook,
+    pub vars: Vec<VarData>,
+    pub blocks: Vec<BlockData>,
+    pub entry: BlockId,
+    /// The variable that holds the context pointer on entry (`r1`).
+    pub ctx: VarId,
+}
+
+impl Function {
+    pub fn var(&self, v: VarId) -> &VarData {
+        &self.vars[v.index()]
+    }
+
+    pub fn block(&self, b: BlockId) -> &BlockData {
+        &self.blocks[b.index()]
+    }
+
+    pub fn block_ids(&self) -> impl Iterator<Item = BlockId> + use<> {
+        (0..self.blocks.len() as u32).map(BlockId)
+    }
+
+    /// Blocks reachable from the entry, in reverse post-order.
+    pub fn reverse_postorder(&self) -> Vec<BlockId> {
+        let mut seen = vec![false; self.blocks.len()];
+        let mut order = Vec::new();
+        // Iterative DFS with an explicit stack of (block, next successor).
+        let mut stack: Vec<(BlockId, usize)> = vec![(self.entry, 0)];
+        seen[self.entry.index()] = true;
+        while let Some((b, i)) = stack.pop() {
+            let succs = self.block(b).term.successors();
+            if let Some(&s) = succs.get(i) {
+                stack.push((b, i + 1));
+                if !seen[s.index()] {
+                    seen[s.index()] = true;
+                    stack.push((s, 0));
+                }
+            } else {
+                order.push(b);
+            }
+        }
+        order.reverse();
+        order
+    }
+}

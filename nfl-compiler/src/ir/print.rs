@@ -1,0 +1,113 @@
+//! The IR's text form, used by snapshots and `nflc build --emit ir`.
+
+use std::fmt::Write;
+
+use super::{AluOp, CmpOp, CtxField, Exit, Function, Inst, Operand, Term, VarKind};
+
+fn operand(o: &Operand) -> String {
+    match o {
+        Operand::Var(v) => v.to_string(),
+        Operand::Imm(i) if *i < 10 => i.to_string(),
+        Operand::Imm(i) => format!("{i:#x}"),
+    }
+}
+
+fn alu(op: AluOp) -> &'static str {
+    match op {
+        AluOp::Add => "add",
+        AluOp::Sub => "sub",
+        AluOp::Mul => "mul",
+        AluOp::Div => "div",
+        AluOp::Mod => "mod",
+        AluOp::And => "and",
+        AluOp::Or => "or",
+        AluOp::Xor => "xor",
+        AluOp::Shl => "shl",
+        AluOp::Shr => "shr",
+    }
+}
+
+fn cmp(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "eq",
+        CmpOp::Ne => "ne",
+        CmpOp::Lt => "lt",
+        CmpOp::Le => "le",
+        CmpOp::Gt => "gt",
+        CmpOp::Ge => "ge",
+        CmpOp::Set => "set",
+    }
+}
+
+fn ctx_field(f: CtxField) -> &'static str {
+    match f {
+        CtxField::Data => "data",
+        CtxField::DataEnd => "data_end",
+        CtxField::Ifindex => "ifindex",
+        CtxField::Len => "len",
+    }
+}
+
+pub fn print_inst(inst: &Inst) -> String {
+    match inst {
+        Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
+        Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
+        Inst::Alu { op, dst, lhs, rhs, width } => {
+            format!("{dst} = {}.{width} {lhs}, {}", alu(*op), operand(rhs))
+        }
+        Inst::Trunc { dst, src, bits } => format!("{dst} = trunc.{bits} {src}"),
+        Inst::CtxLoad { dst, ctx, field } => format!("{dst} = ctx.{} {ctx}", ctx_field(*field)),
+        Inst::PktRemaining { dst, ptr, end } => format!("{dst} = remaining {ptr}, {end}"),
+        Inst::PtrAdd { dst, ptr, off } => format!("{dst} = ptradd {ptr}, {}", operand(off)),
+        Inst::LoadField { dst, ptr, hdr_len, bit_offset, width } => {
+            format!("{dst} = load.{width} {ptr}[bit {bit_offset}] (hdr {hdr_len}B)")
+        }
+        Inst::StoreField { ptr, hdr_len, bit_offset, width, src } => {
+            format!("store.{width} {ptr}[bit {bit_offset}] (hdr {hdr_len}B), {}", operand(src))
+        }
+    }
+}
+
+pub fn print_term(term: &Term) -> String {
+    match term {
+        Term::Jump(b) => format!("jump {b}"),
+        Term::Branch { op, lhs, rhs, width, then_bb, else_bb } => {
+            format!("br {}.{width} {lhs}, {} ? {then_bb} : {else_bb}", cmp(*op), operand(rhs))
+        }
+        Term::BoundsCheck { ptr, len, end, ok, fail } => {
+            format!("bounds {ptr} + {len} <= {end} ? {ok} : {fail}")
+        }
+        Term::Exit(Exit::Return(code)) => format!("return {code}"),
+        Term::Exit(Exit::Redirect(o)) => format!("redirect {}", operand(o)),
+    }
+}
+
+/// Print the whole function: variable table, then blocks in index order.
+pub fn print_function(func: &Function) -> String {
+    let mut out = String::new();
+    let hook = match func.hook {
+        nfl_syntax::ast::Hook::Xdp => "xdp",
+        nfl_syntax::ast::Hook::Tc => "tc",
+    };
+    let _ = writeln!(out, "fn {}({hook}) entry {} ctx {} {{", func.name, func.entry, func.ctx);
+    for (i, var) in func.vars.iter().enumerate() {
+        let kind = match var.kind {
+            VarKind::Scalar => "scalar",
+            VarKind::Ctx => "ctx",
+            VarKind::PktPtr => "pkt",
+            VarKind::PktEnd => "pkt_end",
+        };
+        let name = var.name.as_deref().unwrap_or("");
+        let _ = writeln!(out, "  v{i}: {kind} {name}").map(|_| ());
+    }
+    for (i, block) in func.blocks.iter().enumerate() {
+        let _ = writeln!(out, "bb{i}:");
+        for inst in &block.insts {
+            let _ = writeln!(out, "  {}", print_inst(inst));
+        }
+        let _ = writeln!(out, "  {}", print_term(&block.term));
+    }
+    out.push_str("}\n");
+    // Trim the trailing spaces left by unnamed variables.
+    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+}

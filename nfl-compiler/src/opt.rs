@@ -1,0 +1,141 @@
+//! IR optimisation passes. Each takes and returns a valid function.
+
+use std::collections::HashSet;
+
+use crate::ir::{BlockData, BlockId, Function, Term, VarId};
+
+/// Per-block live-in and live-out variable sets (backward dataflow).
+pub struct Liveness {
+    pub live_in: Vec<HashSet<VarId>>,
+    pub live_out: Vec<HashSet<VarId>>,
+}
+
+pub fn liveness(func: &Function) -> Liveness {
+    let n = func.blocks.len();
+    let mut uses: Vec<HashSet<VarId>> = vec![HashSet::new(); n];
+    let mut defs: Vec<HashSet<VarId>> = vec![HashSet::new(); n];
+    for (i, block) in func.blocks.iter().enumerate() {
+        for inst in &block.insts {
+            for u in inst.uses() {
+                if !defs[i].contains(&u) {
+                    uses[i].insert(u);
+                }
+            }
+            if let Some(d) = inst.def() {
+                defs[i].insert(d);
+            }
+        }
+        for u in block.term.uses() {
+            if !defs[i].contains(&u) {
+                uses[i].insert(u);
+            }
+        }
+    }
+    let mut live_in: Vec<HashSet<VarId>> = vec![HashSet::new(); n];
+    let mut live_out: Vec<HashSet<VarId>> = vec![HashSet::new(); n];
+    let order = func.reverse_postorder();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &b in order.iter().rev() {
+            let i = b.index();
+            let mut out = HashSet::new();
+            for s in func.blocks[i].term.successors() {
+                out.extend(live_in[s.index()].iter().copied());
+            }
+            let mut inn: HashSet<VarId> = out.difference(&defs[i]).copied().collect();
+            inn.extend(uses[i].iter().copied());
+            if inn != live_in[i] || out != live_out[i] {
+                live_in[i] = inn;
+                live_out[i] = out;
+                changed = true;
+            }
+        }
+    }
+    Liveness { live_in, live_out }
+}
+
+/// Remove instructions whose results are never read. Repeats to a fixpoint.
+pub fn dead_code(func: &mut Function) {
+    loop {
+        let live = liveness(func);
+        let mut removed = false;
+        for (i, block) in func.blocks.iter_mut().enumerate() {
+            let mut live_now: HashSet<VarId> = live.live_out[i].clone();
+            live_now.extend(block.term.uses());
+            let mut keep = vec![true; block.insts.len()];
+            for (j, inst) in block.insts.iter().enumerate().rev() {
+                let needed = inst.has_side_effect() || inst.def().is_some_and(|d| live_now.contains(&d));
+                if !needed {
+                    keep[j] = false;
+                    removed = true;
+                    continue;
+                }
+                if let Some(d) = inst.def() {
+                    live_now.remove(&d);
+                }
+                live_now.extend(inst.uses());
+            }
+            let mut k = keep.iter();
+            block.insts.retain(|_| k.next().copied().unwrap_or(true));
+            let mut k = keep.iter();
+            block.spans.retain(|_| k.next().copied().unwrap_or(true));
+        }
+        if !removed {
+            break;
+        }
+    }
+}
+
+/// Thread jumps through empty blocks, fold branches whose targets agree, and
+/// drop unreachable blocks, renumbering the rest in reverse post-order.
+pub fn simplify_cfg(func: &mut Function) {
+    // Follow chains of empty `jump` blocks (bounded, in case of a cycle).
+    let forward = |func: &Function, mut b: BlockId| {
+        for _ in 0..func.blocks.len() {
+            let block = func.block(b);
+            match block.term {
+                Term::Jump(next) if block.insts.is_empty() && next != b => b = next,
+                _ => break,
+            }
+        }
+        b
+    };
+    let targets: Vec<Vec<BlockId>> = func
+        .blocks
+        .iter()
+        .map(|blk| blk.term.successors().into_iter().map(|s| forward(func, s)).collect())
+        .collect();
+    for (block, new) in func.blocks.iter_mut().zip(targets) {
+        for (slot, t) in block.term.successors_mut().into_iter().zip(new) {
+            *slot = t;
+        }
+        if let Term::Branch { then_bb, else_bb, .. } | Term::BoundsCheck { ok: then_bb, fail: else_bb, .. } =
+            block.term
+            && then_bb == else_bb
+        {
+            block.term = Term::Jump(then_bb);
+        }
+    }
+    func.entry = forward(func, func.entry);
+    renumber(func);
+}
+
+/// Keep only reachable blocks, numbered in reverse post-order.
+fn renumber(func: &mut Function) {
+    let order = func.reverse_postorder();
+    let mut map = vec![None; func.blocks.len()];
+    for (new, old) in order.iter().enumerate() {
+        map[old.index()] = Some(BlockId(new as u32));
+    }
+    let mut old_blocks: Vec<Option<BlockData>> = std::mem::take(&mut func.blocks).into_iter().map(Some).collect();
+    for old in &order {
+        if let Some(mut block) = old_blocks[old.index()].take() {
+            for s in block.term.successors_mut() {
+                *s = map[s.index()].unwrap_or(*s);
+            }
+            func.blocks.push(block);
+        }
+    }
+    func.entry = BlockId(0);
+}
