@@ -1,1 +1,16 @@
+//! nfl-runtime: the only crate that touches the kernel.
+//!
+//! - [`kernel`]: probes whether BPF is usable, the `require_kernel` test gate, bpffs.
+//! - [`load`]: loads an ELF object with aya and reports verifier statistics.
+//! - [`testrun`]: `BPF_PROG_TEST_RUN` on one packet.
+//! - [`testfile`]: the `.test` packet-file format and its runner.
+//! - [`pcap`]: reading classic pcap captures.
+//! - [`netns`]: throw-away network namespaces with veth pairs, for tests.
 
+pub mod kernel;
+pub mod load;
+pub mod testrun;
+
+pub use kernel::{bpf_available, ensure_bpffs, require_kernel};
+pub use load::{load, trim_verifier_log, LoadError, LoadedProgram, ProgramKind};
+pub use testrun::{test_run, RunError, RunResult};
