@@ -5,6 +5,8 @@
 
 pub mod bpf;
 pub mod build;
+pub mod check;
 pub mod hir;
 pub mod ir;
 pub mod opt;
+pub mod stdlib;

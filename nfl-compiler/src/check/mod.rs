@@ -1,0 +1,237 @@
+//! The checker: parsed modules to a [`Hir`], reporting every error it finds.
+//!
+//! Passes, in order (each keeps going after an error):
+//! 1. [`names`]: collect declarations from every module into one namespace
+//!    (all loaded modules share it), lay out headers ([`types`]), merge `meta`.
+//! 2. [`consts`]: fold every constant, detecting cycles.
+//! 3. [`control`]: type and lower action bodies, then the control block,
+//!    running the header-validity flow analysis as it goes.
+//! 4. [`parser_graph`]: check every parser's state graph (start, targets,
+//!    reachability, bounded loops, definite extraction) and lower the one the
+//!    control uses.
+//!
+//! Expressions are typed in [`expr`]; patterns are normalised in [`pattern`];
+//! constant evaluation of lowered expressions lives in [`eval`].
+//!
+//! Lowering functions return `Option<hir::Expr>`: `None` means an error was
+//! already reported for that sub-expression, so parents stay quiet instead of
+//! cascading. A `Hir` is only returned when no error was reported at all.
+
+mod consts;
+mod control;
+mod eval;
+mod expr;
+mod names;
+mod parser_graph;
+mod pattern;
+mod types;
+
+use std::collections::HashMap;
+
+use nfl_syntax::ast::{self, Module, Span};
+use nfl_syntax::{Diagnostic, SourceMap};
+
+use crate::hir::{self, ActionId, HeaderId, Hir, LocalId, Ty};
+
+/// Check `modules` (the root first, then its imports, as
+/// [`crate::frontend::load_program`] returns them) and produce the HIR.
+///
+/// `Ok` when there is no error; `Err` carries every diagnostic found.
+/// The checker currently emits no warnings; if it ever does, they are
+/// returned by [`check_all`] and dropped here on success.
+pub fn check(sources: &SourceMap, modules: &[Module]) -> Result<Hir, Vec<Diagnostic>> {
+    match check_all(sources, modules) {
+        (Some(hir), _) => Ok(hir),
+        (None, diags) => Err(diags),
+    }
+}
+
+/// Like [`check`], but always returns all diagnostics (errors and warnings);
+/// the `Hir` is `Some` exactly when none of them is an error.
+pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<Diagnostic>) {
+    let mut ck = Checker::new(sources, modules);
+    ck.collect();
+    ck.fold_consts();
+    let actions = ck.lower_actions();
+    ck.check_action_recursion();
+    let control = ck.lower_control();
+    let parser = ck.check_parsers(control.as_ref().map(|c| c.parser_choice));
+    let has_error = ck.diags.iter().any(Diagnostic::is_error);
+    let diags = std::mem::take(&mut ck.diags);
+    let hir = match (has_error, control) {
+        (false, Some(c)) => Some(Hir {
+            name: c.name,
+            hook: c.hook,
+            headers: ck.headers,
+            metas: ck.metas,
+            locals: ck.locals,
+            actions,
+            parser,
+            control: c.body,
+            span: c.span,
+        }),
+        _ => None,
+    };
+    (hir, diags)
+}
+
+/// What a global name refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Global {
+    Const(usize),
+    Header(HeaderId),
+    Parser(usize),
+    Action(ActionId),
+    Control(usize),
+}
+
+impl Global {
+    fn describe(self) -> &'static str {
+        match self {
+            Global::Const(_) => "constant",
+            Global::Header(_) => "header",
+            Global::Parser(_) => "parser",
+            Global::Action(_) => "action",
+            Global::Control(_) => "control",
+        }
+    }
+}
+
+/// A folded constant: its value and type (`None` = untyped integer, which
+/// adapts to the width it is used at, like a literal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ConstVal {
+    pub value: u64,
+    pub ty: Option<Ty>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConstState {
+    Todo,
+    InProgress,
+    /// `None` when the constant's definition had an error (already reported).
+    Done(Option<ConstVal>),
+}
+
+pub(crate) struct ConstEntry<'a> {
+    pub decl: &'a ast::ConstDecl,
+    pub state: ConstState,
+}
+
+pub(crate) struct ActionSig<'a> {
+    pub decl: &'a ast::ActionDecl,
+    pub param_tys: Vec<Ty>,
+}
+
+/// The lowered control and what it asked for.
+pub(crate) struct ControlOut {
+    pub name: String,
+    pub hook: ast::Hook,
+    pub body: hir::Block,
+    pub span: Span,
+    /// `Some(ident)` when the control names its parser.
+    pub parser_choice: ParserChoice,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ParserChoice {
+    /// The control named a parser that resolved to this index.
+    Named(usize),
+    /// The control named something that is not a parser (reported).
+    Bad,
+    /// The control named no parser; use the only one in scope.
+    Implicit { span: Span },
+}
+
+pub(crate) struct Checker<'a> {
+    pub sources: &'a SourceMap,
+    pub modules: &'a [Module],
+    pub diags: Vec<Diagnostic>,
+    pub globals: HashMap<String, (Global, Span)>,
+    pub headers: Vec<hir::HeaderInfo>,
+    pub metas: Vec<hir::MetaInfo>,
+    pub meta_spans: Vec<Span>,
+    pub consts: Vec<ConstEntry<'a>>,
+    pub actions: Vec<ActionSig<'a>>,
+    pub parsers: Vec<&'a ast::ParserDecl>,
+    pub controls: Vec<&'a ast::ControlDecl>,
+    pub locals: Vec<hir::LocalInfo>,
+    /// Action call edges `(caller, callee, call span)`, for recursion checks.
+    pub calls: Vec<(ActionId, ActionId, Span)>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(sources: &'a SourceMap, modules: &'a [Module]) -> Checker<'a> {
+        Checker {
+            sources,
+            modules,
+            diags: Vec::new(),
+            globals: HashMap::new(),
+            headers: Vec::new(),
+            metas: Vec::new(),
+            meta_spans: Vec::new(),
+            consts: Vec::new(),
+            actions: Vec::new(),
+            parsers: Vec::new(),
+            controls: Vec::new(),
+            locals: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+
+    pub(crate) fn emit(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    pub(crate) fn new_local(&mut self, name: &str, ty: Ty) -> LocalId {
+        let id = LocalId(u32::try_from(self.locals.len()).unwrap_or(u32::MAX));
+        self.locals.push(hir::LocalInfo { name: name.to_string(), ty });
+        id
+    }
+
+    /// The source text of a span, when it is short enough to quote in a help line.
+    pub(crate) fn snippet(&self, span: Span) -> Option<String> {
+        let file = self.sources.get(span.file)?;
+        let text = file.text.get(span.range())?;
+        (text.len() <= 40 && !text.contains('\n')).then(|| text.to_string())
+    }
+
+    pub(crate) fn header(&self, id: HeaderId) -> Option<&hir::HeaderInfo> {
+        self.headers.get(id.index())
+    }
+
+    /// `ipv4` or `vlan[1]`, for messages.
+    pub(crate) fn ref_name(&self, r: hir::HeaderRef) -> String {
+        match self.header(r.header) {
+            Some(h) if h.stack.is_some() => format!("{}[{}]", h.name, r.index),
+            Some(h) => h.name.clone(),
+            None => "?".to_string(),
+        }
+    }
+
+    pub(crate) fn sel_name(&self, s: hir::HdrSel) -> String {
+        match s {
+            hir::HdrSel::Fixed(r) => self.ref_name(r),
+            hir::HdrSel::Last(h) => {
+                format!("{}.last", self.header(h).map(|h| h.name.as_str()).unwrap_or("?"))
+            }
+        }
+    }
+}
+
+/// Display a type the way the language writes it.
+pub(crate) fn ty_str(ty: Ty) -> String {
+    match ty {
+        Ty::UInt(w) => format!("u{w}"),
+        Ty::Bool => "bool".to_string(),
+    }
+}
+
+/// All ones in the low `width` bits.
+pub(crate) fn ones(width: u32) -> u64 {
+    if width >= 64 { u64::MAX } else { (1u64 << width) - 1 }
+}
+
+pub(crate) fn fits(value: u64, width: u32) -> bool {
+    value & !ones(width) == 0
+}
