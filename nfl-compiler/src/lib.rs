@@ -8,5 +8,7 @@ pub mod build;
 pub mod check;
 pub mod hir;
 pub mod ir;
+pub mod lower;
 pub mod opt;
+pub mod pipeline;
 pub mod stdlib;

@@ -1,0 +1,82 @@
+//! The whole pass pipeline, in order, in one place.
+//!
+//! HIR → IR (`build`) → `simplify_cfg` → `dead_code` → `simplify_cfg` →
+//! lower to machine IR → register allocation → emission. In debug builds
+//! the IR verifier runs after every IR pass; a failure is a compiler bug.
+
+use crate::bpf::Insn;
+use crate::hir::Hir;
+use crate::ir::{self, Function};
+use crate::lower::{self, regalloc::AllocStats};
+use crate::opt;
+
+/// Everything code generation produced for one program.
+#[derive(Clone, Debug)]
+pub struct Codegen {
+    /// The IR as built, before optimisation.
+    pub ir_built: Function,
+    /// The IR after optimisation, as lowered.
+    pub ir: Function,
+    pub insns: Vec<Insn>,
+    /// `(first instruction, span)` where the source location changes.
+    pub lines: Vec<(usize, nfl_syntax::ast::Span)>,
+    pub alloc: AllocStats,
+}
+
+/// An internal failure of code generation (never a user error, except a
+/// program too large for the verifier's stack or jump range).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodegenError {
+    IrInvalid { pass: &'static str, problem: String },
+    Alloc(lower::regalloc::AllocError),
+    Emit(lower::emit::EmitError),
+}
+
+impl std::fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodegenError::IrInvalid { pass, problem } => {
+                write!(f, "internal compiler error: invalid IR after {pass}: {problem}")
+            }
+            CodegenError::Alloc(lower::regalloc::AllocError::StackOverflow { needed }) => {
+                write!(f, "the program needs {needed} bytes of stack; the eBPF limit is 512")
+            }
+            CodegenError::Emit(lower::emit::EmitError::JumpTooFar) => {
+                write!(f, "the program is too large: a jump does not fit eBPF's 16-bit offset")
+            }
+            CodegenError::Emit(lower::emit::EmitError::Unallocated) => {
+                write!(f, "internal compiler error: a virtual register was not allocated")
+            }
+        }
+    }
+}
+
+fn checked(func: &Function, pass: &'static str) -> Result<(), CodegenError> {
+    if cfg!(debug_assertions) {
+        ir::verify::verify(func).map_err(|problem| CodegenError::IrInvalid { pass, problem })?;
+    }
+    Ok(())
+}
+
+/// Run the IR passes in order.
+pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
+    checked(func, "build")?;
+    opt::simplify_cfg(func);
+    checked(func, "simplify_cfg")?;
+    opt::dead_code(func);
+    checked(func, "dead_code")?;
+    opt::simplify_cfg(func);
+    checked(func, "simplify_cfg (2)")?;
+    Ok(())
+}
+
+/// HIR to final instructions.
+pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
+    let ir_built = crate::build::build(hir);
+    let mut ir = ir_built.clone();
+    optimize(&mut ir)?;
+    let mir = lower::lower(&ir);
+    let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
+    let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
+    Ok(Codegen { ir_built, ir, insns: emitted.insns, lines: emitted.lines, alloc })
+}
