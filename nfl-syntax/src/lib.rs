@@ -4,5 +4,9 @@
 
 pub mod ast;
 pub mod diag;
+mod parse;
+mod prescan;
+mod syntax_error;
 
 pub use diag::{Diagnostic, Label, Severity, SourceFile, SourceMap};
+pub use parse::parse;

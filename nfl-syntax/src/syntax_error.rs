@@ -1,0 +1,241 @@
+//! Turns pest errors into friendly diagnostics: "expected a type such as
+//! `u16`, found `int`" rather than a list of grammar rule names.
+
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+use crate::ast::{FileId, Span};
+use crate::diag::Diagnostic;
+use crate::parse::{Rule, is_keyword};
+
+/// Byte position of a pest error, relative to the parsed text.
+pub(crate) fn error_pos(err: &Error<Rule>) -> usize {
+    match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    }
+}
+
+/// `E0102`: a delimiter opened at `open` is still open where the item ends.
+pub(crate) fn unclosed(file: FileId, text: &str, open: usize, delim: u8, item_end: usize) -> Diagnostic {
+    let (closer, name) = match delim {
+        b'(' => (')', "parenthesis"),
+        b'[' => (']', "bracket"),
+        _ => ('}', "brace"),
+    };
+    let open_char = char::from(delim);
+    // Point the second label just after the last token of the item.
+    let before = text.get(..item_end).map(|t| trim_trailing_trivia(t).len()).unwrap_or(item_end);
+    let mut diag = Diagnostic::error(
+        "nfl::E0102",
+        format!("unclosed {name} `{open_char}`"),
+        Span::new(file, open, open + 1),
+        format!("this `{open_char}` is never closed"),
+    );
+    if before > open {
+        diag = diag.with_label(Span::new(file, before, before), format!("expected `{closer}` before here"));
+    }
+    diag.with_help(format!("add the missing `{closer}`; check the blocks inside for one that is not closed"))
+}
+
+/// Drop trailing whitespace and line comments, to find where an item's last
+/// token ends.
+fn trim_trailing_trivia(mut text: &str) -> &str {
+    loop {
+        let trimmed = text.trim_end();
+        // A trailing `// comment` line: cut it if the line has one.
+        let line_start = trimmed.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line = trimmed.get(line_start..).unwrap_or("");
+        match line.find("//") {
+            Some(i) if i + line_start < trimmed.len() => {
+                text = trimmed.get(..line_start + i).unwrap_or("");
+            }
+            _ => return trimmed,
+        }
+    }
+}
+
+/// What the parser wanted, in the words a user knows.
+fn describe(rule: Rule) -> Option<&'static str> {
+    use Rule as R;
+    Some(match rule {
+        R::import_item | R::const_item | R::header_item | R::meta_item | R::parser_item | R::action_item
+        | R::control_item => "an item (`import`, `const`, `header`, `meta`, `parser`, `action` or `control`)",
+        R::ident | R::name => "a name",
+        R::type_name => "a type such as `u16`",
+        R::hook => "a hook (`xdp` or `tc`)",
+        R::expr | R::operand | R::pat_expr | R::paren | R::name_ref | R::number | R::dotted | R::mac | R::boolean
+        | R::unary_op | R::place | R::key_tuple => "an expression",
+        R::binop | R::pat_binop => "an operator",
+        R::cast | R::kw_as => "`as`",
+        R::field_suffix => "`.`",
+        R::index_suffix => "`[`",
+        R::in_tail | R::kw_in => "`in`",
+        R::let_stmt | R::if_stmt | R::verdict_stmt | R::redirect_stmt | R::call_stmt | R::assign_stmt => "a statement",
+        R::assign_op => "`=`",
+        R::else_if | R::else_block | R::kw_else => "`else`",
+        R::state_decl | R::kw_state => "`state`",
+        R::extract_stmt | R::skip_stmt => "`extract` or `skip`",
+        R::kw_accept | R::kw_reject | R::goto_tr | R::select_tr => "a transition (`accept`, `reject`, `goto` or `select`)",
+        R::select_case => "a select case such as `0x0800: parse_ipv4`",
+        R::case_alt | R::pat_tuple | R::pat_value | R::wildcard | R::pat_alts => "a pattern",
+        R::pat_set => "a pattern",
+        R::mask_tail => "`&&&`",
+        R::range_tail | R::range_op => "`..` or `..=`",
+        R::stack_size => "`[`",
+        R::field_list | R::block => "`{`",
+        R::field => "a field such as `ttl: u8`",
+        R::param => "a parameter such as `port: u16`",
+        R::EOI => "end of file",
+        R::kw_import => "`import`",
+        R::kw_const => "`const`",
+        R::kw_header => "`header`",
+        R::kw_meta => "`meta`",
+        R::kw_parser => "`parser`",
+        R::kw_extract => "`extract`",
+        R::kw_skip => "`skip`",
+        R::kw_select => "`select`",
+        R::kw_goto => "`goto`",
+        R::kw_action => "`action`",
+        R::kw_control => "`control`",
+        R::kw_let => "`let`",
+        R::kw_if => "`if`",
+        R::kw_redirect => "`redirect`",
+        _ => return None,
+    })
+}
+
+/// Literal tokens the grammar tried, from pest's detailed attempts.
+fn describe_token(token: &str) -> Option<String> {
+    match token {
+        // Whitespace and comment starts are always possible; not useful.
+        " " | "\t" | "\r" | "\n" | "\u{feff}" | "//" | "/*" => None,
+        "&&" | "||" | "&" | "|" | "^" | "+" | "-" | "*" | "/" | "%" | "<<" | ">>" | "==" | "!=" | "<" | "<=" | ">"
+        | ">=" => Some("an operator".to_string()),
+        t => Some(format!("`{t}`")),
+    }
+}
+
+/// Join descriptions as "a, b or c".
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => "something else".to_string(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+/// The token found at `pos` (absolute), with its span, for messages.
+fn found_at(text: &str, pos: usize) -> (String, usize, usize, Option<String>) {
+    let rest = text.get(pos..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return ("end of file".to_string(), pos, pos, None);
+    };
+    if first.is_ascii_alphanumeric() || first == '_' {
+        let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let word = rest.get(..len).unwrap_or("");
+        let what = if is_keyword(word) { format!("keyword `{word}`") } else { format!("`{word}`") };
+        return (what, pos, pos + len, Some(word.to_string()));
+    }
+    const PUNCT: [&str; 22] = [
+        "&&&", "..=", "&&", "||", "==", "!=", "<=", ">=", "<<", ">>", "+=", "-=", "&=", "|=", "^=", "..", "/*", "*/",
+        "//", "::", "=>", "->",
+    ];
+    if let Some(p) = PUNCT.iter().find(|p| rest.starts_with(**p)) {
+        return (format!("`{p}`"), pos, pos + p.len(), None);
+    }
+    let len = first.len_utf8();
+    let shown = if first.is_control() || first.is_whitespace() {
+        format!("character {first:?}")
+    } else {
+        format!("`{first}`")
+    };
+    (shown, pos, pos + len, None)
+}
+
+/// Convert a pest error from parsing `text[offset..]` into a diagnostic.
+pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>) -> Diagnostic {
+    let pos = offset.saturating_add(error_pos(err)).min(text.len());
+    let (found, start, end, word) = found_at(text, pos);
+    let span = Span::new(file, start, end);
+
+    let (positives, negatives): (Vec<Rule>, Vec<Rule>) = match &err.variant {
+        ErrorVariant::ParsingError { positives, negatives } => (positives.clone(), negatives.clone()),
+        ErrorVariant::CustomError { message } => {
+            // pest's own resource guards ("stack limit reached").
+            return Diagnostic::error(
+                "nfl::E0108",
+                format!("input too complex to parse ({message})"),
+                span,
+                "parsing stopped here",
+            )
+            .with_help("reduce the nesting of brackets and expressions");
+        }
+    };
+
+    let mut expected: Vec<String> = Vec::new();
+    let mut push = |d: String| {
+        if !expected.contains(&d) {
+            expected.push(d);
+        }
+    };
+    for rule in &positives {
+        if let Some(d) = describe(*rule) {
+            push(d.to_string());
+        }
+    }
+    if let Some(attempts) = err.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            if let Some(d) = describe_token(&token.to_string()) {
+                push(d);
+            }
+        }
+    }
+    // "an item" only matters when nothing more specific was expected.
+    let item_words = describe(Rule::import_item).map(str::to_string);
+    if expected.len() > 1 && item_words.as_ref().is_some_and(|w| expected.contains(w)) {
+        expected.retain(|e| Some(e) != item_words.as_ref());
+    }
+
+    let expects_name = positives.iter().any(|r| matches!(r, Rule::ident | Rule::name));
+    if let Some(word) = &word
+        && is_keyword(word)
+        && expects_name
+    {
+        return Diagnostic::error(
+            "nfl::E0104",
+            format!("`{word}` is a keyword and cannot be used as a name"),
+            span,
+            "keyword",
+        )
+        .with_help(format!("choose another name, such as `{word}_`"));
+    }
+    let only_type = !positives.is_empty() && positives.iter().all(|r| *r == Rule::type_name);
+    if only_type {
+        return Diagnostic::error("nfl::E0105", format!("expected a type, found {found}"), span, "expected a type here")
+            .with_help("types are `u1` to `u64` (e.g. `u8`, `u16`, `u32`) and `bool`");
+    }
+
+    let _ = negatives;
+    let message = format!("expected {}, found {found}", join_or(&expected));
+    let label = if expected.is_empty() { "unexpected".to_string() } else { format!("expected {}", join_or(&expected)) };
+    let help = help_for(&found, &expected);
+    Diagnostic::error("nfl::E0101", message, span, label).with_help(help)
+}
+
+fn help_for(found: &str, expected: &[String]) -> String {
+    if found.starts_with("`.") || found == "`.`" {
+        return "numbers have no fractional part; IPv4 addresses have four parts like `198.18.0.1`".to_string();
+    }
+    if expected.iter().any(|e| e.contains("statement")) {
+        return "statements are `let`, assignments, `if`, `pass`, `drop`, `tx`, `abort`, `redirect(...)` or an action call"
+            .to_string();
+    }
+    if expected.iter().any(|e| e.starts_with("an item")) {
+        return "a file is a list of `import`, `const`, `header`, `meta`, `parser`, `action` and `control` items"
+            .to_string();
+    }
+    if expected.iter().any(|e| e.contains("transition")) {
+        return "a state ends with one transition: `accept`, `reject`, `goto STATE` or `select KEY { ... }`".to_string();
+    }
+    "see docs/language.md for the syntax".to_string()
+}
