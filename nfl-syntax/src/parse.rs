@@ -47,6 +47,8 @@ pub(crate) fn is_keyword(word: &str) -> bool {
 /// Parse one source file. Never panics; returns every item that parsed and a
 /// diagnostic for each problem found.
 pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
+    // Record the literal tokens pest tried, for "expected `:`" messages.
+    pest::set_error_detail(true);
     let scan = prescan::scan(file, text);
     let code_ends = prescan::code_ends(text);
     let mut diags = scan.diags.clone();

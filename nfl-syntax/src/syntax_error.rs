@@ -152,51 +152,96 @@ fn found_at(text: &str, pos: usize) -> (String, usize, usize, Option<String>) {
     (shown, pos, pos + len, None)
 }
 
+/// Words for the item keywords, collapsed into one expectation.
+const ITEM_WORDS: [&str; 7] = ["`import`", "`const`", "`header`", "`meta`", "`parser`", "`action`", "`control`"];
+const ITEM_GROUP: &str = "an item (`import`, `const`, `header`, `meta`, `parser`, `action` or `control`)";
+const STMT_WORDS: [&str; 7] = ["`let`", "`if`", "`pass`", "`drop`", "`tx`", "`abort`", "`redirect`"];
+
+/// Collapse a raw list of expectations into a short, readable one.
+fn tidy(mut expected: Vec<String>) -> Vec<String> {
+    let has = |e: &[String], w: &str| e.iter().any(|x| x == w);
+    // Every item keyword (and the end of the file) is "another item".
+    let items = ITEM_WORDS.iter().filter(|w| has(&expected, w)).count();
+    if items >= 3 || has(&expected, ITEM_GROUP) {
+        expected.retain(|e| !ITEM_WORDS.contains(&e.as_str()) && e != ITEM_GROUP && e != "end of file");
+        expected.push(if expected.is_empty() { ITEM_GROUP.to_string() } else { "another item".to_string() });
+    }
+    let stmts = STMT_WORDS.iter().filter(|w| has(&expected, w)).count();
+    if stmts >= 3 || has(&expected, "a statement") {
+        expected.retain(|e| !STMT_WORDS.contains(&e.as_str()) && e != "a statement");
+        expected.insert(0, "a statement".to_string());
+    }
+    if has(&expected, "an operator") {
+        expected.retain(|e| !matches!(e.as_str(), "`.`" | "`[`" | "`in`" | "`as`" | "`&&&`" | "`..` or `..=`"));
+    }
+    if has(&expected, "an expression") {
+        expected.retain(|e| !matches!(e.as_str(), "`(`" | "`!`" | "`~`" | "`-`" | "`_`" | "a name"));
+    }
+    // Separators are optional everywhere; suggesting them rarely helps.
+    if expected.iter().any(|e| e != "`,`" && e != "`;`") {
+        expected.retain(|e| e != "`,`" && e != "`;`");
+    }
+    let mut seen = Vec::new();
+    expected.retain(|e| {
+        let fresh = !seen.contains(e);
+        seen.push(e.clone());
+        fresh
+    });
+    expected
+}
+
 /// Convert a pest error from parsing `text[offset..]` into a diagnostic.
 pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>) -> Diagnostic {
-    let pos = offset.saturating_add(error_pos(err)).min(text.len());
-    let (found, start, end, word) = found_at(text, pos);
-    let span = Span::new(file, start, end);
-
-    let (positives, negatives): (Vec<Rule>, Vec<Rule>) = match &err.variant {
-        ErrorVariant::ParsingError { positives, negatives } => (positives.clone(), negatives.clone()),
+    let positives: Vec<Rule> = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { message } => {
             // pest's own resource guards ("stack limit reached").
+            let pos = offset.saturating_add(error_pos(err)).min(text.len());
+            let (_, start, end, _) = found_at(text, pos);
             return Diagnostic::error(
                 "nfl::E0108",
                 format!("input too complex to parse ({message})"),
-                span,
+                Span::new(file, start, end),
                 "parsing stopped here",
             )
             .with_help("reduce the nesting of brackets and expressions");
         }
     };
+    let attempts = err.parse_attempts();
+    let mut rel = error_pos(err);
+    let mut rules = positives;
+    let mut context: Vec<Rule> = Vec::new();
+    let mut tokens = Vec::new();
+    if let Some(a) = &attempts {
+        if a.max_position > rel {
+            // A literal (`:`, `}`) failed further on than any rule did.
+            rel = a.max_position;
+            rules.clear();
+        }
+        tokens = a.expected_tokens().iter().map(|t| t.to_string()).collect();
+        for stack in a.call_stacks() {
+            context.extend(stack.deepest.get_rule().copied());
+            context.extend(stack.parent);
+        }
+    }
+    let pos = offset.saturating_add(rel).min(text.len());
+    let (found, start, end, word) = found_at(text, pos);
+    let span = Span::new(file, start, end);
 
     let mut expected: Vec<String> = Vec::new();
-    let mut push = |d: String| {
-        if !expected.contains(&d) {
+    for rule in &rules {
+        if let Some(d) = describe(*rule) {
+            expected.push(d.to_string());
+        }
+    }
+    for token in &tokens {
+        if let Some(d) = describe_token(token) {
             expected.push(d);
         }
-    };
-    for rule in &positives {
-        if let Some(d) = describe(*rule) {
-            push(d.to_string());
-        }
     }
-    if let Some(attempts) = err.parse_attempts() {
-        for token in attempts.expected_tokens() {
-            if let Some(d) = describe_token(&token.to_string()) {
-                push(d);
-            }
-        }
-    }
-    // "an item" only matters when nothing more specific was expected.
-    let item_words = describe(Rule::import_item).map(str::to_string);
-    if expected.len() > 1 && item_words.as_ref().is_some_and(|w| expected.contains(w)) {
-        expected.retain(|e| Some(e) != item_words.as_ref());
-    }
+    let expected = tidy(expected);
 
-    let expects_name = positives.iter().any(|r| matches!(r, Rule::ident | Rule::name));
+    let expects_name = rules.iter().any(|r| matches!(r, Rule::ident | Rule::name));
     if let Some(word) = &word
         && is_keyword(word)
         && expects_name
@@ -209,28 +254,30 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
         )
         .with_help(format!("choose another name, such as `{word}_`"));
     }
-    let only_type = !positives.is_empty() && positives.iter().all(|r| *r == Rule::type_name);
-    if only_type {
+    if !rules.is_empty() && rules.iter().all(|r| *r == Rule::type_name) {
         return Diagnostic::error("nfl::E0105", format!("expected a type, found {found}"), span, "expected a type here")
             .with_help("types are `u1` to `u64` (e.g. `u8`, `u16`, `u32`) and `bool`");
     }
 
-    let _ = negatives;
-    let message = format!("expected {}, found {found}", join_or(&expected));
-    let label = if expected.is_empty() { "unexpected".to_string() } else { format!("expected {}", join_or(&expected)) };
-    let help = help_for(&found, &expected);
+    let wanted = join_or(&expected);
+    let message = format!("expected {wanted}, found {found}");
+    let label = if expected.is_empty() { "unexpected".to_string() } else { format!("expected {wanted}") };
+    let help = help_for(&found, word.as_deref(), &expected, &context);
     Diagnostic::error("nfl::E0101", message, span, label).with_help(help)
 }
 
-fn help_for(found: &str, expected: &[String]) -> String {
-    if found.starts_with("`.") || found == "`.`" {
+fn help_for(found: &str, word: Option<&str>, expected: &[String], context: &[Rule]) -> String {
+    if context.contains(&Rule::state_decl) && matches!(word, Some("extract" | "skip")) {
+        return "a state's transition (`accept`, `reject`, `goto` or `select`) must come last in the state".to_string();
+    }
+    if found == "`.`" {
         return "numbers have no fractional part; IPv4 addresses have four parts like `198.18.0.1`".to_string();
     }
     if expected.iter().any(|e| e.contains("statement")) {
         return "statements are `let`, assignments, `if`, `pass`, `drop`, `tx`, `abort`, `redirect(...)` or an action call"
             .to_string();
     }
-    if expected.iter().any(|e| e.starts_with("an item")) {
+    if expected.iter().any(|e| e.starts_with("an item") || e == "another item") {
         return "a file is a list of `import`, `const`, `header`, `meta`, `parser`, `action` and `control` items"
             .to_string();
     }
