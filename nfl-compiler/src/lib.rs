@@ -4,8 +4,11 @@
 //! bytes.
 
 pub mod bpf;
+pub mod elf;
 pub mod build;
 pub mod check;
+pub mod driver;
+pub mod frontend;
 pub mod hir;
 pub mod ir;
 pub mod lower;
