@@ -60,12 +60,18 @@ fn load_trivial_xdp() -> Result<OwnedFd, std::io::Error> {
     // pointers (`insns`, `license`) outlive the call; the kernel only reads from them
     // because no log buffer is given.
     let ret = unsafe {
-        libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, &attr as *const ProgLoadAttr, size_of::<ProgLoadAttr>())
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            size_of::<ProgLoadAttr>(),
+        )
     };
     if ret < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let fd = i32::try_from(ret).map_err(|_| std::io::Error::other("BPF_PROG_LOAD returned an out-of-range fd"))?;
+    let fd = i32::try_from(ret)
+        .map_err(|_| std::io::Error::other("BPF_PROG_LOAD returned an out-of-range fd"))?;
     // SAFETY: a successful BPF_PROG_LOAD returns a new file descriptor that nothing
     // else owns, so `OwnedFd` may take it and close it on drop.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -81,7 +87,9 @@ fn probe() -> Result<(), String> {
                     let euid = unsafe { libc::geteuid() };
                     format!("BPF_PROG_LOAD: {e}; euid {euid}, needs root or CAP_BPF+CAP_NET_ADMIN")
                 }
-                Some(libc::ENOSYS) => format!("BPF_PROG_LOAD: {e}; kernel built without CONFIG_BPF_SYSCALL or seccomp blocks bpf(2)"),
+                Some(libc::ENOSYS) => format!(
+                    "BPF_PROG_LOAD: {e}; kernel built without CONFIG_BPF_SYSCALL or seccomp blocks bpf(2)"
+                ),
                 _ => format!("BPF_PROG_LOAD: {e}"),
             };
             return Err(hint);
@@ -90,7 +98,10 @@ fn probe() -> Result<(), String> {
     use std::os::fd::AsRawFd;
     match test_run(fd.as_raw_fd(), &[0u8; 14], 1) {
         Ok(res) if res.retval == 2 => Ok(()),
-        Ok(res) => Err(format!("BPF_PROG_TEST_RUN of a trivial XDP_PASS program returned {}", res.retval)),
+        Ok(res) => Err(format!(
+            "BPF_PROG_TEST_RUN of a trivial XDP_PASS program returned {}",
+            res.retval
+        )),
         Err(e) => Err(format!("BPF_PROG_TEST_RUN: {e}")),
     }
 }
@@ -151,7 +162,15 @@ pub fn ensure_bpffs() -> Result<PathBuf, String> {
     let target = CString::new(BPFFS_PATH).map_err(|e| e.to_string())?;
     // SAFETY: all three arguments are valid NUL-terminated strings that live across
     // the call, and `data` may be NULL for bpffs.
-    let ret = unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+    let ret = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
     if ret != 0 {
         let err = std::io::Error::last_os_error();
         // Another process may have mounted it between our check and our mount.

@@ -9,8 +9,10 @@
 
 pub mod kernel;
 pub mod load;
+pub mod testfile;
 pub mod testrun;
 
 pub use kernel::{bpf_available, ensure_bpffs, require_kernel};
-pub use load::{load, trim_verifier_log, LoadError, LoadedProgram, ProgramKind};
-pub use testrun::{test_run, RunError, RunResult};
+pub use load::{LoadError, LoadedProgram, ProgramKind, load, trim_verifier_log};
+pub use testfile::{Case, CaseOutcome, Verdict, format_outcomes, run_cases};
+pub use testrun::{RunError, RunResult, min_packet_len, test_run};

@@ -84,7 +84,8 @@ impl LoadedProgram {
     /// The verifier's "processed N insns": from `bpf_prog_info.verified_insns`
     /// (Linux 5.16+), else parsed from the verifier log if there is one.
     pub fn verified_insns(&self) -> Option<u32> {
-        self.verified_insns.or_else(|| parse_processed_insns(&self.verifier_log))
+        self.verified_insns
+            .or_else(|| parse_processed_insns(&self.verifier_log))
     }
 
     /// The verifier log of the load. Empty for accepted programs, because aya 0.14
@@ -113,7 +114,10 @@ pub enum LoadError {
     NoProgram { available: Vec<String> },
     #[error("no program named `{name}` in the object (programs: {})", list(.available))]
     #[diagnostic(code(nfl::E0903))]
-    ProgramNotFound { name: String, available: Vec<String> },
+    ProgramNotFound {
+        name: String,
+        available: Vec<String>,
+    },
     #[error("the object has several XDP/TC programs ({}); name the one to load", list(.candidates))]
     #[diagnostic(code(nfl::E0904))]
     Ambiguous { candidates: Vec<String> },
@@ -121,7 +125,10 @@ pub enum LoadError {
     #[diagnostic(code(nfl::E0905))]
     UnsupportedType { name: String, ty: String },
     #[error("the kernel verifier rejected program `{name}`: {errno_text}\n{}", trim_verifier_log(.log))]
-    #[diagnostic(code(nfl::E0906), help("the full verifier log is in LoadError::verifier_log()"))]
+    #[diagnostic(
+        code(nfl::E0906),
+        help("the full verifier log is in LoadError::verifier_log()")
+    )]
     Verifier {
         name: String,
         /// The errno of `BPF_PROG_LOAD` (EACCES for a verifier rejection, EINVAL for a
@@ -137,7 +144,11 @@ pub enum LoadError {
 }
 
 fn list(names: &[String]) -> String {
-    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 impl LoadError {
@@ -160,13 +171,19 @@ fn program_kind(prog: &Program) -> Option<ProgramKind> {
 
 fn map_program_error(name: &str, err: ProgramError) -> LoadError {
     match err {
-        ProgramError::LoadError { io_error, verifier_log } => LoadError::Verifier {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => LoadError::Verifier {
             name: name.to_string(),
             errno: io_error.raw_os_error().unwrap_or(0),
             errno_text: io_error.to_string(),
             log: verifier_log.to_string(),
         },
-        other => LoadError::Kernel { name: name.to_string(), message: other.to_string() },
+        other => LoadError::Kernel {
+            name: name.to_string(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -200,7 +217,10 @@ pub fn load(obj: &[u8], prog_name: Option<&str>) -> Result<LoadedProgram, LoadEr
     let name = match prog_name {
         Some(name) => {
             if !all.iter().any(|n| n == name) {
-                return Err(LoadError::ProgramNotFound { name: name.to_string(), available: all });
+                return Err(LoadError::ProgramNotFound {
+                    name: name.to_string(),
+                    available: all,
+                });
             }
             name.to_string()
         }
@@ -220,7 +240,10 @@ pub fn load(obj: &[u8], prog_name: Option<&str>) -> Result<LoadedProgram, LoadEr
     };
 
     let Some(prog) = ebpf.program_mut(&name) else {
-        return Err(LoadError::ProgramNotFound { name, available: all });
+        return Err(LoadError::ProgramNotFound {
+            name,
+            available: all,
+        });
     };
     let kind = match prog {
         Program::Xdp(p) => {
@@ -232,14 +255,24 @@ pub fn load(obj: &[u8], prog_name: Option<&str>) -> Result<LoadedProgram, LoadEr
             ProgramKind::Tc
         }
         other => {
-            return Err(LoadError::UnsupportedType { name, ty: format!("{:?}", other.prog_type()) });
+            return Err(LoadError::UnsupportedType {
+                name,
+                ty: format!("{:?}", other.prog_type()),
+            });
         }
     };
 
     let prog = ebpf
         .program(&name)
-        .ok_or_else(|| LoadError::ProgramNotFound { name: name.clone(), available: Vec::new() })?;
-    let fd = prog.fd().map_err(|e| map_program_error(&name, e))?.as_fd().as_raw_fd();
+        .ok_or_else(|| LoadError::ProgramNotFound {
+            name: name.clone(),
+            available: Vec::new(),
+        })?;
+    let fd = prog
+        .fd()
+        .map_err(|e| map_program_error(&name, e))?
+        .as_fd()
+        .as_raw_fd();
     let info = prog.info().map_err(|e| map_program_error(&name, e))?;
     Ok(LoadedProgram {
         name,
@@ -352,16 +385,27 @@ pub struct SourceAnnotation {
 /// `; ` annotation before the error. Callers map it back to the `.nf` line.
 pub fn rejection_source(log: &str) -> Option<SourceAnnotation> {
     let lines: Vec<&str> = log.lines().collect();
-    let end = lines.iter().rposition(|l| is_insn_line(l)).map_or(lines.len(), |i| i + 1);
+    let end = lines
+        .iter()
+        .rposition(|l| is_insn_line(l))
+        .map_or(lines.len(), |i| i + 1);
     let line = lines.iter().take(end).rev().find(|l| is_source_line(l))?;
     let body = line.strip_prefix("; ").unwrap_or(line);
     if let Some((text, loc)) = body.rsplit_once(" @ ")
         && let Some((file, lineno)) = loc.rsplit_once(':')
         && let Ok(n) = lineno.trim().parse::<u32>()
     {
-        return Some(SourceAnnotation { text: text.to_string(), file: Some(file.to_string()), line: Some(n) });
+        return Some(SourceAnnotation {
+            text: text.to_string(),
+            file: Some(file.to_string()),
+            line: Some(n),
+        });
     }
-    Some(SourceAnnotation { text: body.to_string(), file: None, line: None })
+    Some(SourceAnnotation {
+        text: body.to_string(),
+        file: None,
+        line: None,
+    })
 }
 
 #[cfg(test)]
@@ -394,7 +438,10 @@ processed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
         assert!(t.contains("invalid access to packet"), "{t}");
         assert!(t.contains("R2 offset is outside of the packet"), "{t}");
         assert!(t.contains("processed 3 insns"), "{t}");
-        assert!(t.contains("; return ((unsigned char *)data)[20]; @ bad.c:12"), "{t}");
+        assert!(
+            t.contains("; return ((unsigned char *)data)[20]; @ bad.c:12"),
+            "{t}"
+        );
         assert!(t.contains("2: (71) r0"), "{t}");
     }
 
@@ -438,6 +485,9 @@ processed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
             })
         );
         let plain = rejection_source("; x = 1;\n0: (b7) r0 = 1\nbad\n");
-        assert_eq!(plain.map(|s| (s.text, s.line)), Some(("x = 1;".to_string(), None)));
+        assert_eq!(
+            plain.map(|s| (s.text, s.line)),
+            Some(("x = 1;".to_string(), None))
+        );
     }
 }

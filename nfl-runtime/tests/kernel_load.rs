@@ -2,8 +2,8 @@
 
 mod common;
 
-use nfl_runtime::load::{rejection_source, LoadError, ProgramKind};
-use nfl_runtime::testrun::{RunError, MIN_PACKET_LEN};
+use nfl_runtime::load::{LoadError, ProgramKind, rejection_source};
+use nfl_runtime::testrun::{MIN_PACKET_LEN, RunError};
 use nfl_runtime::{load, require_kernel, test_run, trim_verifier_log};
 
 #[test]
@@ -25,7 +25,11 @@ fn xdp_drop_ipv4_verdicts() {
     assert_eq!(prog.name(), "drop_ipv4");
     assert_eq!(prog.kind(), ProgramKind::Xdp);
     assert!(prog.fd() >= 0);
-    assert!(prog.xlated_insn_count() > 3, "xlated {}", prog.xlated_insn_count());
+    assert!(
+        prog.xlated_insn_count() > 3,
+        "xlated {}",
+        prog.xlated_insn_count()
+    );
     assert!(prog.verified_insns().is_some_and(|n| n > 0), "{prog:?}");
 
     let ipv4 = common::ipv4_udp_frame();
@@ -44,7 +48,11 @@ fn xdp_drop_ipv4_verdicts() {
     // Repeat runs report a duration and the same verdict.
     let res = test_run(prog.fd(), &ipv4, 1000).unwrap();
     assert_eq!(res.retval, 1);
-    assert!(res.duration_ns < 1_000_000, "{} ns per run is implausible", res.duration_ns);
+    assert!(
+        res.duration_ns < 1_000_000,
+        "{} ns per run is implausible",
+        res.duration_ns
+    );
 }
 
 #[test]
@@ -57,7 +65,7 @@ fn short_packet_is_an_error_not_a_verdict() {
     let prog = load(&obj, None).unwrap();
     for len in [0, 1, 13] {
         match test_run(prog.fd(), &vec![0u8; len], 1) {
-            Err(RunError::PacketTooShort { len: l, min }) => {
+            Err(RunError::PacketTooShort { len: l, min, .. }) => {
                 assert_eq!((l, min), (len, MIN_PACKET_LEN));
             }
             other => panic!("len {len}: expected PacketTooShort, got {other:?}"),
@@ -65,7 +73,39 @@ fn short_packet_is_an_error_not_a_verdict() {
     }
     let tc = common::compile_bytes(dir.path(), "tc", common::TC_PROG);
     let tc = load(&tc, None).unwrap();
-    assert!(matches!(test_run(tc.fd(), &[0u8; 10], 1), Err(RunError::PacketTooShort { .. })));
+    assert!(matches!(
+        test_run(tc.fd(), &[0u8; 10], 1),
+        Err(RunError::PacketTooShort { .. })
+    ));
+
+    // A TC test run parses the IPv4/IPv6 header that the ethertype announces.
+    let ipv4 = common::ipv4_udp_frame();
+    for (frame_len, min) in [(14, 34), (33, 34)] {
+        match tc.test_run(&ipv4[..frame_len], 1) {
+            Err(RunError::PacketTooShort {
+                len,
+                min: m,
+                reason,
+            }) => {
+                assert_eq!((len, m), (frame_len, min));
+                assert!(reason.contains("IPv4"), "{reason}");
+            }
+            other => panic!("expected PacketTooShort, got {other:?}"),
+        }
+        // The raw call reaches the kernel, which refuses it; the error explains why.
+        let err = test_run(tc.fd(), &ipv4[..frame_len], 1).unwrap_err();
+        assert!(err.to_string().contains("complete IPv4 header"), "{err}");
+    }
+    assert_eq!(tc.test_run(&ipv4[..34], 1).unwrap().retval, 2);
+    let mut ipv6 = vec![0u8; 54];
+    ipv6[12..14].copy_from_slice(&[0x86, 0xdd]);
+    assert!(matches!(
+        tc.test_run(&ipv6[..53], 1),
+        Err(RunError::PacketTooShort { min: 54, .. })
+    ));
+    assert_eq!(tc.test_run(&ipv6, 1).unwrap().retval, 0);
+    // XDP has no such rule.
+    assert_eq!(prog.test_run(&ipv4[..14], 1).unwrap().retval, 1);
 }
 
 #[test]
@@ -160,7 +200,10 @@ fn verifier_rejection_carries_log() {
     let dir = tempfile::tempdir().unwrap();
     let obj = common::compile_bytes(dir.path(), "bad", common::BAD_XDP);
     let err = load(&obj, None).unwrap_err();
-    let LoadError::Verifier { name, errno, log, .. } = &err else {
+    let LoadError::Verifier {
+        name, errno, log, ..
+    } = &err
+    else {
         panic!("expected a verifier rejection, got {err:?}");
     };
     assert_eq!(name, "bad_read");
@@ -171,16 +214,25 @@ fn verifier_rejection_carries_log() {
 
     let trimmed = trim_verifier_log(log);
     assert!(trimmed.contains("invalid access to packet"), "{trimmed}");
-    assert!(trimmed.contains("/* BAD LINE */"), "source annotation missing:\n{trimmed}");
+    assert!(
+        trimmed.contains("/* BAD LINE */"),
+        "source annotation missing:\n{trimmed}"
+    );
     assert!(trimmed.lines().count() <= log.lines().count() + 1);
 
     let src = rejection_source(log).expect("a source annotation");
     assert!(src.text.contains("BAD LINE"), "{src:?}");
     // Linux 6.3+ appends ` @ file:line` to the annotation.
-    assert_eq!(src.line, Some(common::c_line_of(common::BAD_XDP, "BAD LINE")), "{src:?}");
+    assert_eq!(
+        src.line,
+        Some(common::c_line_of(common::BAD_XDP, "BAD LINE")),
+        "{src:?}"
+    );
     assert_eq!(src.file.as_deref(), Some("bad.c"));
     // The Display form shows the trimmed log, not the whole thing.
     let shown = err.to_string();
-    assert!(shown.contains("bad_read") && shown.contains("invalid access to packet"), "{shown}");
+    assert!(
+        shown.contains("bad_read") && shown.contains("invalid access to packet"),
+        "{shown}"
+    );
 }
-

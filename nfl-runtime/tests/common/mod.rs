@@ -108,7 +108,11 @@ pub fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
         .arg(&o_path)
         .output()
         .expect("run clang");
-    assert!(out.status.success(), "clang failed for {name}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "clang failed for {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     o_path
 }
 
@@ -122,7 +126,10 @@ pub fn compile_bytes(dir: &Path, name: &str, src: &str) -> Vec<u8> {
 /// as the compiled C file numbers it.
 pub fn c_line_of(src: &str, needle: &str) -> u32 {
     let full = format!("{PRELUDE}{src}");
-    let idx = full.lines().position(|l| l.contains(needle)).expect("needle in source");
+    let idx = full
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in source");
     u32::try_from(idx + 1).expect("small")
 }
 
