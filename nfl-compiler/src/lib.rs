@@ -4,6 +4,7 @@
 //! bytes.
 
 pub mod bpf;
+pub mod elf;
 pub mod build;
 pub mod check;
 pub mod frontend;
