@@ -287,8 +287,11 @@ impl Checker<'_> {
     }
 
     pub(crate) fn unknown_name(&mut self, id: &Ident) {
+        let similar = super::closest(&id.name, self.globals.keys().map(String::as_str)).map(str::to_string);
         let help = if STD_NAMES.contains(&id.name.as_str()) {
             format!("`{}` is declared by the standard library: add `import std.net`", id.name)
+        } else if let Some(s) = similar {
+            format!("did you mean `{s}`?")
         } else {
             "declare it (`const`, `header`, `let`, ...) or check the spelling".to_string()
         };
@@ -404,13 +407,17 @@ impl Checker<'_> {
             let w = h.fields.get(i)?.width;
             return Some((u32::try_from(i).ok()?, w));
         }
+        let similar = super::closest(&name.name, h.fields.iter().map(|f| f.name.as_str())).map(str::to_string);
         let fields: Vec<String> = h.fields.iter().map(|f| format!("`{}`", f.name)).collect();
         let hname = h.name.clone();
         let hspan = h.span;
         self.emit(
             Diagnostic::error("nfl::E0204", format!("header `{hname}` has no field `{}`", name.name), name.span, "unknown field")
                 .with_label(hspan, "header declared here")
-                .with_help(format!("its fields are {}, plus `.valid`", fields.join(", "))),
+                .with_help(match similar {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("its fields are {}, plus `.valid`", fields.join(", ")),
+                }),
         );
         None
     }
@@ -702,6 +709,10 @@ impl Checker<'_> {
                 let l = self.expr(cx, lhs, None);
                 let t = l.as_ref().map(|l| l.ty);
                 match t {
+                    Some(Ty::Bool) if !matches!(op, ABin::Eq | ABin::Ne) => {
+                        self.bool_operand(op, lhs.span);
+                        return None;
+                    }
                     Some(t) => (l, self.expr(cx, rhs, Some(t))),
                     None => (l, None),
                 }
@@ -710,6 +721,10 @@ impl Checker<'_> {
                 let r = self.expr(cx, rhs, None);
                 let t = r.as_ref().map(|r| r.ty);
                 match t {
+                    Some(Ty::Bool) if !matches!(op, ABin::Eq | ABin::Ne) => {
+                        self.bool_operand(op, rhs.span);
+                        return None;
+                    }
                     Some(t) => (self.expr(cx, lhs, Some(t)), r),
                     None => (None, r),
                 }
@@ -738,6 +753,13 @@ impl Checker<'_> {
             return None;
         }
         Some((l, r))
+    }
+
+    fn bool_operand(&mut self, op: ABin, span: Span) {
+        let help = if op.is_comparison() { "only `==` and `!=` apply to `bool`" } else { "use `&&`, `||` and `!` for booleans, or cast: `b as u8`" };
+        self.emit(
+            Diagnostic::error("nfl::E0306", format!("`{}` needs integers, found `bool`", op.symbol()), span, "this is `bool`").with_help(help),
+        );
     }
 
     /// Header instances known valid when `e` is true, and when it is false.

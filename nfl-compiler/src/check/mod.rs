@@ -57,7 +57,9 @@ pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<D
     let control = ck.lower_control();
     let parser = ck.check_parsers(control.as_ref().map(|c| c.parser_choice));
     let has_error = ck.diags.iter().any(Diagnostic::is_error);
-    let diags = std::mem::take(&mut ck.diags);
+    let mut diags = std::mem::take(&mut ck.diags);
+    // Report in source order (stable, so related diagnostics stay together).
+    diags.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
     let hir = match (has_error, control) {
         (false, Some(c)) => Some(Hir {
             name: c.name,
@@ -234,4 +236,34 @@ pub(crate) fn ones(width: u32) -> u64 {
 
 pub(crate) fn fits(value: u64, width: u32) -> bool {
     value & !ones(width) == 0
+}
+
+/// The candidate closest to `name` by edit distance, if close enough to be
+/// a plausible typo.
+pub(crate) fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let del = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let ins = cur.get(j).copied().unwrap_or(0) + 1;
+            if let Some(c) = cur.get_mut(j + 1) {
+                *c = sub.min(del).min(ins);
+            }
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
 }

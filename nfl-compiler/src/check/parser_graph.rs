@@ -85,6 +85,7 @@ impl Checker<'_> {
         // Edges, with unknown targets (E0402) and missing transitions (E0404).
         let n = p.states.len();
         let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut unknown_targets = false;
         for (i, s) in p.states.iter().enumerate() {
             let mut targets: Vec<&ast::Ident> = Vec::new();
             match &s.transition {
@@ -112,8 +113,9 @@ impl Checker<'_> {
                         }
                     }
                     None => {
-                        let help = match p.states.iter().find(|x| x.name.name.eq_ignore_ascii_case(&t.name)) {
-                            Some(x) => format!("did you mean `{}`?", x.name.name),
+                        unknown_targets = true;
+                        let help = match super::closest(&t.name, p.states.iter().map(|x| x.name.name.as_str())) {
+                            Some(x) => format!("did you mean `{x}`?"),
                             None => format!("declare `state {} {{ ... }}` or target `accept`/`reject`", t.name),
                         };
                         self.emit(
@@ -139,7 +141,8 @@ impl Checker<'_> {
             })
             .collect();
         let is_dup = |i: usize| p.states.get(i).is_some_and(|s| ids.get(s.name.name.as_str()).map(|id| id.index()) != Some(i));
-        // Reachability (E0403).
+        // Reachability (E0403). After an unknown target (E0402) the state it
+        // meant is usually the unreachable one, so only report then.
         let mut reachable = vec![false; n];
         if let Some(s) = start {
             let mut stack = vec![s.index()];
@@ -153,7 +156,7 @@ impl Checker<'_> {
                 stack.extend(succ.get(i).into_iter().flatten().copied());
             }
             for (i, s) in p.states.iter().enumerate() {
-                if !reachable.get(i).copied().unwrap_or(true) && !is_dup(i) {
+                if !reachable.get(i).copied().unwrap_or(true) && !is_dup(i) && !unknown_targets {
                     self.emit(
                         Diagnostic::error("nfl::E0403", format!("state `{}` is unreachable", s.name.name), s.name.span, "no transition leads here")
                             .with_help(format!("add a transition to `{}` or remove the state", s.name.name)),
