@@ -1,1 +1,89 @@
-fn main() {}
+//! `nflc`: compile `.nf` network functions to eBPF and run their tests.
+
+mod cmd;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "nflc", version, about = "Compile declarative network functions (.nf) to verifier-ready eBPF")]
+struct Cli {
+    /// Colour in diagnostics: auto (on a terminal), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// The parsed syntax tree of the root file.
+    Ast,
+    /// The IR as built from the checked program.
+    Ir,
+    /// The IR after optimisation.
+    IrOpt,
+    /// The eBPF disassembly.
+    Asm,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse and check a program; report every error.
+    Check {
+        file: PathBuf,
+    },
+    /// Compile a program to an eBPF ELF object.
+    Build {
+        file: PathBuf,
+        /// Output object (default: FILE with extension .o).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Also print an intermediate form to standard output.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+        /// Print instruction count, stack use and compile time.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Disassemble a program (.nf, compiled first) or an object (.o).
+    Disasm {
+        file: PathBuf,
+    },
+    /// Run the packet tests in FILE's `.test` file through the kernel
+    /// (BPF_PROG_TEST_RUN).
+    Test {
+        file: PathBuf,
+        /// The test file (default: FILE with extension .test).
+        #[arg(long)]
+        cases: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = report::use_color(cli.color);
+    let result = match cli.command {
+        Command::Check { file } => cmd::check::run(&file, color),
+        Command::Build { file, output, emit, stats } => cmd::build::run(&file, output.as_deref(), emit, stats, color),
+        Command::Disasm { file } => cmd::disasm::run(&file, color),
+        Command::Test { file, cases } => cmd::test::run(&file, cases.as_deref(), color),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("{}", report::error_line(&msg, color));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod bpf;
 pub mod elf;
 pub mod build;
 pub mod check;
+pub mod driver;
 pub mod frontend;
 pub mod hir;
 pub mod ir;

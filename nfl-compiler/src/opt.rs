@@ -110,8 +110,11 @@ pub fn simplify_cfg(func: &mut Function) {
         for (slot, t) in block.term.successors_mut().into_iter().zip(new) {
             *slot = t;
         }
-        if let Term::Branch { then_bb, else_bb, .. } | Term::BoundsCheck { ok: then_bb, fail: else_bb, .. } =
-            block.term
+        // A bounds check is never folded, even when both outcomes meet:
+        // every packet runs the whole parser (docs/language.md), so that a
+        // parser's cost and its handling of short packets stay in the
+        // program whether or not the control reads its results.
+        if let Term::Branch { then_bb, else_bb, .. } = block.term
             && then_bb == else_bb
         {
             block.term = Term::Jump(then_bb);

@@ -1,6 +1,6 @@
 //! The whole pass pipeline, in order, in one place.
 //!
-//! HIR → IR (`build`) → `simplify_cfg` → `dead_code` → `simplify_cfg` →
+//! HIR → IR (`build`) → (`simplify_cfg` → `dead_code`) to a fixpoint →
 //! lower to machine IR → register allocation → emission. In debug builds
 //! the IR verifier runs after every IR pass; a failure is a compiler bug.
 
@@ -61,12 +61,21 @@ fn checked(func: &Function, pass: &'static str) -> Result<(), CodegenError> {
 /// Run the IR passes in order.
 pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
     checked(func, "build")?;
+    // Each pass can expose work for the other; a handful of rounds reaches
+    // the fixpoint on every program we have seen.
+    for _ in 0..4 {
+        let before = (func.blocks.len(), func.blocks.iter().map(|b| b.insts.len()).sum::<usize>());
+        opt::simplify_cfg(func);
+        checked(func, "simplify_cfg")?;
+        opt::dead_code(func);
+        checked(func, "dead_code")?;
+        let after = (func.blocks.len(), func.blocks.iter().map(|b| b.insts.len()).sum::<usize>());
+        if before == after {
+            break;
+        }
+    }
     opt::simplify_cfg(func);
-    checked(func, "simplify_cfg")?;
-    opt::dead_code(func);
-    checked(func, "dead_code")?;
-    opt::simplify_cfg(func);
-    checked(func, "simplify_cfg (2)")?;
+    checked(func, "simplify_cfg (final)")?;
     Ok(())
 }
 

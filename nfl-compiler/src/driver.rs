@@ -1,0 +1,144 @@
+//! The compiler's entry point: source text to a checked program, to code, to
+//! an object file. Every user-facing failure is a [`Diagnostic`].
+
+use nfl_syntax::ast::{Hook, Module, Span};
+use nfl_syntax::{Diagnostic, SourceMap};
+
+use crate::elf::{CtxKind, LineInfo, ObjectSpec, ProgramSpec};
+use crate::frontend::{ModuleLoader, load_program};
+use crate::hir::Hir;
+use crate::pipeline::{Codegen, CodegenError};
+
+/// A failed compilation: the sources (to render with) and every diagnostic.
+#[derive(Debug)]
+pub struct Failed {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The checked front-end result.
+#[derive(Debug)]
+pub struct Checked {
+    pub sources: SourceMap,
+    pub modules: Vec<Module>,
+    pub hir: Hir,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A complete build of one program.
+#[derive(Debug)]
+pub struct Build {
+    pub checked: Checked,
+    pub codegen: Codegen,
+    /// ELF section of the program (`xdp` or `classifier`).
+    pub section: &'static str,
+    pub object: Vec<u8>,
+}
+
+/// The ELF section a hook's program goes in.
+pub fn section_for(hook: Hook) -> &'static str {
+    match hook {
+        Hook::Xdp => "xdp",
+        Hook::Tc => "classifier",
+    }
+}
+
+/// Parse, resolve imports and check.
+pub fn check(root_name: &str, root_text: &str, loader: &mut dyn ModuleLoader) -> Result<Checked, Failed> {
+    let (sources, modules, diags) = load_program(root_name, root_text, loader);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Failed { sources, diagnostics: diags });
+    }
+    let (hir, mut more) = crate::check::check_all(&sources, &modules);
+    let mut all = diags;
+    all.append(&mut more);
+    match hir {
+        Some(hir) => Ok(Checked { sources, modules, hir, warnings: all }),
+        None => Err(Failed { sources, diagnostics: all }),
+    }
+}
+
+fn codegen_diagnostic(err: &CodegenError, span: Span) -> Diagnostic {
+    let (code, help) = match err {
+        CodegenError::Alloc(_) => (
+            "nfl::E0901",
+            "keep fewer values alive at once: split long expressions or drop unused `let`s",
+        ),
+        CodegenError::Emit(crate::lower::emit::EmitError::JumpTooFar) => {
+            ("nfl::E0902", "the program is too large for one eBPF program; simplify it")
+        }
+        CodegenError::IrInvalid { .. } | CodegenError::Emit(_) => {
+            ("nfl::E0999", "this is a bug in nflc; please report it with the input file")
+        }
+    };
+    Diagnostic::error(code, err.to_string(), span, "while compiling this program").with_help(help)
+}
+
+/// Source position records for the object's `.BTF.ext` line_info, so the
+/// verifier's log quotes `.nf` lines.
+pub fn line_info(sources: &SourceMap, lines: &[(usize, Span)]) -> Vec<LineInfo> {
+    let mut out: Vec<LineInfo> = Vec::new();
+    for &(insn_idx, span) in lines {
+        let Some(file) = sources.get(span.file) else { continue };
+        let start = (span.start as usize).min(file.text.len());
+        let line_start = file.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = file.text[start..].find('\n').map_or(file.text.len(), |i| start + i);
+        let line = file.text[..start].bytes().filter(|b| *b == b'\n').count() as u32 + 1;
+        let col = (start - line_start) as u32 + 1;
+        let rec = LineInfo {
+            insn_idx,
+            file_name: file.name.clone(),
+            line_text: file.text[line_start..line_end].trim().to_string(),
+            line,
+            col,
+        };
+        // One record per instruction: a later span at the same index wins.
+        if out.last().is_some_and(|l| l.insn_idx == insn_idx) {
+            out.pop();
+        }
+        out.push(rec);
+    }
+    out
+}
+
+/// Compile a checked program to an object.
+pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
+    let span = checked.hir.span;
+    let codegen = match crate::pipeline::codegen(&checked.hir) {
+        Ok(cg) => cg,
+        Err(e) => {
+            let d = codegen_diagnostic(&e, span);
+            return Err(Failed { sources: checked.sources, diagnostics: vec![d] });
+        }
+    };
+    let section = section_for(checked.hir.hook);
+    let ctx = match checked.hir.hook {
+        Hook::Xdp => CtxKind::Xdp,
+        Hook::Tc => CtxKind::Tc,
+    };
+    let spec = ObjectSpec {
+        license: "GPL".into(),
+        programs: vec![ProgramSpec {
+            name: checked.hir.name.clone(),
+            section: section.into(),
+            ctx,
+            insns: codegen.insns.clone(),
+            map_relocs: Vec::new(),
+            line_info: line_info(&checked.sources, &codegen.lines),
+        }],
+        maps: Vec::new(),
+    };
+    match crate::elf::write_object(&spec) {
+        Ok(object) => Ok(Build { checked, codegen, section, object }),
+        Err(e) => {
+            let d = Diagnostic::error("nfl::E0903", format!("cannot write the object: {e}"), span, "this program")
+                .with_help("names of controls must be C identifiers");
+            Err(Failed { sources: checked.sources, diagnostics: vec![d] })
+        }
+    }
+}
+
+/// Source text to object, in one call.
+pub fn build(root_name: &str, root_text: &str, loader: &mut dyn ModuleLoader) -> Result<Build, Failed> {
+    build_checked(check(root_name, root_text, loader)?)
+}

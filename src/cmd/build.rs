@@ -1,0 +1,48 @@
+//! `nflc build FILE -o OUT.o`
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::Emit;
+
+/// Write `bytes` to `path` through a temporary file in the same directory,
+/// so a failed build never leaves a half-written object.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+pub fn run(file: &Path, output: Option<&Path>, emit: Option<Emit>, stats: bool, color: bool) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let Some(build) = super::build_file(file, color)? else { return Ok(ExitCode::FAILURE) };
+    let elapsed = started.elapsed();
+    let out = output.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("o"));
+    write_atomic(&out, &build.object)?;
+    match emit {
+        Some(Emit::Ast) => println!("{:#?}", build.checked.modules.first()),
+        Some(Emit::Ir) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir_built)),
+        Some(Emit::IrOpt) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir)),
+        Some(Emit::Asm) => print!("{}", nfl_compiler::bpf::disasm::disasm(&build.codegen.insns)),
+        None => {}
+    }
+    if stats {
+        let a = build.codegen.alloc;
+        eprintln!(
+            "{}: {} insns, {} bytes of stack ({} spilled values), compiled in {:.2} ms",
+            build.checked.hir.name,
+            build.codegen.insns.len(),
+            a.stack_bytes,
+            a.n_spilled,
+            elapsed.as_secs_f64() * 1e3
+        );
+    }
+    eprintln!("wrote {} (section {}, program {})", out.display(), build.section, build.checked.hir.name);
+    Ok(ExitCode::SUCCESS)
+}
