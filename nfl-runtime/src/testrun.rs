@@ -12,8 +12,8 @@
 //!   shorter than 14+40 = 54 bytes (measured on Linux 6.18). XDP has no such rule.
 //!   [`min_packet_len`] knows both, and [`LoadedProgram::test_run`] checks it first;
 //! - a TC packet must fit the skb's linear area, about 3.7 KiB (3712 bytes work on
-//!   Linux 6.18, 3720 do not); XDP takes larger packets as multi-buffer frames.
-//!   Larger packets get `EINVAL`, reported with a hint;
+//!   Linux 6.18, 3720 do not); XDP takes larger packets as multi-buffer frames, up to
+//!   the fragment limit (an 80 KB frame gets `ENOMEM`). Both are reported with a hint;
 //! - `duration` is the mean time per run in nanoseconds, measured in the kernel.
 
 use std::os::fd::RawFd;
@@ -194,6 +194,12 @@ pub fn test_run(prog_fd: RawFd, data: &[u8], repeat: u32) -> Result<RunResult, R
                         }
                     };
                     return Err(RunError::Syscall { source: err, hint });
+                }
+                Some(libc::ENOMEM | libc::E2BIG) => {
+                    return Err(RunError::Syscall {
+                        source: err,
+                        hint: " (packet too large for the kernel's test-run buffers)",
+                    });
                 }
                 Some(libc::EBADF) => {
                     return Err(RunError::Syscall {
