@@ -167,7 +167,10 @@ impl Checker<'_> {
         code: Option<&'static str>,
         what: &str,
     ) -> Option<Expr> {
-        let got = self.expr(cx, e, Some(want))?;
+        // An integer literal where a bool is wanted is reported by `coerce`,
+        // with the context's own code (e.g. E0309 for `if 1`).
+        let hint = if want == Ty::Bool && self.is_untyped(e) { None } else { Some(want) };
+        let got = self.expr(cx, e, hint)?;
         self.coerce(got, want, code, what)
     }
 
