@@ -822,7 +822,7 @@ impl Checker<'_> {
                     },
                     _ => return None,
                 };
-                (i < u64::from(n)).then(|| HeaderRef { header: *h, index: i as u32 })
+                (i < u64::from(n)).then_some(HeaderRef { header: *h, index: i as u32 })
             }
             _ => None,
         }

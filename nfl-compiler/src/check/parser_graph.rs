@@ -7,6 +7,7 @@
 //!   extracted (a `min` over predecessors). Reading a field needs it (E0408).
 //! - *possibly extracted*: whether some path has extracted a non-stack
 //!   header; extracting it again is E0407.
+//!
 //! Unreachable states are an error (E0403): they are almost always a typo
 //! in a transition, and dead states would otherwise escape every check.
 
@@ -394,13 +395,10 @@ impl Checker<'_> {
                 }
                 let mut pats = Vec::new();
                 for (p, w) in alt.iter().zip(&widths) {
-                    match w {
-                        Some(w) => {
-                            if let Some(p) = self.pattern(cx, p, *w) {
-                                pats.push(p);
-                            }
-                        }
-                        None => {}
+                    if let Some(w) = w
+                        && let Some(p) = self.pattern(cx, p, *w)
+                    {
+                        pats.push(p);
                     }
                 }
                 if pats.len() == n_keys {

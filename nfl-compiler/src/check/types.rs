@@ -90,7 +90,7 @@ impl Checker<'_> {
                 )
                 .with_help("declare at least one field; a header is a whole number of bytes"),
             );
-        } else if bits % 8 != 0 {
+        } else if !bits.is_multiple_of(8) {
             let add = 8 - bits % 8;
             self.emit(
                 Diagnostic::error(
