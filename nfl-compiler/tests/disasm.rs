@@ -501,3 +501,21 @@ fn matches_bpftool_xlated() {
     );
     assert!(compared > 150, "only {compared} instructions compared");
 }
+
+proptest::proptest! {
+    /// Any slot sequence disassembles without panicking, consumes at least
+    /// one slot per line, and survives an encode/decode round trip.
+    #[test]
+    fn never_panics(raw in proptest::collection::vec(proptest::array::uniform8(0u8..), 0..64)) {
+        let bytes: Vec<u8> = raw.concat();
+        let insns = nfl_compiler::bpf::decode(&bytes).unwrap();
+        proptest::prop_assert_eq!(nfl_compiler::bpf::encode(&insns), bytes);
+        let listing = disasm(&insns);
+        proptest::prop_assert!(listing.lines().count() <= insns.len());
+        for idx in 0..insns.len() {
+            let (text, used) = nfl_compiler::bpf::disasm_insn(&insns, idx);
+            proptest::prop_assert!(used == 1 || used == 2);
+            proptest::prop_assert!(!text.is_empty());
+        }
+    }
+}

@@ -572,6 +572,15 @@ fn rejects_bad_specs() {
         Err(ElfError::InvalidSection { .. })
     ));
 
+    let mut spec = trivial_xdp();
+    spec.programs[0]
+        .insns
+        .insert(0, Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 1));
+    assert!(matches!(
+        write_object(&spec),
+        Err(ElfError::SubprogramsUnsupported { insn_idx: 0, .. })
+    ));
+
     assert!(read_programs(b"not an elf").is_err());
     assert!(read_programs(&[]).is_err());
 }
@@ -715,4 +724,38 @@ fn verifier_log_shows_our_source_lines() {
     );
     assert!(log.contains("fixture.nf:8"), "{log}");
     assert!(!pin.0.exists());
+}
+
+#[test]
+fn reader_never_panics_on_corrupt_objects() {
+    let good = write_object(&map_program()).unwrap();
+    // Truncations at every length, and single-byte corruptions everywhere.
+    for len in 0..good.len() {
+        let _ = read_programs(&good[..len]);
+    }
+    for at in 0..good.len() {
+        for value in [0x00, 0xff, 0x7f, 0x80] {
+            let mut bad = good.clone();
+            bad[at] = value;
+            let _ = read_programs(&bad);
+        }
+    }
+}
+
+/// The kernel wants a line_info record at instruction 0; the writer repeats
+/// the earliest record there when the spec starts later.
+#[test]
+fn kernel_accepts_line_info_not_starting_at_zero() {
+    let mut spec = trivial_xdp();
+    spec.programs[0].insns.insert(0, Insn::mov64_imm(1, 0));
+    spec.programs[0].line_info = vec![line(2, 4, "pass"), line(1, 3, "let verdict = 2")];
+    let Some((_dir, pin)) = load_ok("linfo_late", &spec, "xdp") else {
+        return;
+    };
+    let dump = xlated(&pin);
+    let lines: Vec<&str> = dump.lines().filter(|l| l.starts_with(';')).collect();
+    // The synthesized record at 0, then the two given ones.
+    assert_eq!(lines, ["; let verdict = 2", "; let verdict = 2", "; pass"], "{dump}");
+    assert!(dump.contains("; let verdict = 2\n   0: (b7) r1 = 0"), "{dump}");
+    assert!(dump.contains("; pass\n   2: (95) exit"), "{dump}");
 }

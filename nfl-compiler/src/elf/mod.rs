@@ -140,6 +140,10 @@ pub enum ElfError {
         insn_idx: usize,
         reason: &'static str,
     },
+    #[error(
+        "program `{program}`: insn {insn_idx} refers to a subprogram; bpf-to-bpf calls are not supported yet"
+    )]
+    SubprogramsUnsupported { program: String, insn_idx: usize },
     #[error("object too large: {0}")]
     TooLarge(String),
     #[error("BTF: {0}")]

@@ -14,7 +14,9 @@ use super::btf::{
     LineInfoRec, Member, Param, TypeId, VarSecInfo, btf_ext_bytes,
 };
 use super::{CtxKind, ElfError, LineInfo, MapSpec, ObjectSpec, ProgramSpec, is_c_identifier};
+use crate::bpf::disasm::BPF_PSEUDO_FUNC;
 use crate::bpf::encode::{INSN_SIZE, encode};
+use crate::bpf::insn::{BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL};
 
 /// Size of one BTF-defined map in `.maps`: five pointer members.
 const MAP_DEF_SIZE: u32 = 40;
@@ -72,6 +74,21 @@ fn validate(spec: &ObjectSpec) -> Result<(), ElfError> {
             return Err(ElfError::EmptyProgram {
                 program: prog.name.clone(),
             });
+        }
+        // libbpf only links subprograms that live in `.text` and are reached
+        // through relocations; until the spec can say so, refuse them here
+        // rather than emit an object whose func_info the kernel rejects.
+        let mut idx = 0;
+        while let Some(insn) = prog.insns.get(idx) {
+            let pseudo_call = insn.code == BPF_JMP | BPF_CALL && insn.src == BPF_PSEUDO_CALL;
+            let pseudo_func = insn.is_ld_imm64() && insn.src == BPF_PSEUDO_FUNC;
+            if pseudo_call || pseudo_func {
+                return Err(ElfError::SubprogramsUnsupported {
+                    program: prog.name.clone(),
+                    insn_idx: idx,
+                });
+            }
+            idx += if insn.is_ld_imm64() { 2 } else { 1 };
         }
         for reloc in &prog.map_relocs {
             if !spec.maps.iter().any(|m| m.name == reloc.map) {
@@ -439,6 +456,21 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
     for (group, section) in groups.iter().zip(&prog_sections) {
         let mut relocs = Vec::new();
         for (prog, start) in &group.programs {
+            // libbpf only links subprograms that live in `.text` and are reached
+            // through relocations; until the spec can say so, refuse them here
+            // rather than emit an object whose func_info the kernel rejects.
+            let mut idx = 0;
+            while let Some(insn) = prog.insns.get(idx) {
+                let pseudo_call = insn.code == BPF_JMP | BPF_CALL && insn.src == BPF_PSEUDO_CALL;
+                let pseudo_func = insn.is_ld_imm64() && insn.src == BPF_PSEUDO_FUNC;
+                if pseudo_call || pseudo_func {
+                    return Err(ElfError::SubprogramsUnsupported {
+                        program: prog.name.clone(),
+                        insn_idx: idx,
+                    });
+                }
+                idx += if insn.is_ld_imm64() { 2 } else { 1 };
+            }
             for reloc in &prog.map_relocs {
                 relocs.push((start + reloc.insn_idx, reloc.map.as_str()));
             }
