@@ -1,5 +1,5 @@
-// Malformed packets: truncated headers are aborted (so they show in the
-// xdp_exception tracepoint), bad IPv4 versions are dropped.
+// Malformed packets: those that got at least an Ethernet header are dropped,
+// the rest aborted (so they show in the xdp_exception tracepoint); runts drop.
 import std.net
 
 control strict(xdp) {

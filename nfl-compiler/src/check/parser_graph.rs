@@ -204,7 +204,9 @@ impl Checker<'_> {
 
     /// E0405: every cycle must pass through a state that extracts a stack.
     /// Cycles among the other states are found as strongly connected
-    /// components of the subgraph they induce (quadratic, parsers are small).
+    /// components of the subgraph they induce: a state is on a cycle when it
+    /// reaches itself, and its component is what it both reaches and is
+    /// reached from. Linear memory; quadratic time at worst (parsers are small).
     fn check_loops(&mut self, p: &ast::ParserDecl, succ: &[Vec<usize>], extracts: &[Vec<Option<HeaderId>>]) {
         let n = succ.len();
         let bounded: Vec<bool> = extracts
@@ -212,28 +214,39 @@ impl Checker<'_> {
             .map(|ex| ex.iter().flatten().any(|h| self.header(*h).is_some_and(|h| h.stack.is_some())))
             .collect();
         let free = |i: usize| !bounded.get(i).copied().unwrap_or(true);
-        // reach[i][j]: j reachable from i through unbounded states only.
-        let mut reach = vec![vec![false; n]; n];
-        for i in (0..n).filter(|&i| free(i)) {
-            let mut stack: Vec<usize> = succ.get(i).into_iter().flatten().copied().filter(|&j| free(j)).collect();
-            while let Some(j) = stack.pop() {
-                let Some(row) = reach.get_mut(i) else { break };
-                if row.get(j).copied().unwrap_or(true) {
-                    continue;
+        let mut pred: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, out) in succ.iter().enumerate() {
+            for &j in out {
+                if let Some(v) = pred.get_mut(j) {
+                    v.push(i);
                 }
-                if let Some(c) = row.get_mut(j) {
-                    *c = true;
-                }
-                stack.extend(succ.get(j).into_iter().flatten().copied().filter(|&k| free(k)));
             }
         }
-        let at = |i: usize, j: usize| reach.get(i).and_then(|r| r.get(j)).copied().unwrap_or(false);
+        // Nodes reachable from `from` in one or more steps through free states.
+        let reach = |from: usize, edges: &[Vec<usize>]| -> Vec<bool> {
+            let mut seen = vec![false; n];
+            let mut stack: Vec<usize> = edges.get(from).into_iter().flatten().copied().filter(|&j| free(j)).collect();
+            while let Some(j) = stack.pop() {
+                match seen.get_mut(j) {
+                    Some(s) if !*s => *s = true,
+                    _ => continue,
+                }
+                stack.extend(edges.get(j).into_iter().flatten().copied().filter(|&k| free(k)));
+            }
+            seen
+        };
         let mut done = vec![false; n];
         for i in 0..n {
-            if done.get(i).copied().unwrap_or(true) || !at(i, i) {
+            if done.get(i).copied().unwrap_or(true) || !free(i) {
                 continue;
             }
-            let members: Vec<usize> = (0..n).filter(|&j| j == i || (at(i, j) && at(j, i))).collect();
+            let fwd = reach(i, succ);
+            if !fwd.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let bwd = reach(i, &pred);
+            let members: Vec<usize> =
+                (0..n).filter(|&j| j == i || (fwd.get(j).copied().unwrap_or(false) && bwd.get(j).copied().unwrap_or(false))).collect();
             for &m in &members {
                 if let Some(d) = done.get_mut(m) {
                     *d = true;
