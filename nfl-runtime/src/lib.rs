@@ -9,6 +9,7 @@
 
 pub mod kernel;
 pub mod load;
+pub mod netns;
 pub mod pcap;
 pub mod testfile;
 pub mod testrun;
