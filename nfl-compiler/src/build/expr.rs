@@ -179,7 +179,10 @@ impl Builder<'_> {
                 Operand::Var(dst)
             }
             ExprKind::Valid(sel) => match self.resolve(*sel, levels) {
-                Some(r) => Operand::Var(self.valid_of(r)),
+                Some(r) => {
+                    let f = self.valid_of(r);
+                    self.flag_value(f)
+                }
                 None => Operand::Imm(0),
             },
             ExprKind::Pkt(field) => self.pkt_field(*field),
@@ -221,7 +224,10 @@ impl Builder<'_> {
     fn pkt_field(&mut self, field: PktField) -> Operand {
         let ctx = self.func.ctx;
         match field {
-            PktField::Rejected => Operand::Var(self.rejected),
+            PktField::Rejected => {
+                let f = self.rejected();
+                self.flag_value(f)
+            }
             PktField::Ifindex => {
                 let dst = self.new_var(VarKind::Scalar);
                 self.push(Inst::CtxLoad { dst, ctx, field: CtxField::Ifindex });
@@ -236,6 +242,13 @@ impl Builder<'_> {
                 Operand::Var(dst)
             }
         }
+    }
+
+    /// A flag bit as a 0/1 value.
+    fn flag_value(&mut self, f: super::FlagBit) -> Operand {
+        let shift = u64::from(f.mask.trailing_zeros());
+        let v = self.alu(AluOp::Shr, Operand::Var(f.word), Operand::Imm(shift), 32);
+        self.alu(AluOp::And, v, Operand::Imm(1), 32)
     }
 
     /// Evaluate a boolean expression into a 0/1 variable through branches.
@@ -287,6 +300,17 @@ impl Builder<'_> {
                 self.cond(rhs, levels, t, f);
             }
             ExprKind::Unary { op: UnOp::Not, operand } => self.cond(operand, levels, f, t),
+            ExprKind::Valid(sel) => match self.resolve(*sel, levels) {
+                Some(r) => {
+                    let bit = self.valid_of(r);
+                    self.test_flag(bit, t, f);
+                }
+                None => self.terminate(Term::Jump(f)),
+            },
+            ExprKind::Pkt(PktField::Rejected) => {
+                let bit = self.rejected();
+                self.test_flag(bit, t, f);
+            }
             ExprKind::Binary { op, lhs, rhs } if cmp_op(*op).is_some() => {
                 let l = self.value(lhs, levels);
                 let r = self.value(rhs, levels);
@@ -304,6 +328,18 @@ impl Builder<'_> {
                 self.branch(CmpOp::Ne, v, Operand::Imm(0), expr.ty.width(), t, f);
             }
         }
+    }
+
+    /// `if word & mask { t } else { f }` (one `JSET`).
+    fn test_flag(&mut self, bit: super::FlagBit, t: BlockId, f: BlockId) {
+        self.terminate(Term::Branch {
+            op: CmpOp::Set,
+            lhs: bit.word,
+            rhs: Operand::Imm(bit.mask),
+            width: 32,
+            then_bb: t,
+            else_bb: f,
+        });
     }
 
     /// Branch to `t` when `key` (of `width` bits) matches `pattern`.

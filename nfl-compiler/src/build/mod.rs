@@ -3,8 +3,11 @@
 //! The parser is unrolled: each reachable pair (state, fill level of every
 //! header stack) becomes its own block, so a stack's size bounds every loop
 //! and `H.last` is a fixed instance at each point. Header instances get a
-//! packet pointer variable and a validity flag; the flags start at 0 on entry
-//! so the verifier always sees a known constant when a guard tests them.
+//! packet pointer variable and a validity bit. The bits (and
+//! `pkt.rejected`) are packed in 32-bit flag words that start at 0 and only
+//! ever change by OR-ing a constant, so on every path the verifier knows
+//! their exact value and prunes guards like `if ipv4.valid` that cannot
+//! hold; packing keeps registers free for the values the control uses.
 
 mod control;
 mod expr;
@@ -40,17 +43,25 @@ pub(crate) struct Builder<'h> {
     data: VarId,
     end: VarId,
     cursor: VarId,
-    /// `[header][instance]` packet pointer and validity flag.
+    /// `[header][instance]` packet pointer and validity bit.
     hdr_ptr: Vec<Vec<VarId>>,
-    hdr_valid: Vec<Vec<VarId>>,
+    hdr_valid: Vec<Vec<FlagBit>>,
+    /// The flag words; bit 0 of the first is `pkt.rejected`.
+    flags: Vec<VarId>,
     metas: Vec<VarId>,
     locals: Vec<VarId>,
-    rejected: VarId,
     /// Depth of inlined action calls, as a guard against recursion.
     call_depth: u32,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
+
+/// One bit of a flag word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FlagBit {
+    pub word: VarId,
+    pub mask: u64,
+}
 
 /// Build the IR of a checked program.
 pub fn build(hir: &Hir) -> Function {
@@ -67,7 +78,18 @@ pub fn build(hir: &Hir) -> Function {
     let data = new_var(&mut func, VarKind::PktPtr, Some("data".into()));
     let end = new_var(&mut func, VarKind::PktEnd, Some("data_end".into()));
     let cursor = new_var(&mut func, VarKind::PktPtr, Some("cursor".into()));
-    let rejected = new_var(&mut func, VarKind::Scalar, Some("pkt.rejected".into()));
+    let mut flags = Vec::new();
+    // Bit 0 of word 0 is `pkt.rejected`; header instances follow.
+    let mut n_bits = 1u32;
+    let mut next_bit = |func: &mut Function, flags: &mut Vec<VarId>| {
+        let (word, bit) = ((n_bits / 32) as usize, n_bits % 32);
+        if word == flags.len() {
+            flags.push(new_var(func, VarKind::Scalar, Some(format!("flags{word}"))));
+        }
+        n_bits += 1;
+        FlagBit { word: flags[word], mask: 1u64 << bit }
+    };
+    flags.push(new_var(&mut func, VarKind::Scalar, Some("flags0".into())));
     let mut hdr_ptr = Vec::new();
     let mut hdr_valid = Vec::new();
     for header in &hir.headers {
@@ -77,7 +99,7 @@ pub fn build(hir: &Hir) -> Function {
             None => format!("{}.{what}", header.name),
         };
         hdr_ptr.push((0..n).map(|i| new_var(&mut func, VarKind::PktPtr, Some(name(i, "ptr")))).collect());
-        hdr_valid.push((0..n).map(|i| new_var(&mut func, VarKind::Scalar, Some(name(i, "valid")))).collect());
+        hdr_valid.push((0..n).map(|_| next_bit(&mut func, &mut flags)).collect());
     }
     let metas = hir
         .metas
@@ -95,9 +117,9 @@ pub fn build(hir: &Hir) -> Function {
         cursor,
         hdr_ptr,
         hdr_valid,
+        flags,
         metas,
         locals,
-        rejected,
         call_depth: 0,
     };
     b.build_program();
@@ -119,11 +141,8 @@ impl<'h> Builder<'h> {
         self.push(Inst::CtxLoad { dst: self.data, ctx, field: CtxField::Data });
         self.push(Inst::CtxLoad { dst: self.end, ctx, field: CtxField::DataEnd });
         self.push(Inst::Copy { dst: self.cursor, src: self.data });
-        self.push(Inst::Const { dst: self.rejected, value: 0 });
-        for flags in self.hdr_valid.clone() {
-            for flag in flags {
-                self.push(Inst::Const { dst: flag, value: 0 });
-            }
+        for word in self.flags.clone() {
+            self.push(Inst::Const { dst: word, value: 0 });
         }
         for meta in self.metas.clone() {
             self.push(Inst::Const { dst: meta, value: 0 });
@@ -133,7 +152,7 @@ impl<'h> Builder<'h> {
             let reject = self.new_block();
             self.build_parser(control, reject);
             self.switch_to(reject);
-            self.push(Inst::Const { dst: self.rejected, value: 1 });
+            self.set_flag(self.rejected());
             self.terminate(Term::Jump(control));
         } else {
             self.terminate(Term::Jump(control));
@@ -203,7 +222,22 @@ impl<'h> Builder<'h> {
         self.hdr_ptr[r.header.index()][r.index as usize]
     }
 
-    fn valid_of(&self, r: HeaderRef) -> VarId {
+    fn valid_of(&self, r: HeaderRef) -> FlagBit {
         self.hdr_valid[r.header.index()][r.index as usize]
+    }
+
+    fn rejected(&self) -> FlagBit {
+        FlagBit { word: self.flags[0], mask: 1 }
+    }
+
+    /// `word |= mask`
+    fn set_flag(&mut self, f: FlagBit) {
+        self.push(Inst::Alu {
+            op: crate::ir::AluOp::Or,
+            dst: f.word,
+            lhs: f.word,
+            rhs: crate::ir::Operand::Imm(f.mask),
+            width: 32,
+        });
     }
 }

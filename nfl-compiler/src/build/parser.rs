@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use super::Builder;
-use crate::hir::{HeaderRef, ParserStmt, SelectCase, StateId, Target, Transition};
+use crate::hir::{
+    Expr, ExprKind, HdrSel, HeaderId, HeaderRef, ParserHir, ParserStmt, SelectCase, StateId, Target,
+    Transition,
+};
 use crate::ir::{BlockId, CmpOp, Inst, Operand, Term};
 
 /// Largest single `skip`, in bytes. The verifier needs every variable packet
@@ -15,6 +18,11 @@ pub const MAX_SKIP: u64 = 4096;
 type Instance = (StateId, Vec<u32>);
 
 struct ParserCtx {
+    /// Per state: which header stacks the parse may still extract or read
+    /// through `.last` from that state on. Other levels are dropped from
+    /// the instance key, so states after a loop (IPv4 after any number of
+    /// VLAN tags) are built once.
+    relevant: Vec<Vec<bool>>,
     blocks: HashMap<Instance, BlockId>,
     worklist: Vec<Instance>,
     accept: BlockId,
@@ -22,7 +30,14 @@ struct ParserCtx {
 }
 
 impl ParserCtx {
-    fn instance(&mut self, b: &mut Builder<'_>, key: Instance) -> BlockId {
+    fn instance(&mut self, b: &mut Builder<'_>, mut key: Instance) -> BlockId {
+        if let Some(rel) = self.relevant.get(key.0.index()) {
+            for (level, keep) in key.1.iter_mut().zip(rel) {
+                if !keep {
+                    *level = 0;
+                }
+            }
+        }
         if let Some(&block) = self.blocks.get(&key) {
             return block;
         }
@@ -49,12 +64,15 @@ impl Builder<'_> {
             self.terminate(Term::Jump(accept));
             return;
         };
-        let mut pc = ParserCtx { blocks: HashMap::new(), worklist: Vec::new(), accept, reject };
+        let relevant = relevant_stacks(parser, self.hir.headers.len());
+        let mut pc = ParserCtx { relevant, blocks: HashMap::new(), worklist: Vec::new(), accept, reject };
         let levels = vec![0; self.hir.headers.len()];
         let start = pc.instance(self, (parser.start, levels));
         self.terminate(Term::Jump(start));
         while let Some((state_id, levels)) = pc.worklist.pop() {
             let Some(&block) = pc.blocks.get(&(state_id, levels.clone())) else { continue };
+            // Levels dropped from the key are unknown here; they are only
+            // dropped where nothing downstream depends on them.
             let Some(state) = parser.states.get(state_id.index()) else { continue };
             self.switch_to(block);
             self.span = state.span;
@@ -108,7 +126,7 @@ impl Builder<'_> {
         // within [ptr, ptr + len) without further checks.
         self.terminate(Term::BoundsCheck { ptr: self.cursor, len: 0, end: self.end, ok, fail: reject });
         self.switch_to(ok);
-        self.push(Inst::Const { dst: valid, value: 1 });
+        self.set_flag(valid);
     }
 
     fn skip(&mut self, amount: Operand, reject: BlockId) {
@@ -152,3 +170,78 @@ impl Builder<'_> {
         self.terminate(Term::Jump(pc.reject));
     }
 }
+
+/// Stacks whose `.last` an expression reads.
+fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
+    match &expr.kind {
+        ExprKind::Field { header: HdrSel::Last(h), .. } | ExprKind::Valid(HdrSel::Last(h)) => out.push(*h),
+        ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => last_refs(operand, out),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            last_refs(lhs, out);
+            last_refs(rhs, out);
+        }
+        ExprKind::In { expr, .. } => last_refs(expr, out),
+        ExprKind::Const(_)
+        | ExprKind::Local(_)
+        | ExprKind::Meta(_)
+        | ExprKind::Field { .. }
+        | ExprKind::Valid(_)
+        | ExprKind::Pkt(_) => {}
+    }
+}
+
+/// For each state, the headers whose stack level the parse may still
+/// depend on from that state on (a backward fixpoint over the state graph).
+fn relevant_stacks(parser: &ParserHir, n_headers: usize) -> Vec<Vec<bool>> {
+    let n = parser.states.len();
+    let mut direct = vec![vec![false; n_headers]; n];
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, state) in parser.states.iter().enumerate() {
+        let mut hs = Vec::new();
+        for stmt in &state.stmts {
+            match stmt {
+                ParserStmt::Extract { header, .. } => hs.push(*header),
+                ParserStmt::Skip { amount, .. } => last_refs(amount, &mut hs),
+            }
+        }
+        let mut add_target = |t: &Target| {
+            if let Target::State(s) = t {
+                succs[i].push(s.index());
+            }
+        };
+        match &state.transition {
+            Transition::Goto(s) => add_target(&Target::State(*s)),
+            Transition::Select { keys, cases } => {
+                for k in keys {
+                    last_refs(k, &mut hs);
+                }
+                for c in cases {
+                    add_target(&c.target);
+                }
+            }
+            Transition::Accept | Transition::Reject => {}
+        }
+        for h in hs {
+            if let Some(slot) = direct[i].get_mut(h.index()) {
+                *slot = true;
+            }
+        }
+    }
+    let mut rel = direct.clone();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            for &s in &succs[i] {
+                for h in 0..n_headers {
+                    if rel.get(s).is_some_and(|r| r[h]) && !rel[i][h] {
+                        rel[i][h] = true;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    rel
+}
+
