@@ -20,6 +20,15 @@
 //! Skips with a loud `SKIPPED (no BPF)` line when the process cannot use
 //! BPF, unless `NFL_REQUIRE_KERNEL=1`, where it fails instead.
 
+/// Prints a skip notice straight to the process's stderr: libtest captures
+/// `eprintln!` of passing tests, and a skipped kernel test must be loud.
+macro_rules! skipped {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -103,7 +112,7 @@ fn kernel_ready(test: &str) -> bool {
             if std::env::var("NFL_REQUIRE_KERNEL").as_deref() == Ok("1") {
                 panic!("{test}: kernel required (NFL_REQUIRE_KERNEL=1) but {reason}");
             }
-            eprintln!("SKIPPED (no BPF): {test}: {reason}");
+            skipped!("SKIPPED (no BPF): {test}: {reason}");
             false
         }
     }
