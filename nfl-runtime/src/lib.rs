@@ -1,11 +1,14 @@
 //! nfl-runtime: the only crate that touches the kernel.
 //!
 //! - [`kernel`]: probes whether BPF is usable, the `require_kernel` test gate, bpffs.
-//! - [`load`]: loads an ELF object with aya and reports verifier statistics.
-//! - [`testrun`]: `BPF_PROG_TEST_RUN` on one packet.
-//! - [`testfile`]: the `.test` packet-file format and its runner.
-//! - [`pcap`]: reading classic pcap captures.
+//! - [`load`](mod@load): loads an ELF object with aya and reports verifier statistics.
+//! - [`testrun`]: `BPF_PROG_TEST_RUN` on one packet, with the kernel's size rules.
+//! - [`testfile`]: the `.test` packet-file format (`docs/test-format.md`) and its runner.
+//! - [`pcap`]: reading pcap (both byte orders) and pcapng captures, leniently.
 //! - [`netns`]: throw-away network namespaces with veth pairs, for tests.
+//!
+//! Every kernel test in the project starts with
+//! `if !nfl_runtime::require_kernel("name") { return; }`.
 
 pub mod kernel;
 pub mod load;
@@ -15,6 +18,7 @@ pub mod testfile;
 pub mod testrun;
 
 pub use kernel::{bpf_available, ensure_bpffs, require_kernel};
-pub use load::{LoadError, LoadedProgram, ProgramKind, load, trim_verifier_log};
+pub use load::{LoadError, LoadedProgram, ProgramKind, load, rejection_source, trim_verifier_log};
+pub use pcap::{Capture, read_pcap};
 pub use testfile::{Case, CaseOutcome, Verdict, format_outcomes, run_cases};
 pub use testrun::{RunError, RunResult, min_packet_len, test_run};

@@ -236,3 +236,18 @@ fn verifier_rejection_carries_log() {
         "{shown}"
     );
 }
+
+#[test]
+fn bpffs_is_mounted_on_demand() {
+    if !require_kernel("bpffs_is_mounted_on_demand") {
+        return;
+    }
+    let path = nfl_runtime::ensure_bpffs().expect("mount bpffs");
+    assert_eq!(path, std::path::Path::new(nfl_runtime::kernel::BPFFS_PATH));
+    assert!(nfl_runtime::kernel::is_on_bpffs(&path));
+    // Idempotent: a second call finds the mount.
+    assert_eq!(nfl_runtime::ensure_bpffs().unwrap(), path);
+    assert!(!nfl_runtime::kernel::is_on_bpffs(std::path::Path::new(
+        "/tmp"
+    )));
+}
