@@ -15,6 +15,7 @@
 use pest::Parser;
 use pest::iterators::{Pair, Pairs};
 
+
 use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::prescan;
@@ -44,11 +45,35 @@ pub(crate) fn is_keyword(word: &str) -> bool {
     KEYWORDS.contains(&word)
 }
 
+/// Stack for the parsing thread. Nesting is capped at
+/// [`prescan::MAX_NESTING`], but pest and the builder recurse once per level
+/// with large frames in debug builds (several KiB for a block), more than the
+/// 2 MiB a test thread or a fuzzer worker gets. The memory is only reserved;
+/// pages are touched as the recursion actually goes deep.
+const PARSE_STACK_BYTES: usize = 64 << 20;
+
 /// Parse one source file. Never panics; returns every item that parsed and a
 /// diagnostic for each problem found.
 pub fn parse(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
-    // Record the literal tokens pest tried, for "expected `:`" messages.
-    pest::set_error_detail(true);
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("nfl-parse".to_string())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_here(file, text));
+        match worker {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result,
+                // A panic is a parser bug: let it reach the caller unchanged.
+                Err(payload) => std::panic::resume_unwind(payload),
+            },
+            // No thread available (resource limits): parse on this stack.
+            Err(_) => parse_here(file, text),
+        }
+    })
+}
+
+/// [`parse`] on the current thread's stack.
+fn parse_here(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     let scan = prescan::scan(file, text);
     let code_ends = prescan::code_ends(text);
     let mut diags = scan.diags.clone();
@@ -305,7 +330,7 @@ impl<'c> Builder<'c> {
 
     fn file_items(&mut self, pairs: Pairs<'_, Rule>, out: &mut Vec<Item>) {
         for file in pairs {
-            for pair in file.into_inner() {
+            for pair in kids(file) {
                 if let Some(item) = self.item(pair) {
                     out.push(item);
                 }
@@ -316,7 +341,7 @@ impl<'c> Builder<'c> {
     fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
         let span = self.pspan(&pair);
         let rule = pair.as_rule();
-        let mut inner = pair.into_inner().filter(|p| !is_keyword_rule(p.as_rule()));
+        let mut inner = kids(pair).filter(|p| !is_keyword_rule(p.as_rule()));
         Some(match rule {
             Rule::import_item => {
                 let path = inner.filter(|p| p.as_rule() == Rule::name).map(|p| self.ident(&p)).collect();
@@ -341,7 +366,7 @@ impl<'c> Builder<'c> {
                     match p.as_rule() {
                         Rule::stack_size => {
                             let sspan = self.pspan(&p);
-                            if let Some(num) = p.into_inner().next() {
+                            if let Some(num) = kids(p).next() {
                                 let n = self.int_value(&num);
                                 stack = Some((n, sspan));
                             }
@@ -369,7 +394,7 @@ impl<'c> Builder<'c> {
                     match p.as_rule() {
                         Rule::param => {
                             let pspan = self.pspan(&p);
-                            let mut parts = p.into_inner();
+                            let mut parts = kids(p);
                             let (Some(n), Some(t)) = (parts.next(), parts.next()) else { continue };
                             params.push(Param { name: self.decl_name(&n), ty: self.type_ref(&t), span: pspan });
                         }
@@ -414,9 +439,9 @@ impl<'c> Builder<'c> {
 
     fn fields(&mut self, list: Pair<'_, Rule>) -> Vec<FieldDecl> {
         let mut fields = Vec::new();
-        for field in list.into_inner() {
+        for field in kids(list) {
             let span = self.pspan(&field);
-            let mut parts = field.into_inner();
+            let mut parts = kids(field);
             let (Some(n), Some(t)) = (parts.next(), parts.next()) else { continue };
             fields.push(FieldDecl { name: self.decl_name(&n), ty: self.type_ref(&t), span });
         }
@@ -427,7 +452,7 @@ impl<'c> Builder<'c> {
 
     fn state(&mut self, pair: Pair<'_, Rule>) -> Option<StateDecl> {
         let span = self.pspan(&pair);
-        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_state);
+        let mut inner = kids(pair).filter(|p| p.as_rule() != Rule::kw_state);
         let name = self.decl_name(&inner.next()?);
         let mut body = Vec::new();
         let mut transition = None;
@@ -435,19 +460,19 @@ impl<'c> Builder<'c> {
             let pspan = self.pspan(&p);
             match p.as_rule() {
                 Rule::extract_stmt => {
-                    if let Some(h) = p.into_inner().find(|q| q.as_rule() == Rule::ident) {
+                    if let Some(h) = kids(p).find(|q| q.as_rule() == Rule::ident) {
                         body.push(ParserStmt::Extract { header: self.ident(&h), span: pspan });
                     }
                 }
                 Rule::skip_stmt => {
-                    if let Some(e) = p.into_inner().find(|q| q.as_rule() == Rule::expr) {
+                    if let Some(e) = kids(p).find(|q| q.as_rule() == Rule::expr) {
                         body.push(ParserStmt::Skip { amount: self.expr(e), span: pspan });
                     }
                 }
                 Rule::kw_accept => transition = Some(Transition::Accept(pspan)),
                 Rule::kw_reject => transition = Some(Transition::Reject(pspan)),
                 Rule::goto_tr => {
-                    if let Some(n) = p.into_inner().find(|q| q.as_rule() == Rule::name) {
+                    if let Some(n) = kids(p).find(|q| q.as_rule() == Rule::name) {
                         transition = Some(Transition::Goto(self.decl_name(&n)));
                     }
                 }
@@ -462,9 +487,9 @@ impl<'c> Builder<'c> {
         let span = self.pspan(&pair);
         let mut keys = Vec::new();
         let mut cases = Vec::new();
-        for p in pair.into_inner() {
+        for p in kids(pair) {
             match p.as_rule() {
-                Rule::key_tuple => keys.extend(p.into_inner().map(|e| self.expr(e))),
+                Rule::key_tuple => keys.extend(kids(p).map(|e| self.expr(e))),
                 Rule::expr => keys.push(self.expr(p)),
                 Rule::select_case => {
                     if let Some(case) = self.select_case(p) {
@@ -481,13 +506,13 @@ impl<'c> Builder<'c> {
         let span = self.pspan(&pair);
         let mut alternatives = Vec::new();
         let mut target = None;
-        for p in pair.into_inner() {
+        for p in kids(pair) {
             let pspan = self.pspan(&p);
             match p.as_rule() {
                 Rule::case_alt => {
-                    let Some(alt) = p.into_inner().next() else { continue };
+                    let Some(alt) = kids(p).next() else { continue };
                     if alt.as_rule() == Rule::pat_tuple {
-                        alternatives.push(alt.into_inner().map(|q| self.pattern(q)).collect());
+                        alternatives.push(kids(alt).map(|q| self.pattern(q)).collect());
                     } else {
                         alternatives.push(vec![self.pattern(alt)]);
                     }
@@ -509,7 +534,7 @@ impl<'c> Builder<'c> {
         if pair.as_rule() == Rule::wildcard {
             return Pattern::Wildcard(span);
         }
-        let mut inner = pair.into_inner();
+        let mut inner = kids(pair);
         let Some(first) = inner.next() else { return Pattern::Wildcard(span) };
         let tail = inner.next();
         match tail {
@@ -521,7 +546,7 @@ impl<'c> Builder<'c> {
             }
             Some(tail) => {
                 let rule = tail.as_rule();
-                let mut parts = tail.into_inner();
+                let mut parts = kids(tail);
                 let value = self.expr(first);
                 let (op, rhs) = if rule == Rule::range_tail {
                     let op = parts.next().map(|p| p.as_str() == "..=");
@@ -543,13 +568,13 @@ impl<'c> Builder<'c> {
 
     /// `OPERAND / NUMBER` in a pattern is a prefix such as `198.18.0.0/15`.
     fn prefix_pattern(&mut self, pat_expr: &Pair<'_, Rule>, span: Span) -> Option<Pattern> {
-        let parts: Vec<Pair<'_, Rule>> = pat_expr.clone().into_inner().collect();
+        let parts: Vec<Pair<'_, Rule>> = kids(pat_expr.clone()).collect();
         let [addr, op, len] = parts.as_slice() else { return None };
         if op.as_str() != "/" {
             return None;
         }
         // The length must be a bare number: no unary operator, suffix or cast.
-        let mut len_parts = len.clone().into_inner();
+        let mut len_parts = kids(len.clone());
         let num = len_parts.next()?;
         if num.as_rule() != Rule::number || len_parts.next().is_some() {
             return None;
@@ -576,19 +601,19 @@ impl<'c> Builder<'c> {
 
     /// The patterns of a `pat_alts` pair.
     fn alternatives(&mut self, pair: Pair<'_, Rule>) -> Vec<Pattern> {
-        pair.into_inner().map(|p| self.pattern(p)).collect()
+        kids(pair).map(|p| self.pattern(p)).collect()
     }
 
     /// The right-hand side of `in`: a set, one pattern, or `P | P` (a set).
     fn in_pattern(&mut self, pair: Pair<'_, Rule>) -> Pattern {
         let span = self.pspan(&pair);
-        let Some(rhs) = pair.into_inner().find(|p| p.as_rule() != Rule::kw_in) else {
+        let Some(rhs) = kids(pair).find(|p| p.as_rule() != Rule::kw_in) else {
             return Pattern::Wildcard(span);
         };
         let rhs_span = self.pspan(&rhs);
         if rhs.as_rule() == Rule::pat_set {
             let mut items = Vec::new();
-            for alts in rhs.into_inner() {
+            for alts in kids(rhs) {
                 items.extend(self.alternatives(alts));
             }
             return Pattern::Set { items, span: rhs_span };
@@ -606,7 +631,7 @@ impl<'c> Builder<'c> {
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
         let span = self.pspan(&pair);
-        let stmts = pair.into_inner().filter_map(|p| self.stmt(p)).collect();
+        let stmts = kids(pair).filter_map(|p| self.stmt(p)).collect();
         Block { stmts, span }
     }
 
@@ -625,7 +650,7 @@ impl<'c> Builder<'c> {
         if rule == Rule::if_stmt {
             return self.if_stmt(pair);
         }
-        let mut inner = pair.into_inner().filter(|p| !is_keyword_rule(p.as_rule()));
+        let mut inner = kids(pair).filter(|p| !is_keyword_rule(p.as_rule()));
         Some(match rule {
             Rule::let_stmt => {
                 let name = self.decl_name(&inner.next()?);
@@ -644,7 +669,7 @@ impl<'c> Builder<'c> {
                 Stmt::Call { callee, args, span }
             }
             Rule::assign_stmt => {
-                let place = inner.next()?.into_inner().next()?;
+                let place = kids(inner.next()?).next()?;
                 let target = self.operand(place);
                 let target = self.finish(target);
                 let op = match inner.next()?.as_str() {
@@ -669,7 +694,7 @@ impl<'c> Builder<'c> {
         // (start of `if`, condition, block) for every `else if`.
         let mut else_ifs = Vec::new();
         let mut else_block = None;
-        for p in pair.into_inner() {
+        for p in kids(pair) {
             match p.as_rule() {
                 Rule::expr => cond = Some(self.expr(p)),
                 Rule::block => then_block = Some(self.block(p)),
@@ -677,7 +702,7 @@ impl<'c> Builder<'c> {
                     let mut start = None;
                     let mut c = None;
                     let mut b = None;
-                    for q in p.into_inner() {
+                    for q in kids(p) {
                         match q.as_rule() {
                             Rule::kw_if => start = Some(q.as_span().start()),
                             Rule::expr => c = Some(self.expr(q)),
@@ -690,7 +715,7 @@ impl<'c> Builder<'c> {
                     }
                 }
                 Rule::else_block => {
-                    if let Some(b) = p.into_inner().find(|q| q.as_rule() == Rule::block) {
+                    if let Some(b) = kids(p).find(|q| q.as_rule() == Rule::block) {
                         else_block = Some(ElseBranch::Block(self.block(b)));
                     }
                 }
@@ -753,7 +778,7 @@ impl<'c> Builder<'c> {
         let span = self.pspan(&pair);
         let mut operands: Vec<Built> = Vec::new();
         let mut ops: Vec<(BinOp, Span)> = Vec::new();
-        for p in pair.into_inner() {
+        for p in kids(pair) {
             match p.as_rule() {
                 Rule::operand => {
                     let b = self.operand(p);
@@ -826,7 +851,7 @@ impl<'c> Builder<'c> {
         let span = self.pspan(&pair);
         let mut unary = Vec::new();
         let mut acc: Option<Built> = None;
-        for p in pair.into_inner() {
+        for p in kids(pair) {
             let pspan = self.pspan(&p);
             match p.as_rule() {
                 Rule::unary_op => {
@@ -842,7 +867,7 @@ impl<'c> Builder<'c> {
                     let espan = base.expr.span.to(pspan);
                     let depth = base.depth.saturating_add(1);
                     let rule = p.as_rule();
-                    let Some(inner) = p.into_inner().find(|q| q.as_rule() != Rule::kw_as) else {
+                    let Some(inner) = kids(p).find(|q| q.as_rule() != Rule::kw_as) else {
                         acc = Some(base);
                         continue;
                     };
@@ -878,7 +903,7 @@ impl<'c> Builder<'c> {
         let span = self.pspan(&pair);
         let kind = match pair.as_rule() {
             Rule::paren => {
-                let Some(inner) = pair.into_inner().next() else {
+                let Some(inner) = kids(pair).next() else {
                     return Built { expr: self.placeholder(span), depth: 1, is_cmp: false };
                 };
                 let mut b = self.expr_built(inner);
@@ -1040,6 +1065,27 @@ impl<'c> Builder<'c> {
         }
         value
     }
+}
+
+/// Punctuation rules exist only for error messages; the builder skips them.
+fn is_punct(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::lbrace
+            | Rule::rbrace
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::lbracket
+            | Rule::rbracket
+            | Rule::colon
+            | Rule::equals
+            | Rule::comma
+    )
+}
+
+/// The children of a pair, without punctuation.
+fn kids(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| !is_punct(p.as_rule()))
 }
 
 fn is_keyword_rule(rule: Rule) -> bool {

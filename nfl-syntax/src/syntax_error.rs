@@ -86,6 +86,15 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::field => "a field such as `ttl: u8`",
         R::param => "a parameter such as `port: u16`",
         R::EOI => "end of file",
+        R::lbrace => "`{`",
+        R::rbrace => "`}`",
+        R::lparen => "`(`",
+        R::rparen => "`)`",
+        R::lbracket => "`[`",
+        R::rbracket => "`]`",
+        R::colon => "`:`",
+        R::equals => "`=`",
+        R::comma => "`,`",
         R::kw_import => "`import`",
         R::kw_const => "`const`",
         R::kw_header => "`header`",
@@ -102,17 +111,6 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::kw_redirect => "`redirect`",
         _ => return None,
     })
-}
-
-/// Literal tokens the grammar tried, from pest's detailed attempts.
-fn describe_token(token: &str) -> Option<String> {
-    match token {
-        // Whitespace and comment starts are always possible; not useful.
-        " " | "\t" | "\r" | "\n" | "\u{feff}" | "//" | "/*" => None,
-        "&&" | "||" | "&" | "|" | "^" | "+" | "-" | "*" | "/" | "%" | "<<" | ">>" | "==" | "!=" | "<" | "<=" | ">"
-        | ">=" => Some("an operator".to_string()),
-        t => Some(format!("`{t}`")),
-    }
 }
 
 /// Join descriptions as "a, b or c".
@@ -207,23 +205,8 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
             .with_help("reduce the nesting of brackets and expressions");
         }
     };
-    let attempts = err.parse_attempts();
-    let mut rel = error_pos(err);
-    let mut rules = positives;
-    let mut context: Vec<Rule> = Vec::new();
-    let mut tokens = Vec::new();
-    if let Some(a) = &attempts {
-        if a.max_position > rel {
-            // A literal (`:`, `}`) failed further on than any rule did.
-            rel = a.max_position;
-            rules.clear();
-        }
-        tokens = a.expected_tokens().iter().map(|t| t.to_string()).collect();
-        for stack in a.call_stacks() {
-            context.extend(stack.deepest.get_rule().copied());
-            context.extend(stack.parent);
-        }
-    }
+    let rel = error_pos(err);
+    let rules = positives;
     let pos = offset.saturating_add(rel).min(text.len());
     let (found, start, end, word) = found_at(text, pos);
     let span = Span::new(file, start, end);
@@ -232,11 +215,6 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
     for rule in &rules {
         if let Some(d) = describe(*rule) {
             expected.push(d.to_string());
-        }
-    }
-    for token in &tokens {
-        if let Some(d) = describe_token(token) {
-            expected.push(d);
         }
     }
     let expected = tidy(expected);
@@ -262,12 +240,12 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
     let wanted = join_or(&expected);
     let message = format!("expected {wanted}, found {found}");
     let label = if expected.is_empty() { "unexpected".to_string() } else { format!("expected {wanted}") };
-    let help = help_for(&found, word.as_deref(), &expected, &context);
+    let help = help_for(&found, word.as_deref(), &expected);
     Diagnostic::error("nfl::E0101", message, span, label).with_help(help)
 }
 
-fn help_for(found: &str, word: Option<&str>, expected: &[String], context: &[Rule]) -> String {
-    if context.contains(&Rule::state_decl) && matches!(word, Some("extract" | "skip")) {
+fn help_for(found: &str, word: Option<&str>, expected: &[String]) -> String {
+    if expected == ["`}`"] && matches!(word, Some("extract" | "skip")) {
         return "a state's transition (`accept`, `reject`, `goto` or `select`) must come last in the state".to_string();
     }
     if found == "`.`" {

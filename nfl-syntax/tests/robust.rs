@@ -1,0 +1,241 @@
+//! The parser never panics and every diagnostic points inside the text,
+//! whatever the input: random bytes, random token soup, and mutations of a
+//! valid program.
+
+use nfl_syntax::ast::FileId;
+use nfl_syntax::diag::render_all;
+use nfl_syntax::{Diagnostic, SourceMap, parse};
+use proptest::prelude::*;
+
+const VALID: &str = r#"import std.net
+const LIMIT: u16 = 1_500
+header ethernet { dst: u48, src: u48, ethertype: u16 }
+header vlan[2] { pcp: u3; dei: u1; vid: u12; ethertype: u16 }
+header ipv4 { version: u4, ihl: u4, tos: u8, len: u16, id: u16, flags: u3,
+              frag: u13, ttl: u8, proto: u8, csum: u16, src: u32, dst: u32 }
+meta { hits: u32, flag: bool }
+/* block comment */
+parser p {
+    state start {
+        extract ethernet
+        select ethernet.ethertype {
+            0x8100 | 0x88a8: parse_vlan
+            0x0800: parse_ipv4
+            _: accept
+        }
+    }
+    state parse_vlan { extract vlan; select vlan.last.ethertype { 0x8100: parse_vlan, _: accept } }
+    state parse_ipv4 {
+        extract ipv4
+        skip ((ipv4.ihl as u16) - 5) * 4
+        select (ipv4.version, ipv4.proto) { (4, 6..=17): accept, (4, 0x10 &&& 0xf0) | (_, 1): reject, _: accept }
+    }
+}
+action count(n: u32) { meta.hits += n }
+control filter(xdp, p) {
+    if pkt.rejected { drop }
+    if ipv4.valid && ipv4.src in 198.18.0.0/15 { drop }
+    else if ipv4.valid && ipv4.dst in {10.0.0.1, 10.0.0.2 | 10.0.0.3, 0..1024} { count(1) }
+    else { let x: u16 = -(ipv4.len as u16) * 3 + 1 << 2; meta.flag = x == 4 || !true }
+    ethernet.dst = 02:00:00:00:00:01
+    vlan[0].vid ^= 0b1010_1010 // trailing comment
+    redirect(pkt.ifindex)
+}
+"#;
+
+const TOKENS: &[&str] = &[
+    "import", "const", "header", "meta", "parser", "state", "extract", "skip", "select", "accept", "reject", "goto",
+    "action", "control", "let", "if", "else", "pass", "drop", "tx", "abort", "redirect", "in", "as", "true", "false",
+    "xdp", "tc", "x", "ipv4", "u8", "u16", "bool", "int", "_", "0", "0x0800", "0b1", "1_000", "99999999999999999999",
+    "198.18.0.1", "300.1.1.1", "1.5", "02:00:00:00:00:01", "aa:bb:cc:dd:ee:f", "{", "}", "(", ")", "[", "]", ":", ";",
+    ",", ".", "..", "..=", "&&&", "|", "||", "&&", "&", "^", "~", "!", "-", "+", "*", "/", "%", "<<", ">>", "==",
+    "!=", "<", "<=", ">", ">=", "=", "+=", "-=", "&=", "|=", "^=", "/*", "*/", "//", "\n", " ", "\t", "é", "\u{0}",
+];
+
+fn check(text: &str) -> Vec<Diagnostic> {
+    let (module, diags) = parse(FileId(0), text);
+    for d in &diags {
+        assert!(!d.labels.is_empty(), "diagnostic without a label: {d:?}");
+        assert!(d.help.is_some(), "diagnostic without help: {d:?}");
+        assert!(d.code.starts_with("nfl::E01"), "unexpected code {}", d.code);
+        for label in &d.labels {
+            assert!(label.span.start <= label.span.end, "inverted span {:?} in {d:?}", label.span);
+            assert!((label.span.end as usize) <= text.len(), "span {:?} past end {} in {d:?}", label.span, text.len());
+            assert!(text.is_char_boundary(label.span.start as usize), "span start not on a char boundary: {d:?}");
+            assert!(text.is_char_boundary(label.span.end as usize), "span end not on a char boundary: {d:?}");
+        }
+    }
+    // Expression ids are dense.
+    assert!(module.n_exprs as usize <= text.len() + 1);
+    // Rendering must not panic either.
+    let mut sources = SourceMap::new();
+    sources.add("fuzz.nf", text);
+    let _ = render_all(&diags, &sources, false);
+    diags
+}
+
+/// One mutation of a byte string.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Delete(usize, usize),
+    Insert(usize, Vec<u8>),
+    Duplicate(usize, usize, usize),
+    Swap(usize, usize, usize),
+    InsertToken(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 0usize..12).prop_map(|(a, n)| Mutation::Delete(a, n)),
+        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..4)).prop_map(|(a, b)| Mutation::Insert(a, b)),
+        (any::<usize>(), 0usize..40, any::<usize>()).prop_map(|(a, n, to)| Mutation::Duplicate(a, n, to)),
+        (any::<usize>(), 0usize..20, any::<usize>()).prop_map(|(a, n, b)| Mutation::Swap(a, n, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, t)| Mutation::InsertToken(a, t)),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+    let len = bytes.len();
+    let at = |i: usize| if len == 0 { 0 } else { i % (len + 1) };
+    match m {
+        Mutation::Delete(a, n) => {
+            let s = at(*a);
+            let e = (s + n).min(len);
+            bytes.drain(s..e);
+        }
+        Mutation::Insert(a, b) => {
+            let s = at(*a);
+            bytes.splice(s..s, b.iter().copied());
+        }
+        Mutation::Duplicate(a, n, to) => {
+            let s = at(*a);
+            let e = (s + n).min(len);
+            let piece: Vec<u8> = bytes[s..e].to_vec();
+            let to = at(*to);
+            bytes.splice(to..to, piece);
+        }
+        Mutation::Swap(a, n, b) => {
+            let s1 = at(*a);
+            let e1 = (s1 + n).min(len);
+            let s2 = at(*b);
+            let e2 = (s2 + n).min(len);
+            if e1 <= s2 {
+                let second: Vec<u8> = bytes[s2..e2].to_vec();
+                let first: Vec<u8> = bytes[s1..e1].to_vec();
+                bytes.splice(s2..e2, first);
+                bytes.splice(s1..e1, second);
+            }
+        }
+        Mutation::InsertToken(a, t) => {
+            let s = at(*a);
+            let token = TOKENS[t % TOKENS.len()];
+            bytes.splice(s..s, token.bytes());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_strings_never_panic(text in "\\PC{0,200}") {
+        check(&text);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        check(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn token_soup_never_panics(picks in proptest::collection::vec(any::<usize>(), 0..60)) {
+        let text: String = picks.iter().map(|i| TOKENS[i % TOKENS.len()]).collect::<Vec<_>>().join(" ");
+        check(&text);
+    }
+
+    #[test]
+    fn mutated_program_never_panics(mutations in proptest::collection::vec(mutation(), 1..6)) {
+        let mut bytes = VALID.as_bytes().to_vec();
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        check(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+#[test]
+fn valid_program_has_no_diagnostics() {
+    let diags = check(VALID);
+    assert!(diags.is_empty(), "{diags:#?}");
+}
+
+/// A deletion inside one item breaks only that item: the others still parse.
+#[test]
+fn one_broken_item_keeps_the_others() {
+    let text = VALID.replace("meta { hits: u32, flag: bool }", "meta { hits: u32, flag: }");
+    let (module, diags) = parse(FileId(0), &text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    // import, const, 3 headers, parser, action, control: every item but meta.
+    assert_eq!(module.items.len(), 8);
+}
+
+fn run_with_small_stack(text: String) -> Vec<Diagnostic> {
+    // 2 MiB is the default stack of a test thread; make it explicit.
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || parse(FileId(0), &text).1)
+        .expect("spawn")
+        .join()
+        .expect("parser panicked or overflowed")
+}
+
+#[test]
+fn deep_nesting_is_reported_not_overflowed() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{", "}")] {
+        let text = format!("const X = {}1{}", open.repeat(100_000), close.repeat(100_000));
+        let diags = run_with_small_stack(text);
+        assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{open}: {diags:#?}");
+    }
+    let text = format!("control c(xdp) {{ {}drop{} }}", "if x { ".repeat(5_000), " }".repeat(5_000));
+    let diags = run_with_small_stack(text);
+    assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{diags:#?}");
+}
+
+#[test]
+fn nesting_just_under_the_limit_parses() {
+    let text = format!("const X = {}1{}", "(".repeat(250), ")".repeat(250));
+    let diags = run_with_small_stack(text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let text = format!("control c(xdp) {{ {}drop{} }}", "if x { ".repeat(250), " }".repeat(250));
+    let diags = run_with_small_stack(text);
+    assert!(diags.is_empty(), "{diags:#?}");
+}
+
+#[test]
+fn long_flat_chains_are_bounded() {
+    let long_sum = format!("const X = 1{}", " + 1".repeat(50_000));
+    let diags = run_with_small_stack(long_sum);
+    assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{diags:#?}");
+    let unary = format!("const X = {}1", "-".repeat(50_000));
+    let diags = run_with_small_stack(unary);
+    assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{diags:#?}");
+    let fields = format!("const X = a{}", ".b".repeat(50_000));
+    let diags = run_with_small_stack(fields);
+    assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{diags:#?}");
+    let chain = format!("control c(xdp) {{ if a {{ }}{} }}", " else if a { }".repeat(5_000));
+    let diags = run_with_small_stack(chain);
+    assert!(diags.iter().any(|d| d.code == "nfl::E0108"), "{diags:#?}");
+}
+
+#[test]
+fn many_items_and_errors_are_fast() {
+    let mut text = String::new();
+    for i in 0..2_000 {
+        text.push_str(&format!("const C{i} = {i}\nconst D{i} = +\n"));
+    }
+    let start = std::time::Instant::now();
+    let (module, diags) = parse(FileId(0), &text);
+    assert_eq!(module.items.len(), 2_000);
+    assert_eq!(diags.len(), 2_000);
+    assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
+}
