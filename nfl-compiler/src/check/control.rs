@@ -44,9 +44,58 @@ impl Checker<'_> {
                 params.push(id);
             }
             let (body, _) = self.block(&mut cx, &decl.body);
+            if let Some(sig) = self.actions.get_mut(i) {
+                sig.requires = std::mem::take(&mut cx.requires);
+            }
             out.push(ActionHir { name: decl.name.name.clone(), params, body, span: decl.span });
         }
+        self.propagate_requirements();
         out
+    }
+
+    /// An action that calls another needs, on entry, whatever the callee
+    /// needs and the caller does not know valid at the call (a fixpoint;
+    /// sets only grow, and there are finitely many instances).
+    fn propagate_requirements(&mut self) {
+        let calls = self.action_calls.clone();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (caller, callee, valid, span) in &calls {
+                let Some(needed) = self.actions.get(callee.index()).map(|a| a.requires.clone()) else { continue };
+                let Some(sig) = self.actions.get_mut(caller.index()) else { continue };
+                for (r, _, write) in needed {
+                    if !valid.contains(&r) && !sig.requires.iter().any(|(x, _, _)| *x == r) {
+                        sig.requires.push((r, *span, write));
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// At a call from the control: every instance the action needs must be
+    /// known valid here (E0502, pointing at the call and at the use).
+    fn check_call_validity(&mut self, cx: &Cx, id: ActionId, callee: &ast::Ident, span: Span) {
+        let Some(requires) = self.actions.get(id.index()).map(|a| a.requires.clone()) else { return };
+        let mut reported = HashSet::new();
+        for (r, use_span, write) in requires {
+            if cx.valid.contains(&r) || !reported.insert(r) {
+                continue;
+            }
+            let n = self.ref_name(r);
+            let verb = if write { "writes" } else { "reads" };
+            self.emit(
+                Diagnostic::error(
+                    "nfl::E0502",
+                    format!("header `{n}` may not be valid when `{}` runs", callee.name),
+                    span,
+                    format!("`{n}` is not known valid at this call"),
+                )
+                .with_label(use_span, format!("`{}` {verb} `{n}` here", callee.name))
+                .with_help(format!("call it inside `if {n}.valid {{ ... }}`, or check `{n}.valid` in the action")),
+            );
+        }
     }
 
     /// Actions may call actions, but not recursively (E0213): programs must
@@ -354,6 +403,9 @@ impl Checker<'_> {
         };
         if let Some(caller) = cx.action {
             self.calls.push((caller, id, span));
+            self.action_calls.push((caller, id, cx.valid.clone(), span));
+        } else {
+            self.check_call_validity(cx, id, callee, span);
         }
         if args.len() != tys.len() {
             let sig: Vec<String> = tys.iter().map(|t| ty_str(*t)).collect();

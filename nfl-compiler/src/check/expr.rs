@@ -38,11 +38,14 @@ pub(crate) struct Cx {
     pub extracted: Vec<u32>,
     /// The action being lowered, to record call edges.
     pub action: Option<hir::ActionId>,
+    /// In an action: uses of header instances not proven valid in the body,
+    /// checked at each call site instead of reported here.
+    pub requires: Vec<(HeaderRef, Span, bool)>,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new() }
     }
 
     fn local(&self, name: &str) -> Option<(LocalId, Ty)> {
@@ -427,9 +430,14 @@ impl Checker<'_> {
 
     /// Check that reading (or writing) a field of `sel` is allowed here:
     /// E0502 in the control, E0408 in a parser.
-    pub(crate) fn require_valid(&mut self, cx: &Cx, sel: HdrSel, span: Span, write: bool) {
+    pub(crate) fn require_valid(&mut self, cx: &mut Cx, sel: HdrSel, span: Span, write: bool) {
         let verb = if write { "written" } else { "read" };
         match (cx.mode, sel) {
+            (Mode::Control, HdrSel::Fixed(r)) if cx.action.is_some() => {
+                if !cx.valid.contains(&r) {
+                    cx.requires.push((r, span, write));
+                }
+            }
             (Mode::Control, HdrSel::Fixed(r)) => {
                 if !cx.valid.contains(&r) {
                     let n = self.ref_name(r);

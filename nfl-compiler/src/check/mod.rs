@@ -123,6 +123,9 @@ pub(crate) struct ConstEntry<'a> {
 pub(crate) struct ActionSig<'a> {
     pub decl: &'a ast::ActionDecl,
     pub param_tys: Vec<Ty>,
+    /// Header instances the body uses without proving them valid itself:
+    /// every call site must know them valid. `(instance, use span, write)`.
+    pub requires: Vec<(hir::HeaderRef, Span, bool)>,
 }
 
 /// The lowered control and what it asked for.
@@ -160,6 +163,8 @@ pub(crate) struct Checker<'a> {
     pub locals: Vec<hir::LocalInfo>,
     /// Action call edges `(caller, callee, call span)`, for recursion checks.
     pub calls: Vec<(ActionId, ActionId, Span)>,
+    /// Action-to-action calls with what the caller knows valid there.
+    pub action_calls: Vec<(ActionId, ActionId, std::collections::HashSet<hir::HeaderRef>, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -178,6 +183,7 @@ impl<'a> Checker<'a> {
             controls: Vec::new(),
             locals: Vec::new(),
             calls: Vec::new(),
+            action_calls: Vec::new(),
         }
     }
 

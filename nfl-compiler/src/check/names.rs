@@ -38,7 +38,7 @@ impl<'a> Checker<'a> {
                     Item::Action(a) => {
                         let id = ActionId(u32::try_from(self.actions.len()).unwrap_or(u32::MAX));
                         let param_tys = a.params.iter().map(|p| self.ty_of(&p.ty)).collect();
-                        self.actions.push(ActionSig { decl: a, param_tys });
+                        self.actions.push(ActionSig { decl: a, param_tys, requires: Vec::new() });
                         self.declare(&a.name, Global::Action(id));
                     }
                     Item::Control(c) => {

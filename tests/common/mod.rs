@@ -1,0 +1,68 @@
+//! Shared helpers for the root integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use nfl_compiler::driver::{self, Build, Checked, Failed};
+use nfl_compiler::frontend::ModuleLoader;
+
+/// Resolves `import a.b` to `a/b.nf` next to the root file, as the CLI does.
+pub struct DirLoader(pub PathBuf);
+
+impl ModuleLoader for DirLoader {
+    fn load(&mut self, path: &[String]) -> Option<(String, String)> {
+        let mut p = self.0.clone();
+        for seg in &path[..path.len().saturating_sub(1)] {
+            p.push(seg);
+        }
+        p.push(format!("{}.nf", path.last()?));
+        let text = std::fs::read_to_string(&p).ok()?;
+        Some((p.display().to_string(), text))
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The path as shown in diagnostics and snapshots: relative to the repo.
+pub fn display_name(path: &Path) -> String {
+    path.strip_prefix(root()).unwrap_or(path).display().to_string()
+}
+
+fn loader(path: &Path) -> DirLoader {
+    DirLoader(path.parent().map(Path::to_path_buf).unwrap_or_default())
+}
+
+pub fn check_file(path: &Path) -> Result<Checked, Failed> {
+    let text = std::fs::read_to_string(path).expect("read source");
+    driver::check(&display_name(path), &text, &mut loader(path))
+}
+
+pub fn build_file(path: &Path) -> Result<Build, Failed> {
+    let text = std::fs::read_to_string(path).expect("read source");
+    driver::build(&display_name(path), &text, &mut loader(path))
+}
+
+/// Build or panic with the rendered diagnostics.
+pub fn build_ok(path: &Path) -> Build {
+    match build_file(path) {
+        Ok(b) => b,
+        Err(f) => panic!(
+            "{} does not compile:\n{}",
+            path.display(),
+            nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)
+        ),
+    }
+}
+
+/// Every `.nf` file in `dir` (relative to the repo root), sorted.
+pub fn nf_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+        .expect("read dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "nf"))
+        .collect();
+    files.sort();
+    files
+}
