@@ -1,0 +1,151 @@
+//! The `nflc` binary, end to end: exit codes, output, and that a failed
+//! build leaves nothing behind.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::root;
+
+fn nflc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nflc")).args(args).current_dir(root()).output().expect("run nflc")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn check_accepts_an_example() {
+    let o = nflc(&["check", "examples/static_filter.nf"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok: examples/static_filter.nf"));
+}
+
+#[test]
+fn check_reports_every_error_plainly_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.nf");
+    std::fs::write(
+        &bad,
+        "import std.net\nheader h { a: u3 }\ncontrol c(xdp) {\n  let x: u8 = ipv4.ttl\n  if 5 { drop }\n}\n",
+    )
+    .expect("write");
+    let o = nflc(&["check", bad.to_str().expect("utf-8 path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    for code in ["nfl::E0302", "nfl::E0502", "nfl::E0309"] {
+        assert!(err.contains(code), "missing {code} in:\n{err}");
+    }
+    assert!(err.contains("help:"), "{err}");
+    assert!(!err.contains('\x1b'), "colour escapes when not on a terminal:\n{err}");
+    assert!(err.contains("3 errors"), "{err}");
+}
+
+#[test]
+fn colour_can_be_forced() {
+    let o = nflc(&["--color", "always", "check", "tests/err/e0304_width_mismatch.nf"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains('\x1b'));
+}
+
+#[test]
+fn build_writes_an_object_that_disassembles_like_the_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("filter.o");
+    let o = nflc(&["build", "examples/static_filter.nf", "-o", out.to_str().expect("path"), "--stats"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("insns"), "{}", stderr(&o));
+    let bytes = std::fs::read(&out).expect("object written");
+    assert!(bytes.starts_with(b"\x7fELF"));
+    let from_obj = nflc(&["disasm", out.to_str().expect("path")]);
+    let from_src = nflc(&["disasm", "examples/static_filter.nf"]);
+    assert!(from_obj.status.success() && from_src.status.success());
+    assert_eq!(stdout(&from_obj), stdout(&from_src));
+    assert!(stdout(&from_obj).contains("exit"));
+}
+
+#[test]
+fn failed_build_leaves_no_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("never.o");
+    let o = nflc(&["build", "tests/err/e0405_unbounded_parser_loop.nf", "-o", out.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!out.exists(), "a failed build wrote {}", out.display());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("read dir").collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let o = nflc(&["build", "no/such/file.nf"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read no/such/file.nf"), "{}", stderr(&o));
+}
+
+#[test]
+fn emit_prints_each_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("x.o");
+    let path = out.to_str().expect("path");
+    for (emit, needle) in [("ast", "Module"), ("ir", "fn parse_only(xdp)"), ("ir-opt", "bounds"), ("asm", "exit")] {
+        let o = nflc(&["build", "examples/parse_only.nf", "-o", path, "--emit", emit]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains(needle), "--emit {emit}: no {needle:?}");
+    }
+}
+
+#[test]
+fn test_command_runs_packet_cases_in_the_kernel() {
+    if !nfl_runtime::require_kernel("test_command_runs_packet_cases_in_the_kernel") {
+        return;
+    }
+    let o = nflc(&["test", "examples/rewrite.nf"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("7 passed, 0 failed"), "{}", stdout(&o));
+}
+
+#[test]
+fn test_command_shows_a_byte_diff_on_mismatch() {
+    if !nfl_runtime::require_kernel("test_command_shows_a_byte_diff_on_mismatch") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = dir.path().join("wrong.test");
+    let text = std::fs::read_to_string(root().join("examples/rewrite.test")).expect("read");
+    // Expect the original TTL to survive: the reflector rewrites it to 64.
+    let first_case_end = text.find("\ncase ").and_then(|i| text[i + 1..].find("\ncase ").map(|j| i + 1 + j));
+    let first = &text[..first_case_end.unwrap_or(text.len())];
+    let wrong = first.replacen("00 00 40 11 dc 6e", "00 00 41 11 dc 6e", 1);
+    assert_ne!(wrong, first, "fixture changed; update this test");
+    std::fs::write(&cases, wrong).expect("write");
+    let o = nflc(&["test", "examples/rewrite.nf", "--cases", cases.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(out.contains("0 passed, 1 failed"), "{out}");
+}
+
+#[test]
+fn malformed_test_file_gets_a_diagnostic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = dir.path().join("bad.test");
+    std::fs::write(&cases, "case \"x\"\nin: 02 00 zz\nexpect: maybe\n").expect("write");
+    let o = nflc(&["test", "examples/parse_only.nf", "--cases", cases.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("nfl::E06"), "{err}");
+}
+
+#[test]
+fn help_lists_the_commands_that_exist() {
+    let o = nflc(&["--help"]);
+    let out = stdout(&o);
+    for cmd in ["check", "build", "disasm", "test"] {
+        assert!(out.contains(cmd), "{out}");
+    }
+}
