@@ -124,10 +124,12 @@ pub enum LoadError {
     #[error("program `{name}` has type {ty}; only XDP and TC (sched_cls) programs are supported")]
     #[diagnostic(code(nfl::E0905))]
     UnsupportedType { name: String, ty: String },
-    #[error("the kernel verifier rejected program `{name}`: {errno_text}\n{}", trim_verifier_log(.log))]
+    #[error("the kernel verifier rejected program `{name}`: {}", verifier_message(.log).unwrap_or(.errno_text))]
     #[diagnostic(
         code(nfl::E0906),
-        help("the full verifier log is in LoadError::verifier_log()")
+        help(
+            "trim_verifier_log(err.verifier_log()) shows the instructions and source lines before the error"
+        )
     )]
     Verifier {
         name: String,
@@ -296,6 +298,22 @@ pub fn parse_processed_insns(log: &str) -> Option<u32> {
     })
 }
 
+/// The verifier's own error message: the first line after the last instruction
+/// line, e.g. `invalid access to packet, off=20 size=1, R1(id=0,off=20,r=14)`.
+pub fn verifier_message(log: &str) -> Option<&str> {
+    let lines: Vec<&str> = log.lines().collect();
+    let after = lines
+        .iter()
+        .rposition(|l| is_insn_line(l))
+        .map_or(0, |i| i + 1);
+    lines.iter().skip(after).map(|l| l.trim()).find(|l| {
+        !l.is_empty()
+            && !is_source_line(l)
+            && !l.starts_with("processed ")
+            && !l.starts_with("verification time")
+    })
+}
+
 /// Whether a verifier log line is an instruction line such as `12: (b7) r0 = 2`.
 fn is_insn_line(line: &str) -> bool {
     let Some((idx, rest)) = line.split_once(": ") else {
@@ -425,6 +443,19 @@ invalid access to packet, off=20 size=1, R2(id=0,off=20,r=0)
 R2 offset is outside of the packet
 processed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0
 ";
+
+    #[test]
+    fn verifier_message_is_the_line_after_the_last_insn() {
+        assert_eq!(
+            verifier_message(LOG),
+            Some("invalid access to packet, off=20 size=1, R2(id=0,off=20,r=0)")
+        );
+        assert_eq!(
+            verifier_message("BTF is bad\nprocessed 0 insns\n"),
+            Some("BTF is bad")
+        );
+        assert_eq!(verifier_message(""), None);
+    }
 
     #[test]
     fn processed_insns_is_parsed() {

@@ -229,12 +229,14 @@ fn verifier_rejection_carries_log() {
         "{src:?}"
     );
     assert_eq!(src.file.as_deref(), Some("bad.c"));
-    // The Display form shows the trimmed log, not the whole thing.
+    // The Display form is one line: the program and the verifier's message.
     let shown = err.to_string();
-    assert!(
-        shown.contains("bad_read") && shown.contains("invalid access to packet"),
-        "{shown}"
+    let message = nfl_runtime::load::verifier_message(log).unwrap();
+    assert_eq!(
+        shown,
+        format!("the kernel verifier rejected program `bad_read`: {message}")
     );
+    assert!(message.starts_with("invalid access to packet"), "{shown}");
 }
 
 #[test]
