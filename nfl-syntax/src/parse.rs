@@ -125,6 +125,8 @@ fn parse_here(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
         }
     }
 
+    // Report in source order, whichever pass found the problem.
+    diags.sort_by_key(|d| d.primary_span().map(|s| (s.start, s.end)));
     let mut module = Module { file, items, n_exprs: 0 };
     module.n_exprs = number_exprs(&mut module);
     (module, diags)

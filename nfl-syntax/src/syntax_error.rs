@@ -169,6 +169,11 @@ fn tidy(mut expected: Vec<String>) -> Vec<String> {
         expected.retain(|e| !STMT_WORDS.contains(&e.as_str()) && e != "a statement");
         expected.insert(0, "a statement".to_string());
     }
+    if has(&expected, "a statement") {
+        // A name or expression here can only start a call or an assignment,
+        // which are statements.
+        expected.retain(|e| e != "an expression" && e != "a name");
+    }
     if has(&expected, "an operator") {
         expected.retain(|e| !matches!(e.as_str(), "`.`" | "`[`" | "`in`" | "`as`" | "`&&&`" | "`..` or `..=`"));
     }
@@ -247,6 +252,9 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
 fn help_for(found: &str, word: Option<&str>, expected: &[String]) -> String {
     if expected == ["`}`"] && matches!(word, Some("extract" | "skip")) {
         return "a state's transition (`accept`, `reject`, `goto` or `select`) must come last in the state".to_string();
+    }
+    if found == "`==`" && expected.iter().any(|e| e == "`=`") {
+        return "`==` compares two values; to assign, write `=`".to_string();
     }
     if found == "`.`" {
         return "numbers have no fractional part; IPv4 addresses have four parts like `198.18.0.1`".to_string();
