@@ -186,8 +186,12 @@ fn validity_follows_guards_and_early_exits() {
     err(&format!("{STD}control c(xdp) {{ if ipv4.valid || ipv6.valid {{ ipv4.ttl = 1 }} }}"), &["E0502"]);
     // One element of a stack says nothing about another.
     err(&format!("{STD}control c(xdp) {{ if vlan[0].valid {{ vlan[1].vid = 1 }} }}"), &["E0502"]);
-    // Actions start with nothing known.
-    err(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\ncontrol c(xdp) {{ if ipv4.valid {{ a() }} }}"), &["E0502"]);
+    // Actions are checked at each call site, with what the caller knows.
+    ok(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\ncontrol c(xdp) {{ if ipv4.valid {{ a() }} }}"));
+    err(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\ncontrol c(xdp) {{ if ipv6.valid {{ a() }} }}"), &["E0502"]);
+    // ... through nested calls, and a guard inside the action counts.
+    err(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\naction b() {{ a() }}\ncontrol c(xdp) {{ b() }}"), &["E0502"]);
+    ok(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\naction b() {{ if ipv4.valid {{ a() }} }}\ncontrol c(xdp) {{ b() }}"));
 }
 
 #[test]

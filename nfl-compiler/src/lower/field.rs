@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(window(4, 8, 24), Some(Window { start: 0, len: 4 }));
         // A 6-byte header cannot take an 8-byte load.
         assert_eq!(window(6, 0, 48), None);
-        // ipv6 flow label: bits 12..32 -> 4 bytes at 0.
-        assert_eq!(window(40, 12, 20), Some(Window { start: 0, len: 4 }));
+        // ipv6 flow label: bits 12..32 (bytes 1..=3) -> 4 bytes at 1.
+        assert_eq!(window(40, 12, 20), Some(Window { start: 1, len: 4 }));
     }
 }
