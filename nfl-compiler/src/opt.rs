@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::ir::{BlockData, BlockId, Function, Term, VarId};
+use crate::ir::{BlockData, BlockId, Function, Inst, Term, VarId};
 
 /// Per-block live-in and live-out variable sets (backward dataflow).
 pub struct Liveness {
@@ -141,4 +141,49 @@ fn renumber(func: &mut Function) {
         }
     }
     func.entry = BlockId(0);
+}
+
+/// Reuse a header field already loaded on the way to this point: along
+/// chains of blocks with a single predecessor (the parser's tree and the
+/// control's nested `if`s), a `LoadField` of the same pointer, offset and
+/// width becomes a copy of the earlier result. Any store to the packet, or
+/// a redefinition of the pointer or of the earlier result, forgets it.
+pub fn load_cse(func: &mut Function) {
+    type Avail = Vec<(VarId, u32, u32, VarId)>;
+    let order = func.reverse_postorder();
+    let mut n_preds = vec![0u32; func.blocks.len()];
+    let mut pred = vec![None; func.blocks.len()];
+    for &b in &order {
+        for s in func.block(b).term.successors() {
+            n_preds[s.index()] += 1;
+            pred[s.index()] = Some(b);
+        }
+    }
+    let mut avail_out: Vec<Option<Avail>> = vec![None; func.blocks.len()];
+    for &b in &order {
+        let mut avail: Avail = match pred[b.index()] {
+            Some(p) if n_preds[b.index()] == 1 => avail_out[p.index()].clone().unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        for inst in &mut func.blocks[b.index()].insts {
+            if let Inst::LoadField { dst, ptr, bit_offset, width, .. } = *inst
+                && let Some(&(_, _, _, earlier)) =
+                    avail.iter().find(|(p, o, w, _)| *p == ptr && *o == bit_offset && *w == width)
+                && earlier != dst
+            {
+                *inst = Inst::Copy { dst, src: earlier };
+            }
+            if let Some(d) = inst.def() {
+                avail.retain(|(p, _, _, v)| *p != d && *v != d);
+            }
+            match *inst {
+                Inst::LoadField { dst, ptr, bit_offset, width, .. } if dst != ptr => {
+                    avail.push((ptr, bit_offset, width, dst));
+                }
+                Inst::StoreField { .. } => avail.clear(),
+                _ => {}
+            }
+        }
+        avail_out[b.index()] = Some(avail);
+    }
 }

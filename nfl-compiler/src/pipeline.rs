@@ -1,6 +1,7 @@
 //! The whole pass pipeline, in order, in one place.
 //!
-//! HIR → IR (`build`) → (`simplify_cfg` → `dead_code`) to a fixpoint →
+//! HIR → IR (`build`) → `load_cse` → (`simplify_cfg` → `dead_code`) to a
+//! fixpoint →
 //! lower to machine IR → register allocation → emission. In debug builds
 //! the IR verifier runs after every IR pass; a failure is a compiler bug.
 
@@ -61,6 +62,8 @@ fn checked(func: &Function, pass: &'static str) -> Result<(), CodegenError> {
 /// Run the IR passes in order.
 pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
     checked(func, "build")?;
+    opt::load_cse(func);
+    checked(func, "load_cse")?;
     // Each pass can expose work for the other; a handful of rounds reaches
     // the fixpoint on every program we have seen.
     for _ in 0..4 {

@@ -167,29 +167,45 @@ parser std_parse {
     }
 
     // Version must be 4 and IHL at least 5 (20 bytes); anything else is
-    // malformed and rejects.
+    // malformed and rejects. One test per state keeps each field compared
+    // once on the common path.
     state parse_ipv4 {
         extract ipv4
-        select (ipv4.version, ipv4.ihl) {
-            (4, 5): parse_ipv4_l4
-            (4, 6..=15): parse_ipv4_options
+        select ipv4.version {
+            4: parse_ipv4_ihl
             _: reject
         }
     }
 
-    // IHL counts 32-bit words; the fixed header is 5 of them.
+    state parse_ipv4_ihl {
+        select ipv4.ihl {
+            5: parse_ipv4_l4
+            6..=15: parse_ipv4_options
+            _: reject
+        }
+    }
+
+    // IHL counts 32-bit words; the fixed header is 5 of them. IHL is at
+    // least 6 here, so the subtraction cannot wrap.
     state parse_ipv4_options {
-        skip ((ipv4.ihl as u16) - 5) * 4
+        skip (ipv4.ihl as u32) * 4 - 20
         goto parse_ipv4_l4
     }
 
     // Only the first fragment (offset 0) carries the L4 header; later
     // fragments would be parsed as garbage, so they stop at IPv4.
     state parse_ipv4_l4 {
-        select (ipv4.frag_offset, ipv4.protocol) {
-            (0, 1): parse_icmp
-            (0, 6): parse_tcp
-            (0, 17): parse_udp
+        select ipv4.frag_offset {
+            0: parse_ipv4_proto
+            _: accept
+        }
+    }
+
+    state parse_ipv4_proto {
+        select ipv4.protocol {
+            1: parse_icmp
+            6: parse_tcp
+            17: parse_udp
             _: accept
         }
     }
