@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use crate::ir::{BlockData, BlockId, Function, Inst, Term, VarId};
+use crate::ir::{BlockData, BlockId, CmpOp, Function, Inst, Operand, Term, VarId};
 
 /// Per-block live-in and live-out variable sets (backward dataflow).
 pub struct Liveness {
@@ -166,7 +166,7 @@ pub fn load_cse(func: &mut Function) {
             _ => Vec::new(),
         };
         for inst in &mut func.blocks[b.index()].insts {
-            if let Inst::LoadField { dst, ptr, bit_offset, width, .. } = *inst
+            if let Inst::LoadField { dst, ptr, bit_offset, width, wire: false, .. } = *inst
                 && let Some(&(_, _, _, earlier)) =
                     avail.iter().find(|(p, o, w, _)| *p == ptr && *o == bit_offset && *w == width)
                 && earlier != dst
@@ -177,7 +177,7 @@ pub fn load_cse(func: &mut Function) {
                 avail.retain(|(p, _, _, v)| *p != d && *v != d);
             }
             match *inst {
-                Inst::LoadField { dst, ptr, bit_offset, width, .. } if dst != ptr => {
+                Inst::LoadField { dst, ptr, bit_offset, width, wire: false, .. } if dst != ptr => {
                     avail.push((ptr, bit_offset, width, dst));
                 }
                 Inst::StoreField { .. } => avail.clear(),
@@ -185,5 +185,63 @@ pub fn load_cse(func: &mut Function) {
             }
         }
         avail_out[b.index()] = Some(avail);
+    }
+}
+
+/// Byte-swap the low `width` bits of `v` (16, 32 or 64).
+fn swap(v: u64, width: u32) -> u64 {
+    match width {
+        16 => u64::from((v as u16).swap_bytes()),
+        32 => u64::from((v as u32).swap_bytes()),
+        _ => v.swap_bytes(),
+    }
+}
+
+/// Compare whole, byte-aligned 16/32/64-bit fields in network byte order,
+/// as hand-written C does (`eth->h_proto == htons(ETH_P_IP)`): when every
+/// use of a loaded field is an `==`/`!=` against a constant, load it without
+/// the byte swap and swap the constants instead.
+pub fn wire_order_compares(func: &mut Function) {
+    let n = func.vars.len();
+    let mut n_defs = vec![0u32; n];
+    let mut other_use = vec![false; n];
+    for block in &func.blocks {
+        for inst in &block.insts {
+            if let Some(d) = inst.def() {
+                n_defs[d.index()] += 1;
+            }
+            for u in inst.uses() {
+                other_use[u.index()] = true;
+            }
+        }
+        match block.term {
+            Term::Branch { op: CmpOp::Eq | CmpOp::Ne, rhs: Operand::Imm(_), .. } => {}
+            _ => {
+                for u in block.term.uses() {
+                    other_use[u.index()] = true;
+                }
+            }
+        }
+    }
+    let mut swapped: Vec<Option<u32>> = vec![None; n];
+    for block in &mut func.blocks {
+        for inst in &mut block.insts {
+            if let Inst::LoadField { dst, bit_offset, width, wire, .. } = inst
+                && *bit_offset % 8 == 0
+                && matches!(*width, 16 | 32 | 64)
+                && n_defs[dst.index()] == 1
+                && !other_use[dst.index()]
+            {
+                *wire = true;
+                swapped[dst.index()] = Some(*width);
+            }
+        }
+    }
+    for block in &mut func.blocks {
+        if let Term::Branch { lhs, rhs: Operand::Imm(v), .. } = &mut block.term
+            && let Some(width) = swapped[lhs.index()]
+        {
+            *v = swap(*v, width);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The whole pass pipeline, in order, in one place.
 //!
 //! HIR → IR (`build`) → `load_cse` → (`simplify_cfg` → `dead_code`) to a
-//! fixpoint →
+//! fixpoint → `wire_order_compares` →
 //! lower to machine IR → register allocation → emission. In debug builds
 //! the IR verifier runs after every IR pass; a failure is a compiler bug.
 
@@ -79,6 +79,8 @@ pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
     }
     opt::simplify_cfg(func);
     checked(func, "simplify_cfg (final)")?;
+    opt::wire_order_compares(func);
+    checked(func, "wire_order_compares")?;
     Ok(())
 }
 

@@ -175,7 +175,7 @@ impl Builder<'_> {
                 let (hdr_len, bit_offset, fwidth) = (info.byte_len, f.bit_offset, f.width);
                 let ptr = self.ptr_of(r);
                 let dst = self.new_var(VarKind::Scalar);
-                self.push(Inst::LoadField { dst, ptr, hdr_len, bit_offset, width: fwidth });
+                self.push(Inst::LoadField { dst, ptr, hdr_len, bit_offset, width: fwidth, wire: false });
                 Operand::Var(dst)
             }
             ExprKind::Valid(sel) => match self.resolve(*sel, levels) {

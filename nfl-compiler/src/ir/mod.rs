@@ -164,8 +164,11 @@ pub enum Inst {
     /// `dst = ptr + off` on packet pointers.
     PtrAdd { dst: VarId, ptr: VarId, off: Operand },
     /// `dst = the big-endian bit field [bit_offset, bit_offset + width)` of
-    /// the header at `ptr` (whose checked length is `hdr_len`).
-    LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32 },
+    /// the header at `ptr` (whose checked length is `hdr_len`). With `wire`
+    /// (only for whole, byte-aligned 16/32/64-bit fields) the value stays in
+    /// network byte order; every use then compares it with a swapped
+    /// constant (see `opt::wire_order_compares`).
+    LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, wire: bool },
     /// Write `src` into that bit field.
     StoreField { ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, src: Operand },
 }

@@ -59,8 +59,9 @@ pub fn print_inst(inst: &Inst) -> String {
         Inst::CtxLoad { dst, ctx, field } => format!("{dst} = ctx.{} {ctx}", ctx_field(*field)),
         Inst::PktRemaining { dst, ptr, end } => format!("{dst} = remaining {ptr}, {end}"),
         Inst::PtrAdd { dst, ptr, off } => format!("{dst} = ptradd {ptr}, {}", operand(off)),
-        Inst::LoadField { dst, ptr, hdr_len, bit_offset, width } => {
-            format!("{dst} = load.{width} {ptr}[bit {bit_offset}] (hdr {hdr_len}B)")
+        Inst::LoadField { dst, ptr, hdr_len, bit_offset, width, wire } => {
+            let order = if *wire { ".wire" } else { "" };
+            format!("{dst} = load.{width}{order} {ptr}[bit {bit_offset}] (hdr {hdr_len}B)")
         }
         Inst::StoreField { ptr, hdr_len, bit_offset, width, src } => {
             format!("store.{width} {ptr}[bit {bit_offset}] (hdr {hdr_len}B), {}", operand(src))

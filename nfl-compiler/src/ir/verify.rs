@@ -66,7 +66,7 @@ pub fn verify(func: &Function) -> Result<(), String> {
                     check_kind(func, *ptr, VarKind::PktPtr, &what)?;
                     check_operand_scalar(func, off, &what)?;
                 }
-                Inst::LoadField { dst, ptr, hdr_len, bit_offset, width } => {
+                Inst::LoadField { dst, ptr, hdr_len, bit_offset, width, .. } => {
                     check_kind(func, *dst, VarKind::Scalar, &what)?;
                     check_kind(func, *ptr, VarKind::PktPtr, &what)?;
                     if *width == 0 || *width > 64 || bit_offset + width > hdr_len * 8 {

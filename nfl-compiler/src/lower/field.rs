@@ -59,6 +59,11 @@ impl Lower<'_> {
         }
     }
 
+    /// `len` bytes at `byte` as they are on the wire (no byte swap).
+    pub(crate) fn load_raw(&mut self, dst: Reg, ptr: Reg, byte: u32, len: u32) {
+        self.emit(BPF_LDX | size_code(len) | BPF_MEM, dst, ptr, byte as i16, 0);
+    }
+
     pub(crate) fn load_field(&mut self, dst: Reg, ptr: Reg, hdr_len: u32, bit_offset: u32, width: u32) {
         let Some(w) = window(hdr_len, bit_offset, width) else {
             return self.load_field_bytewise(dst, ptr, bit_offset, width);

@@ -213,9 +213,13 @@ impl Lower<'_> {
                     self.alu(BPF_ADD, d, *off, 64);
                 }
             }
-            Inst::LoadField { dst, ptr, hdr_len, bit_offset, width } => {
+            Inst::LoadField { dst, ptr, hdr_len, bit_offset, width, wire } => {
                 let (d, p) = (self.var(*dst), self.var(*ptr));
-                self.load_field(d, p, *hdr_len, *bit_offset, *width);
+                if *wire {
+                    self.load_raw(d, p, *bit_offset / 8, *width / 8);
+                } else {
+                    self.load_field(d, p, *hdr_len, *bit_offset, *width);
+                }
             }
             Inst::StoreField { ptr, hdr_len, bit_offset, width, src } => {
                 let p = self.var(*ptr);
