@@ -16,28 +16,11 @@
 
 use nfl_syntax::ast::{Hook, Span, VerdictKind};
 
-macro_rules! id_type {
-    ($name:ident, $prefix:literal) => {
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
-        impl $name {
-            pub fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, concat!($prefix, "{}"), self.0)
-            }
-        }
-    };
-}
-
-id_type!(HeaderId, "hdr");
-id_type!(MetaId, "meta");
-id_type!(LocalId, "local");
-id_type!(StateId, "state");
-id_type!(ActionId, "action");
+crate::entity!(HeaderId, "hdr");
+crate::entity!(MetaId, "meta");
+crate::entity!(LocalId, "local");
+crate::entity!(StateId, "state");
+crate::entity!(ActionId, "action");
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
@@ -218,34 +201,8 @@ pub struct Expr {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UnOp {
-    Not,
-    BitNot,
-    Neg,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-    BitAnd,
-    BitOr,
-    BitXor,
-    Shl,
-    Shr,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    And,
-    Or,
-}
+/// Operators are the AST's: the checker adds types, not new operators.
+pub use nfl_syntax::ast::{BinOp, UnOp};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PktField {

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use nfl_syntax::Diagnostic;
 use nfl_syntax::ast::{self, BinOp as ABin, ExprKind as AK, Span};
 
-use super::expr::{Cx, Mode, lower_binop};
+use super::expr::{Cx, Mode};
 use super::{Checker, ControlOut, Global, ParserChoice, ty_str};
 use crate::hir::{self, ActionHir, ActionId, ExprKind, HdrSel, Place, Ty};
 
@@ -303,7 +303,7 @@ impl Checker<'_> {
                     );
                     return None;
                 }
-                hir::Expr { kind: ExprKind::Binary { op: lower_binop(op), lhs: Box::new(read), rhs: Box::new(rhs) }, ty, span }
+                hir::Expr { kind: ExprKind::Binary { op, lhs: Box::new(read), rhs: Box::new(rhs) }, ty, span }
             }
         };
         Some(hir::Stmt::Assign { place, value, span })

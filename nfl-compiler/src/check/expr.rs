@@ -14,7 +14,7 @@ use nfl_syntax::ast::{self, BinOp as ABin, ExprKind as AK, Ident, Span, UnOp as 
 
 use super::eval::eval;
 use super::{Checker, ConstState, Global, fits, ones, ty_str};
-use crate::hir::{self, BinOp, Expr, ExprKind, HdrSel, HeaderId, HeaderRef, LocalId, PktField, Ty, UnOp};
+use crate::hir::{self, Expr, ExprKind, HdrSel, HeaderId, HeaderRef, LocalId, PktField, Ty, UnOp};
 
 /// Where an expression is being checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,37 +55,6 @@ impl Cx {
 
 /// Names the standard library declares, to suggest `import std.net`.
 const STD_NAMES: [&str; 10] = ["ethernet", "vlan", "arp", "ipv4", "ipv6", "icmp", "icmpv6", "tcp", "udp", "std_parse"];
-
-pub(crate) fn lower_unop(op: AUn) -> UnOp {
-    match op {
-        AUn::Not => UnOp::Not,
-        AUn::BitNot => UnOp::BitNot,
-        AUn::Neg => UnOp::Neg,
-    }
-}
-
-pub(crate) fn lower_binop(op: ABin) -> BinOp {
-    match op {
-        ABin::Add => BinOp::Add,
-        ABin::Sub => BinOp::Sub,
-        ABin::Mul => BinOp::Mul,
-        ABin::Div => BinOp::Div,
-        ABin::Rem => BinOp::Rem,
-        ABin::BitAnd => BinOp::BitAnd,
-        ABin::BitOr => BinOp::BitOr,
-        ABin::BitXor => BinOp::BitXor,
-        ABin::Shl => BinOp::Shl,
-        ABin::Shr => BinOp::Shr,
-        ABin::Eq => BinOp::Eq,
-        ABin::Ne => BinOp::Ne,
-        ABin::Lt => BinOp::Lt,
-        ABin::Le => BinOp::Le,
-        ABin::Gt => BinOp::Gt,
-        ABin::Ge => BinOp::Ge,
-        ABin::And => BinOp::And,
-        ABin::Or => BinOp::Or,
-    }
-}
 
 fn konst(v: u64, ty: Ty, span: Span) -> Expr {
     Expr { kind: ExprKind::Const(v), ty, span }
@@ -642,7 +611,7 @@ impl Checker<'_> {
                     return None;
                 }
                 let ty = inner.ty;
-                Some(Expr { kind: ExprKind::Unary { op: lower_unop(op), operand: Box::new(inner) }, ty, span })
+                Some(Expr { kind: ExprKind::Unary { op: op, operand: Box::new(inner) }, ty, span })
             }
         }
     }
@@ -656,7 +625,7 @@ impl Checker<'_> {
         expected: Option<Ty>,
         span: Span,
     ) -> Option<Expr> {
-        let hop = lower_binop(op);
+        let hop = op;
         if op.is_logical() {
             let what = format!("an operand of `{}`", op.symbol());
             let l = self.expr_as(cx, lhs, Ty::Bool, Some("nfl::E0306"), &what);

@@ -20,30 +20,8 @@ pub mod verify;
 
 use nfl_syntax::ast::{Hook, Span};
 
-macro_rules! entity {
-    ($name:ident, $prefix:literal) => {
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
-        impl $name {
-            pub fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, concat!($prefix, "{}"), self.0)
-            }
-        }
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, concat!($prefix, "{}"), self.0)
-            }
-        }
-    };
-}
-
-entity!(BlockId, "bb");
-entity!(VarId, "v");
+crate::entity!(BlockId, "bb");
+crate::entity!(VarId, "v");
 
 /// What a variable holds, as the kernel verifier will see it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
