@@ -96,12 +96,12 @@ fn object_code(obj: &[u8], name: &str) -> Vec<nfl_compiler::bpf::Insn> {
         .insns
 }
 
-/// Instructions executed on `pkt`, checking the verdict.
-fn executed(insns: &[nfl_compiler::bpf::Insn], pkt: &[u8], want: u32, what: &str) -> u64 {
+/// (instructions executed, jumps taken) on `pkt`, checking the verdict.
+fn executed(insns: &[nfl_compiler::bpf::Insn], pkt: &[u8], want: u32, what: &str) -> (u64, u64) {
     let mut copy = pkt.to_vec();
     let run = interp::run(insns, &mut copy).unwrap_or_else(|e| panic!("{what}: interpreter: {e}"));
     assert_eq!(run.retval, u64::from(want), "{what}: interpreter verdict");
-    run.executed
+    (run.executed, run.taken)
 }
 
 /// The mean of the middle half of `v` (interquartile mean).
@@ -138,8 +138,8 @@ struct PacketRow {
     nf: (f64, f64),
     c: (f64, f64),
     floor: (f64, f64),
-    nf_executed: u64,
-    c_executed: u64,
+    nf_executed: (u64, u64),
+    c_executed: (u64, u64),
 }
 
 struct ExampleRow {
@@ -275,8 +275,8 @@ fn main() {
     println!();
     println!("### ns/packet (BPF_PROG_TEST_RUN, median of {} interleaved rounds, repeat {})", s.rounds, s.repeat);
     println!();
-    println!("| example | packet | nflc ns | C ns | ratio | nflc IQM | C IQM | IQM ratio | floor IQM | ratio above floor | insns run nflc | insns run C |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| example | packet | nflc ns | C ns | ratio | nflc IQM | C IQM | IQM ratio | floor IQM | ratio above floor | insns run nflc | insns run C | jumps taken nflc | jumps taken C |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &packet_rows {
         let above = if r.c.1 - r.floor.1 > 0.5 {
             format!("{:.2}", (r.nf.1 - r.floor.1) / (r.c.1 - r.floor.1))
@@ -284,7 +284,7 @@ fn main() {
             "n/a".into()
         };
         println!(
-            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {:.0} | {:.2} | {:.1} | {:.1} | {:.2} | {:.1} | {} | {} | {} | {} | {} |",
             r.example,
             r.packet,
             r.nf.0,
@@ -295,8 +295,10 @@ fn main() {
             r.nf.1 / r.c.1,
             r.floor.1,
             above,
-            r.nf_executed,
-            r.c_executed
+            r.nf_executed.0,
+            r.c_executed.0,
+            r.nf_executed.1,
+            r.c_executed.1
         );
     }
     let mut floor_k: Vec<f64> = packet_rows.iter().map(|r| r.floor.0).collect();

@@ -19,6 +19,8 @@ pub struct Run {
     pub retval: u64,
     /// Instructions executed, `exit` included (an `LD_IMM64` counts once).
     pub executed: u64,
+    /// Jumps taken (conditional or not): each redirects the CPU's fetch.
+    pub taken: u64,
 }
 
 struct Mem<'a> {
@@ -129,6 +131,7 @@ pub fn run(insns: &[Insn], pkt: &mut [u8]) -> Result<Run, String> {
     let mut mem = Mem { pkt, stack: [0; STACK_SIZE] };
     let mut pc = 0usize;
     let mut executed = 0u64;
+    let mut taken = 0u64;
     loop {
         let insn = *insns.get(pc).ok_or_else(|| format!("pc {pc} ran off the program"))?;
         executed += 1;
@@ -186,13 +189,17 @@ pub fn run(insns: &[Insn], pkt: &mut [u8]) -> Result<Run, String> {
                 next = pc + 2;
             }
             class @ (BPF_JMP | BPF_JMP32) => match op {
-                BPF_EXIT => return Ok(Run { retval: r[0], executed }),
+                BPF_EXIT => return Ok(Run { retval: r[0], executed, taken }),
                 BPF_CALL => return Err(format!("call in insn {pc} (helpers are not modelled)")),
-                BPF_JA => next = (pc as i64 + 1 + i64::from(insn.off)) as usize,
+                BPF_JA => {
+                    next = (pc as i64 + 1 + i64::from(insn.off)) as usize;
+                    taken += 1;
+                }
                 _ => {
                     let s = if uses_reg { r[src] } else { imm };
-                    if cond(op, r[dst], s, class == BPF_JMP)? {
+                    if cond(op, r[dst], s, class == BPF_JMP)? && insn.off != 0 {
                         next = (pc as i64 + 1 + i64::from(insn.off)) as usize;
+                        taken += 1;
                     }
                 }
             },
