@@ -40,9 +40,21 @@ struct Settings {
 impl Settings {
     fn from_env() -> Settings {
         if std::env::var("NFL_BENCH_QUICK").is_ok_and(|v| v == "1") {
-            Settings { rounds: 3, repeat: 100_000, nf_builds: 5, clang_builds: 2, loads: 2 }
+            Settings {
+                rounds: 3,
+                repeat: 100_000,
+                nf_builds: 5,
+                clang_builds: 2,
+                loads: 2,
+            }
         } else {
-            Settings { rounds: 31, repeat: 2_000_000, nf_builds: 50, clang_builds: 5, loads: 5 }
+            Settings {
+                rounds: 31,
+                repeat: 2_000_000,
+                nf_builds: 50,
+                clang_builds: 5,
+                loads: 5,
+            }
         }
     }
 }
@@ -51,7 +63,11 @@ fn median(v: &mut [f64]) -> f64 {
     assert!(!v.is_empty());
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn ms(f: impl FnOnce()) -> f64 {
@@ -64,14 +80,20 @@ fn load(obj: &[u8], what: &str) -> LoadedProgram {
     nfl_runtime::load(obj, None).unwrap_or_else(|e| {
         panic!(
             "{what}: load failed: {e}\n{}",
-            e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
+            e.verifier_log()
+                .map(nfl_runtime::trim_verifier_log)
+                .unwrap_or_default()
         )
     })
 }
 
 /// Stack bytes of a clang object: the deepest `(r10 - N)` in its disassembly.
 fn c_stack_bytes(obj: &Path) -> Option<u32> {
-    let out = std::process::Command::new("llvm-objdump").arg("-d").arg(obj).output().ok()?;
+    let out = std::process::Command::new("llvm-objdump")
+        .arg("-d")
+        .arg(obj)
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -182,7 +204,11 @@ fn main() {
         s.repeat,
         s.nf_builds,
         s.clang_builds,
-        if s.rounds < 15 { " (NFL_BENCH_QUICK: smoke run, numbers are rough)" } else { "" }
+        if s.rounds < 15 {
+            " (NFL_BENCH_QUICK: smoke run, numbers are rough)"
+        } else {
+            ""
+        }
     );
 
     let empty_obj = compile_twin("empty", dir.path(), &[]).unwrap_or_else(|e| panic!("{e}"));
@@ -215,8 +241,9 @@ fn main() {
             .map(|_| ms(|| nf_prog = Some(load(&build.object, example))))
             .collect();
         let mut c_prog = None;
-        let mut c_load: Vec<f64> =
-            (0..s.loads).map(|_| ms(|| c_prog = Some(load(&c_obj, example)))).collect();
+        let mut c_load: Vec<f64> = (0..s.loads)
+            .map(|_| ms(|| c_prog = Some(load(&c_obj, example))))
+            .collect();
         let (nf_prog, c_prog) = (nf_prog.expect("loaded"), c_prog.expect("loaded"));
         let nf_insns = object_code(&build.object, example);
         let c_insns = object_code(&c_obj, example);
@@ -240,14 +267,19 @@ fn main() {
 
         // ns/packet, interleaved.
         for (pname, pkt, filter_verdict) in &packets {
-            let want = if example == "static_filter" { *filter_verdict } else { 2 };
+            let want = if example == "static_filter" {
+                *filter_verdict
+            } else {
+                2
+            };
             let what = |who: &str| format!("{example}/{who} on {pname}");
             let nf_executed = executed(&nf_insns, pkt, want, &what("nflc"));
             let c_executed = executed(&c_insns, pkt, want, &what("C"));
             // One warm-up run of each, not recorded.
             run_once(&nf_prog, pkt, s.repeat / 10, want, &what("nflc"));
             run_once(&c_prog, pkt, s.repeat / 10, want, &what("C"));
-            let (mut nf_t, mut c_t, mut floor_t) = (Timing::default(), Timing::default(), Timing::default());
+            let (mut nf_t, mut c_t, mut floor_t) =
+                (Timing::default(), Timing::default(), Timing::default());
             for round in 0..s.rounds {
                 // Alternate who goes first, so neither always follows the floor.
                 if round % 2 == 0 {
@@ -273,9 +305,14 @@ fn main() {
 
     // Report.
     println!();
-    println!("### ns/packet (BPF_PROG_TEST_RUN, median of {} interleaved rounds, repeat {})", s.rounds, s.repeat);
+    println!(
+        "### ns/packet (BPF_PROG_TEST_RUN, median of {} interleaved rounds, repeat {})",
+        s.rounds, s.repeat
+    );
     println!();
-    println!("| example | packet | nflc ns | C ns | ratio | nflc IQM | C IQM | IQM ratio | floor IQM | ratio above floor | insns run nflc | insns run C | jumps taken nflc | jumps taken C |");
+    println!(
+        "| example | packet | nflc ns | C ns | ratio | nflc IQM | C IQM | IQM ratio | floor IQM | ratio above floor | insns run nflc | insns run C | jumps taken nflc | jumps taken C |"
+    );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &packet_rows {
         let above = if r.c.1 - r.floor.1 > 0.5 {
@@ -312,7 +349,9 @@ fn main() {
     println!();
     println!("### code");
     println!();
-    println!("| example | xlated nflc | xlated C | ratio | processed nflc | processed C | jited B nflc | jited B C | stack B nflc | stack B C |");
+    println!(
+        "| example | xlated nflc | xlated C | ratio | processed nflc | processed C | jited B nflc | jited B C | stack B nflc | stack B C |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &example_rows {
         println!(
@@ -348,20 +387,35 @@ fn main() {
     println!();
     println!("### goals");
     println!();
-    let worst_ns = packet_rows.iter().map(|r| r.nf.0 / r.c.0).fold(0.0, f64::max);
-    let worst_iqm = packet_rows.iter().map(|r| r.nf.1 / r.c.1).fold(0.0, f64::max);
+    let worst_ns = packet_rows
+        .iter()
+        .map(|r| r.nf.0 / r.c.0)
+        .fold(0.0, f64::max);
+    let worst_iqm = packet_rows
+        .iter()
+        .map(|r| r.nf.1 / r.c.1)
+        .fold(0.0, f64::max);
     let worst_insns = example_rows
         .iter()
         .map(|r| f64::from(r.nf_xlated) / f64::from(r.c_xlated))
         .fold(0.0, f64::max);
-    let worst_build = example_rows.iter().map(|r| r.nf_build_ms).fold(0.0, f64::max);
+    let worst_build = example_rows
+        .iter()
+        .map(|r| r.nf_build_ms)
+        .fold(0.0, f64::max);
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!(
         "- ns/packet <= 1.1x C: worst {worst_ns:.2}x (medians), {worst_iqm:.2}x (IQM): {}",
         verdict(worst_ns <= 1.1)
     );
-    println!("- xlated insns <= 1.2x C: worst {worst_insns:.2}x: {}", verdict(worst_insns <= 1.2));
-    println!("- nflc build < 10 ms: worst {worst_build:.3} ms: {}", verdict(worst_build < 10.0));
+    println!(
+        "- xlated insns <= 1.2x C: worst {worst_insns:.2}x: {}",
+        verdict(worst_insns <= 1.2)
+    );
+    println!(
+        "- nflc build < 10 ms: worst {worst_build:.3} ms: {}",
+        verdict(worst_build < 10.0)
+    );
     println!();
     println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -35,10 +35,13 @@ impl Mem<'_> {
         } else if (STACK_TOP - STACK_SIZE as u64..STACK_TOP).contains(&addr) {
             (STACK_TOP - STACK_SIZE as u64, &mut self.stack[..])
         } else {
-            return Err(format!("access to {addr:#x}, outside the packet and the stack"));
+            return Err(format!(
+                "access to {addr:#x}, outside the packet and the stack"
+            ));
         };
         let off = (addr - base) as usize;
-        buf.get_mut(off..off + len).ok_or_else(|| format!("access of {len} bytes at {addr:#x} is out of bounds"))
+        buf.get_mut(off..off + len)
+            .ok_or_else(|| format!("access of {len} bytes at {addr:#x} is out of bounds"))
     }
 
     fn load(&mut self, addr: u64, len: usize) -> Result<u64, String> {
@@ -74,7 +77,11 @@ fn size_bytes(code: u8) -> usize {
 }
 
 fn alu(op: u8, dst: u64, src: u64, is64: bool) -> Result<u64, String> {
-    let (d, s) = if is64 { (dst, src) } else { (dst & 0xffff_ffff, src & 0xffff_ffff) };
+    let (d, s) = if is64 {
+        (dst, src)
+    } else {
+        (dst & 0xffff_ffff, src & 0xffff_ffff)
+    };
     let bits = if is64 { 64 } else { 32 };
     let r = match op {
         BPF_ADD => d.wrapping_add(s),
@@ -86,10 +93,7 @@ fn alu(op: u8, dst: u64, src: u64, is64: bool) -> Result<u64, String> {
         BPF_AND => d & s,
         BPF_XOR => d ^ s,
         BPF_LSH => d.wrapping_shl((s % bits) as u32),
-        BPF_RSH => {
-            let v = d >> (s % bits);
-            v
-        }
+        BPF_RSH => d >> (s % bits),
         BPF_ARSH => {
             if is64 {
                 ((d as i64) >> (s % 64)) as u64
@@ -105,8 +109,16 @@ fn alu(op: u8, dst: u64, src: u64, is64: bool) -> Result<u64, String> {
 }
 
 fn cond(op: u8, d: u64, s: u64, is64: bool) -> Result<bool, String> {
-    let (d, s) = if is64 { (d, s) } else { (d & 0xffff_ffff, s & 0xffff_ffff) };
-    let (sd, ss) = if is64 { (d as i64, s as i64) } else { (i64::from(d as u32 as i32), i64::from(s as u32 as i32)) };
+    let (d, s) = if is64 {
+        (d, s)
+    } else {
+        (d & 0xffff_ffff, s & 0xffff_ffff)
+    };
+    let (sd, ss) = if is64 {
+        (d as i64, s as i64)
+    } else {
+        (i64::from(d as u32 as i32), i64::from(s as u32 as i32))
+    };
     Ok(match op {
         BPF_JEQ => d == s,
         BPF_JNE => d != s,
@@ -128,12 +140,17 @@ pub fn run(insns: &[Insn], pkt: &mut [u8]) -> Result<Run, String> {
     let mut r = [0u64; 11];
     r[1] = CTX_BASE;
     r[10] = STACK_TOP;
-    let mut mem = Mem { pkt, stack: [0; STACK_SIZE] };
+    let mut mem = Mem {
+        pkt,
+        stack: [0; STACK_SIZE],
+    };
     let mut pc = 0usize;
     let mut executed = 0u64;
     let mut taken = 0u64;
     loop {
-        let insn = *insns.get(pc).ok_or_else(|| format!("pc {pc} ran off the program"))?;
+        let insn = *insns
+            .get(pc)
+            .ok_or_else(|| format!("pc {pc} ran off the program"))?;
         executed += 1;
         if executed > 100_000 {
             return Err("more than 100000 instructions executed".into());
@@ -189,7 +206,13 @@ pub fn run(insns: &[Insn], pkt: &mut [u8]) -> Result<Run, String> {
                 next = pc + 2;
             }
             class @ (BPF_JMP | BPF_JMP32) => match op {
-                BPF_EXIT => return Ok(Run { retval: r[0], executed, taken }),
+                BPF_EXIT => {
+                    return Ok(Run {
+                        retval: r[0],
+                        executed,
+                        taken,
+                    });
+                }
                 BPF_CALL => return Err(format!("call in insn {pc} (helpers are not modelled)")),
                 BPF_JA => {
                     next = (pc as i64 + 1 + i64::from(insn.off)) as usize;
@@ -203,7 +226,11 @@ pub fn run(insns: &[Insn], pkt: &mut [u8]) -> Result<Run, String> {
                     }
                 }
             },
-            _ => return Err(format!("unsupported instruction class in insn {pc}: {code:#x}")),
+            _ => {
+                return Err(format!(
+                    "unsupported instruction class in insn {pc}: {code:#x}"
+                ));
+            }
         }
         pc = next;
     }
