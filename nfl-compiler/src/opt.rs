@@ -101,6 +101,20 @@ pub fn simplify_cfg(func: &mut Function) {
         }
         b
     };
+    // Empty blocks that return the same constant are one block: the first
+    // of them stands for all (clang's tail merging of `return XDP_DROP`).
+    let mut first_return: Vec<(u32, BlockId)> = Vec::new();
+    let mut canonical: Vec<BlockId> = func.block_ids().collect();
+    for b in func.block_ids() {
+        let block = func.block(b);
+        if let (true, Term::Exit(crate::ir::Exit::Return(code))) = (block.insts.is_empty(), &block.term) {
+            match first_return.iter().find(|(c, _)| c == code) {
+                Some(&(_, first)) => canonical[b.index()] = first,
+                None => first_return.push((*code, b)),
+            }
+        }
+    }
+    let forward = |func: &Function, b: BlockId| canonical[forward(func, b).index()];
     let targets: Vec<Vec<BlockId>> = func
         .blocks
         .iter()
@@ -188,60 +202,94 @@ pub fn load_cse(func: &mut Function) {
     }
 }
 
-/// Byte-swap the low `width` bits of `v` (16, 32 or 64).
-fn swap(v: u64, width: u32) -> u64 {
-    match width {
-        16 => u64::from((v as u16).swap_bytes()),
-        32 => u64::from((v as u32).swap_bytes()),
-        _ => v.swap_bytes(),
-    }
+/// How a value may be used for it to stay in wire form.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WireUse {
+    /// `== C`, `!= C` or `& C != 0` in a branch.
+    Compare,
+    /// `dst = value & C`, where `dst` is itself only compared.
+    Mask(VarId),
+    Other,
 }
 
-/// Compare whole, byte-aligned 16/32/64-bit fields in network byte order,
-/// as hand-written C does (`eth->h_proto == htons(ETH_P_IP)`): when every
-/// use of a loaded field is an `==`/`!=` against a constant, load it without
-/// the byte swap and swap the constants instead.
+/// Compare header fields in network byte order, as hand-written C does
+/// (`eth->h_proto == htons(ETH_P_IP)`, `(iph->saddr & htonl(M)) == htonl(N)`):
+/// when a loaded field is only compared with constants, possibly after
+/// masking with a constant, load its window without the byte swap or shift
+/// and convert the constants instead.
 pub fn wire_order_compares(func: &mut Function) {
     let n = func.vars.len();
     let mut n_defs = vec![0u32; n];
-    let mut other_use = vec![false; n];
+    let mut uses: Vec<Vec<WireUse>> = vec![Vec::new(); n];
     for block in &func.blocks {
         for inst in &block.insts {
             if let Some(d) = inst.def() {
                 n_defs[d.index()] += 1;
             }
-            for u in inst.uses() {
-                other_use[u.index()] = true;
+            match *inst {
+                Inst::Alu { op: crate::ir::AluOp::And, dst, lhs, rhs: Operand::Imm(_), .. } if dst != lhs => {
+                    uses[lhs.index()].push(WireUse::Mask(dst));
+                }
+                _ => {
+                    for u in inst.uses() {
+                        uses[u.index()].push(WireUse::Other);
+                    }
+                }
             }
         }
         match block.term {
-            Term::Branch { op: CmpOp::Eq | CmpOp::Ne, rhs: Operand::Imm(_), .. } => {}
+            Term::Branch { op: CmpOp::Eq | CmpOp::Ne | CmpOp::Set, lhs, rhs: Operand::Imm(_), .. } => {
+                uses[lhs.index()].push(WireUse::Compare);
+            }
             _ => {
                 for u in block.term.uses() {
-                    other_use[u.index()] = true;
+                    uses[u.index()].push(WireUse::Other);
                 }
             }
         }
     }
-    let mut swapped: Vec<Option<u32>> = vec![None; n];
+    let only_compared = |v: VarId| n_defs[v.index()] == 1 && uses[v.index()].iter().all(|u| *u == WireUse::Compare);
+    // Variables to convert: (var, window, bit offset, width).
+    let mut convert: Vec<Option<(crate::ir::Window, u32, u32)>> = vec![None; n];
     for block in &mut func.blocks {
         for inst in &mut block.insts {
-            if let Inst::LoadField { dst, bit_offset, width, wire, .. } = inst
-                && *bit_offset % 8 == 0
-                && matches!(*width, 16 | 32 | 64)
+            let Inst::LoadField { dst, hdr_len, bit_offset, width, wire, .. } = inst else { continue };
+            let Some(w) = crate::ir::window(*hdr_len, *bit_offset, *width) else { continue };
+            let eligible = w.len > 1
                 && n_defs[dst.index()] == 1
-                && !other_use[dst.index()]
-            {
+                && !uses[dst.index()].is_empty()
+                && uses[dst.index()].iter().all(|u| match u {
+                    WireUse::Compare => true,
+                    WireUse::Mask(m) => only_compared(*m),
+                    WireUse::Other => false,
+                });
+            if eligible {
                 *wire = true;
-                swapped[dst.index()] = Some(*width);
+                convert[dst.index()] = Some((w, *bit_offset, *width));
+                for u in &uses[dst.index()] {
+                    if let WireUse::Mask(m) = u {
+                        convert[m.index()] = Some((w, *bit_offset, *width));
+                    }
+                }
             }
         }
     }
+    let conv = |v: VarId, c: u64| convert[v.index()].map(|(w, o, wd)| (crate::ir::wire_const(w, o, wd, c), w.len * 8));
     for block in &mut func.blocks {
-        if let Term::Branch { lhs, rhs: Operand::Imm(v), .. } = &mut block.term
-            && let Some(width) = swapped[lhs.index()]
+        for inst in &mut block.insts {
+            if let Inst::Alu { op: crate::ir::AluOp::And, dst, lhs, rhs: Operand::Imm(c), width } = inst
+                && convert[dst.index()].is_some()
+                && let Some((wc, bits)) = conv(*lhs, *c)
+            {
+                *c = wc;
+                *width = bits;
+            }
+        }
+        if let Term::Branch { lhs, rhs: Operand::Imm(c), width, .. } = &mut block.term
+            && let Some((wc, bits)) = conv(*lhs, *c)
         {
-            *v = swap(*v, width);
+            *c = wc;
+            *width = bits;
         }
     }
 }

@@ -143,9 +143,9 @@ pub enum Inst {
     PtrAdd { dst: VarId, ptr: VarId, off: Operand },
     /// `dst = the big-endian bit field [bit_offset, bit_offset + width)` of
     /// the header at `ptr` (whose checked length is `hdr_len`). With `wire`
-    /// (only for whole, byte-aligned 16/32/64-bit fields) the value stays in
-    /// network byte order; every use then compares it with a swapped
-    /// constant (see `opt::wire_order_compares`).
+    /// the result is instead the field's load window exactly as on the wire,
+    /// with the bits outside the field cleared; every use then works on
+    /// constants converted to that form (see `opt::wire_order_compares`).
     LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, wire: bool },
     /// Write `src` into that bit field.
     StoreField { ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, src: Operand },
@@ -190,6 +190,49 @@ impl Inst {
     pub fn has_side_effect(&self) -> bool {
         matches!(self, Inst::StoreField { .. })
     }
+}
+
+/// A load window: `len` bytes at byte offset `start` of a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// The smallest single load (1, 2, 4 or 8 bytes) covering the field
+/// `[bit_offset, bit_offset + width)` that stays inside a `hdr_len`-byte
+/// header, if there is one.
+pub fn window(hdr_len: u32, bit_offset: u32, width: u32) -> Option<Window> {
+    let first = bit_offset / 8;
+    let last = (bit_offset + width - 1) / 8;
+    let needed = last - first + 1;
+    let len = [1u32, 2, 4, 8].into_iter().find(|&l| l >= needed)?;
+    if len > hdr_len {
+        return None;
+    }
+    let start = if first + len <= hdr_len { first } else { hdr_len - len };
+    Some(Window { start, len })
+}
+
+/// The wire form of a constant `c` compared with the field
+/// `[bit_offset, bit_offset + width)` loaded through window `w`: shifted to
+/// the field's place in the window and byte-swapped as the load sees it.
+pub fn wire_const(w: Window, bit_offset: u32, width: u32, c: u64) -> u64 {
+    let bits = w.len * 8;
+    let below = bits - (bit_offset - w.start * 8) - width;
+    let field_mask = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+    let placed = (c & field_mask) << below;
+    match w.len {
+        1 => placed,
+        2 => u64::from((placed as u16).swap_bytes()),
+        4 => u64::from((placed as u32).swap_bytes()),
+        _ => placed.swap_bytes(),
+    }
+}
+
+/// The field's bits within its window, in wire form.
+pub fn wire_mask(w: Window, bit_offset: u32, width: u32) -> u64 {
+    wire_const(w, bit_offset, width, u64::MAX)
 }
 
 /// How a program ends.

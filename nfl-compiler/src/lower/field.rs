@@ -10,12 +10,7 @@ use super::{Lower, mir::Reg};
 use crate::bpf::insn::*;
 use crate::ir::Operand;
 
-/// A load window: `len` bytes at byte offset `start` of the header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub start: u32,
-    pub len: u32,
-}
+pub(crate) use crate::ir::{Window, window};
 
 fn size_code(len: u32) -> u8 {
     match len {
@@ -24,20 +19,6 @@ fn size_code(len: u32) -> u8 {
         4 => BPF_W,
         _ => BPF_DW,
     }
-}
-
-/// The smallest single-load window covering the field inside the header,
-/// if there is one.
-pub(crate) fn window(hdr_len: u32, bit_offset: u32, width: u32) -> Option<Window> {
-    let first = bit_offset / 8;
-    let last = (bit_offset + width - 1) / 8;
-    let needed = last - first + 1;
-    let len = [1u32, 2, 4, 8].into_iter().find(|&l| l >= needed)?;
-    if len > hdr_len {
-        return None;
-    }
-    let start = if first + len <= hdr_len { first } else { hdr_len - len };
-    Some(Window { start, len })
 }
 
 fn mask(width: u32) -> u64 {
@@ -59,9 +40,17 @@ impl Lower<'_> {
         }
     }
 
-    /// `len` bytes at `byte` as they are on the wire (no byte swap).
-    pub(crate) fn load_raw(&mut self, dst: Reg, ptr: Reg, byte: u32, len: u32) {
-        self.emit(BPF_LDX | size_code(len) | BPF_MEM, dst, ptr, byte as i16, 0);
+    /// The field's load window as on the wire (no byte swap), with the bits
+    /// outside the field cleared.
+    pub(crate) fn load_wire(&mut self, dst: Reg, ptr: Reg, hdr_len: u32, bit_offset: u32, width: u32) {
+        let Some(w) = window(hdr_len, bit_offset, width) else {
+            return self.load_field(dst, ptr, hdr_len, bit_offset, width);
+        };
+        self.emit(BPF_LDX | size_code(w.len) | BPF_MEM, dst, ptr, w.start as i16, 0);
+        let m = crate::ir::wire_mask(w, bit_offset, width);
+        if m != mask(w.len * 8) {
+            self.alu(BPF_AND, dst, Operand::Imm(m), w.len * 8);
+        }
     }
 
     pub(crate) fn load_field(&mut self, dst: Reg, ptr: Reg, hdr_len: u32, bit_offset: u32, width: u32) {

@@ -216,7 +216,7 @@ impl Lower<'_> {
             Inst::LoadField { dst, ptr, hdr_len, bit_offset, width, wire } => {
                 let (d, p) = (self.var(*dst), self.var(*ptr));
                 if *wire {
-                    self.load_raw(d, p, *bit_offset / 8, *width / 8);
+                    self.load_wire(d, p, *hdr_len, *bit_offset, *width);
                 } else {
                     self.load_field(d, p, *hdr_len, *bit_offset, *width);
                 }
