@@ -293,3 +293,55 @@ pub fn wire_order_compares(func: &mut Function) {
         }
     }
 }
+
+/// Drop the setting of flag bits nothing tests. A variable used only as
+/// `v |= C` (on itself) and in `if v & C` branches is a set of flags; an
+/// `|=` of bits no branch tests does nothing and goes, as does the `|=`
+/// entirely when none of its bits are read (e.g. `ethernet.valid` in a
+/// program that never asks).
+pub fn unread_flag_bits(func: &mut Function) {
+    let n = func.vars.len();
+    let mut read = vec![0u64; n];
+    let mut is_flags = vec![true; n];
+    for block in &func.blocks {
+        for inst in &block.insts {
+            match *inst {
+                Inst::Alu { op: crate::ir::AluOp::Or, dst, lhs, rhs: Operand::Imm(_), .. } if dst == lhs => {}
+                Inst::Const { .. } => {}
+                _ => {
+                    for u in inst.uses() {
+                        is_flags[u.index()] = false;
+                    }
+                    if let Some(d) = inst.def() {
+                        is_flags[d.index()] = false;
+                    }
+                }
+            }
+        }
+        match block.term {
+            Term::Branch { op: CmpOp::Set, lhs, rhs: Operand::Imm(m), .. } => read[lhs.index()] |= m,
+            _ => {
+                for u in block.term.uses() {
+                    is_flags[u.index()] = false;
+                }
+            }
+        }
+    }
+    for block in &mut func.blocks {
+        let mut keep = Vec::with_capacity(block.insts.len());
+        for inst in &mut block.insts {
+            let mut k = true;
+            if let Inst::Alu { op: crate::ir::AluOp::Or, dst, rhs: Operand::Imm(m), .. } = inst
+                && is_flags[dst.index()]
+            {
+                *m &= read[dst.index()];
+                k = *m != 0;
+            }
+            keep.push(k);
+        }
+        let mut it = keep.iter();
+        block.insts.retain(|_| it.next().copied().unwrap_or(true));
+        let mut it = keep.iter();
+        block.spans.retain(|_| it.next().copied().unwrap_or(true));
+    }
+}

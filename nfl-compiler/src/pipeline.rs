@@ -1,6 +1,6 @@
 //! The whole pass pipeline, in order, in one place.
 //!
-//! HIR → IR (`build`) → `load_cse` → (`simplify_cfg` → `dead_code`) to a
+//! HIR → IR (`build`) → `unread_flag_bits` → `load_cse` → (`simplify_cfg` → `dead_code`) to a
 //! fixpoint → `wire_order_compares` →
 //! lower to machine IR → register allocation → emission. In debug builds
 //! the IR verifier runs after every IR pass; a failure is a compiler bug.
@@ -62,6 +62,8 @@ fn checked(func: &Function, pass: &'static str) -> Result<(), CodegenError> {
 /// Run the IR passes in order.
 pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
     checked(func, "build")?;
+    opt::unread_flag_bits(func);
+    checked(func, "unread_flag_bits")?;
     opt::load_cse(func);
     checked(func, "load_cse")?;
     // Each pass can expose work for the other; a handful of rounds reaches
