@@ -135,3 +135,164 @@ fn corpus_frames_pass_through_parse_only() {
     assert!(n_files >= 100, "only {n_files} Ethernet captures found in {}", dir.display());
     assert!(bad.is_empty(), "{} frames did not pass:\n{}", bad.len(), bad.join("\n"));
 }
+
+/// A small deterministic generator (xorshift) for test packets.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn u16(&mut self) -> u16 {
+        self.next() as u16
+    }
+}
+
+/// The fields `tests/ok/register_pressure.nf` reads, and its verdict.
+struct PressureFields {
+    ttl: u8,
+    id: u16,
+    total_len: u16,
+    sport: u16,
+    dport: u16,
+    ulen: u16,
+    csum: u16,
+    src: u32,
+    dst: u32,
+}
+
+impl PressureFields {
+    fn random(rng: &mut Rng) -> PressureFields {
+        PressureFields {
+            ttl: rng.next() as u8,
+            id: rng.u16(),
+            total_len: rng.u16(),
+            sport: rng.u16(),
+            dport: rng.u16(),
+            ulen: rng.u16(),
+            csum: rng.u16(),
+            src: rng.next() as u32,
+            dst: rng.next() as u32,
+        }
+    }
+
+    /// Everything but `k ^ l` of the program's `mixed`.
+    fn partial_mix(&self) -> u32 {
+        let (a, b, c, d) = (u32::from(self.ttl), 17u32, u32::from(self.id), u32::from(self.total_len));
+        let (e, f, g, h) = (u32::from(self.sport), u32::from(self.dport), u32::from(self.ulen), u32::from(self.csum));
+        let (i, j) = (self.src >> 16, self.src & 0xffff);
+        ((a ^ b).wrapping_add(c ^ d).wrapping_add(e ^ f))
+            .wrapping_mul(3)
+            .wrapping_add(g ^ h)
+            .wrapping_add((i ^ j).wrapping_mul(5))
+    }
+
+    fn verdict(&self) -> u32 {
+        let (k, l) = (self.dst >> 16, self.dst & 0xffff);
+        if self.partial_mix().wrapping_add(k ^ l) == 0x0004_1234 {
+            return 1; // XDP_DROP
+        }
+        let sum = [
+            u32::from(self.ttl),
+            17,
+            u32::from(self.id),
+            u32::from(self.total_len),
+            u32::from(self.sport),
+            u32::from(self.dport),
+            u32::from(self.ulen),
+            u32::from(self.csum),
+            self.src >> 16,
+            self.src & 0xffff,
+            k,
+            l,
+        ]
+        .iter()
+        .fold(0u32, |acc, v| acc.wrapping_add(*v));
+        if sum & 0xff == 0x5a { 3 } else { XDP_PASS }
+    }
+
+    fn packet(&self) -> Vec<u8> {
+        let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        p.extend_from_slice(&[0x45, 0]);
+        p.extend_from_slice(&self.total_len.to_be_bytes());
+        p.extend_from_slice(&self.id.to_be_bytes());
+        p.extend_from_slice(&[0, 0, self.ttl, 17, 0, 0]);
+        p.extend_from_slice(&self.src.to_be_bytes());
+        p.extend_from_slice(&self.dst.to_be_bytes());
+        for v in [self.sport, self.dport, self.ulen, self.csum] {
+            p.extend_from_slice(&v.to_be_bytes());
+        }
+        p.extend_from_slice(b"payload!");
+        p
+    }
+}
+
+#[test]
+fn spilled_program_computes_the_same_verdicts_as_a_reference() {
+    if !nfl_runtime::require_kernel("spilled_program_computes_the_same_verdicts_as_a_reference") {
+        return;
+    }
+    let build = build_ok(&root().join("tests/ok/register_pressure.nf"));
+    assert!(build.codegen.alloc.n_spilled > 0, "the program no longer spills; raise its pressure");
+    let prog = nfl_runtime::load(&build.object, Some("pressure")).expect("load");
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut seen = [0usize; 4];
+    for n in 0..3000 {
+        let mut f = PressureFields::random(&mut rng);
+        // Every third packet is solved to hit the `mixed == EXPECTED` rule.
+        if n % 3 == 0 {
+            let k = f.dst >> 16;
+            let want = 0x0004_1234u32.wrapping_sub(f.partial_mix());
+            if want <= 0xffff {
+                f.dst = (k << 16) | (k ^ want);
+            }
+        }
+        let expected = f.verdict();
+        let got = nfl_runtime::test_run(prog.fd(), &f.packet(), 1).expect("test run").retval;
+        assert_eq!(got, expected, "packet {n}");
+        seen[expected as usize] += 1;
+    }
+    assert!(seen[1] > 0 && seen[2] > 0 && seen[3] > 0, "verdicts seen: {seen:?}");
+}
+
+#[test]
+fn a_kernel_rejection_points_at_the_nf_line() {
+    if !nfl_runtime::require_kernel("a_kernel_rejection_points_at_the_nf_line") {
+        return;
+    }
+    // nflc's own output always verifies, so break one instruction of it on
+    // purpose: the ethertype load reads far past the checked 14 bytes.
+    let build = build_ok(&root().join("examples/static_filter.nf"));
+    let mut insns = build.codegen.insns.clone();
+    let ethertype_load = insns.iter().position(|i| i.code == 0x69 && i.off == 12).expect("ethertype load");
+    insns[ethertype_load].off = 4000;
+    let spec = nfl_compiler::elf::ObjectSpec {
+        license: "GPL".into(),
+        programs: vec![nfl_compiler::elf::ProgramSpec {
+            name: "static_filter".into(),
+            section: "xdp".into(),
+            ctx: nfl_compiler::elf::CtxKind::Xdp,
+            insns,
+            map_relocs: Vec::new(),
+            line_info: nfl_compiler::driver::line_info(&build.checked.sources, &build.codegen.lines),
+        }],
+        maps: Vec::new(),
+    };
+    let object = nfl_compiler::elf::write_object(&spec).expect("object");
+    let err = match nfl_runtime::load(&object, Some("static_filter")) {
+        Ok(_) => panic!("the verifier accepted an out-of-bounds packet read"),
+        Err(e) => e,
+    };
+    let log = err.verifier_log().expect("a verifier log");
+    let trimmed = nfl_runtime::trim_verifier_log(log);
+    let at = nfl_runtime::load::rejection_source(log).expect("a source annotation");
+    eprintln!("{trimmed}");
+    assert!(at.text.contains("select ethernet.ethertype"), "mapped to {:?}", at.text);
+    // The kernel prints the file's base name.
+    assert!(at.file.as_deref().is_some_and(|f| f.ends_with("net.nf")), "{:?}", at.file);
+    assert!(trimmed.contains("select ethernet.ethertype"), "{trimmed}");
+}

@@ -175,7 +175,11 @@ impl Builder<'_> {
                 let (hdr_len, bit_offset, fwidth) = (info.byte_len, f.bit_offset, f.width);
                 let ptr = self.ptr_of(r);
                 let dst = self.new_var(VarKind::Scalar);
+                // The load gets the field's own span, so a verifier message
+                // about it quotes the line that reads the field.
+                let outer = std::mem::replace(&mut self.span, expr.span);
                 self.push(Inst::LoadField { dst, ptr, hdr_len, bit_offset, width: fwidth, wire: false });
+                self.span = outer;
                 Operand::Var(dst)
             }
             ExprKind::Valid(sel) => match self.resolve(*sel, levels) {
