@@ -20,103 +20,18 @@
 //! Skips with a loud `SKIPPED (no BPF)` line when the process cannot use
 //! BPF, unless `NFL_REQUIRE_KERNEL=1`, where it fails instead.
 
-/// Prints a skip notice straight to the process's stderr: libtest captures
-/// `eprintln!` of passing tests, and a skipped kernel test must be loud.
-macro_rules! skipped {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
+#[macro_use]
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use nfl_compiler::bpf::disasm::{BPF_CMPXCHG, BPF_LOAD_ACQ, BPF_STORE_REL, BPF_XCHG, disasm};
+use common::*;
 use nfl_compiler::bpf::insn::*;
 use nfl_compiler::elf::{CtxKind, MapReloc, MapSpec, ObjectSpec, ProgramSpec, write_object};
 
-fn unique(tag: &str) -> String {
-    format!("nfl_disasm_{}_{}", std::process::id(), tag)
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A bpffs pin, unlinked on drop whether the test passed or not.
-struct Pin(PathBuf);
-
-impl Drop for Pin {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn bpffs_mounted() -> bool {
-    std::fs::read_to_string("/proc/mounts").is_ok_and(|m| {
-        m.lines()
-            .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.contains(" bpf "))
-    })
-}
-
-fn kernel_ready(test: &str) -> bool {
-    let bpftool = Command::new("bpftool")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let reason = if !is_root() {
-        Some("not root")
-    } else if !bpftool {
-        Some("bpftool missing")
-    } else {
-        if !bpffs_mounted() {
-            let _ = std::fs::create_dir_all("/sys/fs/bpf");
-            let _ = Command::new("mount")
-                .args(["-t", "bpf", "bpf", "/sys/fs/bpf"])
-                .output();
-        }
-        if bpffs_mounted() {
-            None
-        } else {
-            Some("bpffs not mounted at /sys/fs/bpf")
-        }
-    };
-    match reason {
-        None => true,
-        Some(reason) => {
-            if std::env::var("NFL_REQUIRE_KERNEL").as_deref() == Ok("1") {
-                panic!("{test}: kernel required (NFL_REQUIRE_KERNEL=1) but {reason}");
-            }
-            skipped!("SKIPPED (no BPF): {test}: {reason}");
-            false
-        }
-    }
-}
 
 const GET_PRANDOM_U32: i32 = 7;
 
@@ -348,7 +263,7 @@ fn is_v4(insn: &Insn) -> bool {
 /// Loads the object and returns bpftool's combined output, with the pin
 /// guard that unlinks it.
 fn load(obj: &Path, tag: &str, debug: bool) -> (Output, Pin) {
-    let pin = Pin(Path::new("/sys/fs/bpf").join(unique(tag)));
+    let pin = Pin::new(tag);
     let mut cmd = Command::new("bpftool");
     if debug {
         cmd.arg("-d");
@@ -366,7 +281,7 @@ fn load(obj: &Path, tag: &str, debug: bool) -> (Output, Pin) {
 
 fn write_spec(tag: &str) -> (TempDir, PathBuf, ObjectSpec) {
     let spec = spec();
-    let dir = TempDir(std::env::temp_dir().join(unique(tag)));
+    let dir = TempDir::new(tag);
     std::fs::create_dir_all(&dir.0).unwrap();
     let obj = dir.0.join("kinds.o");
     std::fs::write(&obj, write_object(&spec).unwrap()).unwrap();
