@@ -27,7 +27,7 @@ action set_ttl(ttl: u8) {
 }
 
 control rewrite(xdp) {
-    if ethernet.valid && ipv4.valid && udp.valid && udp.dst_port == ECHO_PORT {
+    if ipv4.valid && udp.valid && udp.dst_port == ECHO_PORT {
         swap_macs()
         let src = ipv4.src
         ipv4.src = ipv4.dst

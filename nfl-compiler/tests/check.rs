@@ -186,6 +186,12 @@ fn validity_follows_guards_and_early_exits() {
     err(&format!("{STD}control c(xdp) {{ if ipv4.valid || ipv6.valid {{ ipv4.ttl = 1 }} }}"), &["E0502"]);
     // One element of a stack says nothing about another.
     err(&format!("{STD}control c(xdp) {{ if vlan[0].valid {{ vlan[1].vid = 1 }} }}"), &["E0502"]);
+    // What the parser extracts before a header comes with it: every path to
+    // `ipv4` and to `udp` extracts `ethernet` first ...
+    ok(&format!("{STD}control c(xdp) {{ if ipv4.valid {{ ethernet.src = 0 }} }}"));
+    ok(&format!("{STD}control c(xdp) {{ if !udp.valid {{ pass }} ethernet.dst = 1 }}"));
+    // ... but TCP may follow IPv6, so `tcp.valid` says nothing of `ipv4`.
+    err(&format!("{STD}control c(xdp) {{ if tcp.valid {{ ipv4.ttl = 1 }} }}"), &["E0502"]);
     // Actions are checked at each call site, with what the caller knows.
     ok(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\ncontrol c(xdp) {{ if ipv4.valid {{ a() }} }}"));
     err(&format!("{STD}action a() {{ ipv4.ttl = 1 }}\ncontrol c(xdp) {{ if ipv6.valid {{ a() }} }}"), &["E0502"]);

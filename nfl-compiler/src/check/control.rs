@@ -138,26 +138,10 @@ impl Checker<'_> {
         }
     }
 
-    /// Lower the control block (E0210/E0211 for none or several).
-    pub(crate) fn lower_control(&mut self) -> Option<ControlOut> {
-        let Some(first) = self.controls.first().copied() else {
-            let file = self.modules.first().map(|m| m.file).unwrap_or_default();
-            self.emit(
-                Diagnostic::error("nfl::E0210", "the program has no `control` block", Span { file, start: 0, end: 0 }, "no control in this program")
-                    .with_help("add one: `control main(xdp) { pass }`"),
-            );
-            return None;
-        };
-        let others: Vec<&ast::ControlDecl> = self.controls.iter().skip(1).copied().collect();
-        for c in others {
-            self.emit(
-                Diagnostic::error("nfl::E0211", "a program has exactly one `control` block", c.name.span, "another control")
-                    .with_label(first.name.span, "the first control is here")
-                    .with_help("merge the logic into one control, or move the other into its own program"),
-            );
-        }
-        let mut cx = Cx::new(Mode::Control);
-        let (body, _) = self.block(&mut cx, &first.body);
+    /// The parser the (first) control asks for, reporting a bad name (E0212).
+    /// `None` when there is no control.
+    pub(crate) fn control_parser_choice(&mut self) -> Option<ParserChoice> {
+        let first = self.controls.first().copied()?;
         let parser_choice = match &first.parser {
             None => ParserChoice::Implicit { span: first.name.span },
             Some(id) => match self.globals.get(&id.name).copied() {
@@ -183,7 +167,30 @@ impl Checker<'_> {
                 }
             },
         };
-        Some(ControlOut { name: first.name.name.clone(), hook: first.hook, body, span: first.span, parser_choice })
+        Some(parser_choice)
+    }
+
+    /// Lower the control block (E0210/E0211 for none or several).
+    pub(crate) fn lower_control(&mut self) -> Option<ControlOut> {
+        let Some(first) = self.controls.first().copied() else {
+            let file = self.modules.first().map(|m| m.file).unwrap_or_default();
+            self.emit(
+                Diagnostic::error("nfl::E0210", "the program has no `control` block", Span { file, start: 0, end: 0 }, "no control in this program")
+                    .with_help("add one: `control main(xdp) { pass }`"),
+            );
+            return None;
+        };
+        let others: Vec<&ast::ControlDecl> = self.controls.iter().skip(1).copied().collect();
+        for c in others {
+            self.emit(
+                Diagnostic::error("nfl::E0211", "a program has exactly one `control` block", c.name.span, "another control")
+                    .with_label(first.name.span, "the first control is here")
+                    .with_help("merge the logic into one control, or move the other into its own program"),
+            );
+        }
+        let mut cx = Cx::new(Mode::Control);
+        let (body, _) = self.block(&mut cx, &first.body);
+        Some(ControlOut { name: first.name.name.clone(), hook: first.hook, body, span: first.span })
     }
 
     /// Lower a block; returns it and whether it always ends in a verdict.

@@ -750,6 +750,7 @@ impl Checker<'_> {
                 let mut t = HashSet::new();
                 if let Some(r) = self.quiet_ref(base) {
                     t.insert(r);
+                    t.extend(self.implied.get(&r).into_iter().flatten().copied());
                 }
                 (t, HashSet::new())
             }

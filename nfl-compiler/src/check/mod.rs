@@ -52,10 +52,16 @@ pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<D
     let mut ck = Checker::new(sources, modules);
     ck.collect();
     ck.fold_consts();
+    // The parser comes first: what it extracts before each header tells the
+    // validity analysis of actions and the control what `H.valid` implies.
+    let choice = ck.control_parser_choice();
+    let parser = ck.check_parsers(choice);
+    if let Some(p) = &parser {
+        ck.implied = parser_graph::implied_validity(p, &ck.headers);
+    }
     let actions = ck.lower_actions();
     ck.check_action_recursion();
     let control = ck.lower_control();
-    let parser = ck.check_parsers(control.as_ref().map(|c| c.parser_choice));
     let has_error = ck.diags.iter().any(Diagnostic::is_error);
     let mut diags = std::mem::take(&mut ck.diags);
     // Report in source order (stable, so related diagnostics stay together).
@@ -134,8 +140,6 @@ pub(crate) struct ControlOut {
     pub hook: ast::Hook,
     pub body: hir::Block,
     pub span: Span,
-    /// `Some(ident)` when the control names its parser.
-    pub parser_choice: ParserChoice,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -165,6 +169,9 @@ pub(crate) struct Checker<'a> {
     pub calls: Vec<(ActionId, ActionId, Span)>,
     /// Action-to-action calls with what the caller knows valid there.
     pub action_calls: Vec<(ActionId, ActionId, std::collections::HashSet<hir::HeaderRef>, Span)>,
+    /// Per header instance: the instances every parse path extracts before
+    /// it, so `ipv4.valid` also proves `ethernet.valid`.
+    pub implied: std::collections::HashMap<hir::HeaderRef, std::collections::HashSet<hir::HeaderRef>>,
 }
 
 impl<'a> Checker<'a> {
@@ -184,6 +191,7 @@ impl<'a> Checker<'a> {
             locals: Vec::new(),
             calls: Vec::new(),
             action_calls: Vec::new(),
+            implied: std::collections::HashMap::new(),
         }
     }
 

@@ -436,3 +436,60 @@ fn pattern_span(p: &ast::Pattern) -> Span {
         ast::Pattern::Mask { span, .. } | ast::Pattern::Range { span, .. } | ast::Pattern::Prefix { span, .. } | ast::Pattern::Set { span, .. } => *span,
     }
 }
+
+/// For each non-stack header instance, the non-stack instances that every
+/// parse path has extracted before extracting it (a forward must-analysis
+/// over the states; loops converge because sets only shrink). Validity is
+/// only ever set by extraction, so `H.valid` proves all of them too.
+pub(crate) fn implied_validity(
+    parser: &ParserHir,
+    headers: &[hir::HeaderInfo],
+) -> HashMap<hir::HeaderRef, std::collections::HashSet<hir::HeaderRef>> {
+    use std::collections::HashSet;
+    let plain = |h: HeaderId| headers.get(h.index()).is_some_and(|x| x.stack.is_none());
+    let n = parser.states.len();
+    let mut entry: Vec<Option<HashSet<HeaderId>>> = vec![None; n];
+    let mut implied: HashMap<HeaderId, HashSet<HeaderId>> = HashMap::new();
+    if let Some(e) = entry.get_mut(parser.start.index()) {
+        *e = Some(HashSet::new());
+    }
+    let mut work = vec![parser.start.index()];
+    while let Some(i) = work.pop() {
+        let (Some(Some(mut cur)), Some(state)) = (entry.get(i).cloned(), parser.states.get(i)) else { continue };
+        for stmt in &state.stmts {
+            if let hir::ParserStmt::Extract { header, .. } = stmt
+                && plain(*header)
+            {
+                implied
+                    .entry(*header)
+                    .and_modify(|set| set.retain(|h| cur.contains(h)))
+                    .or_insert_with(|| cur.clone());
+                cur.insert(*header);
+            }
+        }
+        let succs: Vec<usize> = match &state.transition {
+            hir::Transition::Goto(s) => vec![s.index()],
+            hir::Transition::Select { cases, .. } => cases
+                .iter()
+                .filter_map(|c| match c.target {
+                    hir::Target::State(s) => Some(s.index()),
+                    _ => None,
+                })
+                .collect(),
+            hir::Transition::Accept | hir::Transition::Reject => Vec::new(),
+        };
+        for j in succs {
+            let Some(slot) = entry.get_mut(j) else { continue };
+            let merged: HashSet<HeaderId> = match slot {
+                None => cur.clone(),
+                Some(old) => old.intersection(&cur).copied().collect(),
+            };
+            if slot.as_ref() != Some(&merged) {
+                *slot = Some(merged);
+                work.push(j);
+            }
+        }
+    }
+    let r = |h: HeaderId| hir::HeaderRef { header: h, index: 0 };
+    implied.into_iter().map(|(h, set)| (r(h), set.into_iter().map(r).collect())).collect()
+}
