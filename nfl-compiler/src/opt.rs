@@ -300,6 +300,29 @@ pub fn wire_order_compares(func: &mut Function) {
 /// entirely when none of its bits are read (e.g. `ethernet.valid` in a
 /// program that never asks).
 pub fn unread_flag_bits(func: &mut Function) {
+    let (is_flags, read) = flag_vars(func);
+    for block in &mut func.blocks {
+        let mut keep = Vec::with_capacity(block.insts.len());
+        for inst in &mut block.insts {
+            let mut k = true;
+            if let Inst::Alu { op: crate::ir::AluOp::Or, dst, rhs: Operand::Imm(m), .. } = inst
+                && is_flags[dst.index()]
+            {
+                *m &= read[dst.index()];
+                k = *m != 0;
+            }
+            keep.push(k);
+        }
+        let mut it = keep.iter();
+        block.insts.retain(|_| it.next().copied().unwrap_or(true));
+        let mut it = keep.iter();
+        block.spans.retain(|_| it.next().copied().unwrap_or(true));
+    }
+}
+
+/// Variables used only as flag words (`v = C`, `v |= C`, `if v & C`), and
+/// for each the bits some branch tests.
+fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     let n = func.vars.len();
     let mut read = vec![0u64; n];
     let mut is_flags = vec![true; n];
@@ -327,21 +350,77 @@ pub fn unread_flag_bits(func: &mut Function) {
             }
         }
     }
-    for block in &mut func.blocks {
-        let mut keep = Vec::with_capacity(block.insts.len());
-        for inst in &mut block.insts {
-            let mut k = true;
-            if let Inst::Alu { op: crate::ir::AluOp::Or, dst, rhs: Operand::Imm(m), .. } = inst
-                && is_flags[dst.index()]
-            {
-                *m &= read[dst.index()];
-                k = *m != 0;
-            }
-            keep.push(k);
+    (is_flags, read)
+}
+
+/// Thread flag tests: where a flag word's value is a known constant at the
+/// end of a block (it is, on every path out of the parser) and a successor
+/// is an empty block that only tests that word, jump straight to the side
+/// the test would take, with no code copied. The flags are exact on every
+/// parser exit whose path is not shared (reject edges, ICMP, non-first
+/// fragments); where paths merge first (TCP after IPv4 or IPv6) they are
+/// not, and the tests stay.
+pub fn thread_flag_tests(func: &mut Function) {
+    let (is_flags, _) = flag_vars(func);
+    let flags: Vec<VarId> = (0..func.vars.len() as u32).map(VarId).filter(|v| is_flags[v.index()]).collect();
+    if flags.is_empty() {
+        return;
+    }
+    // Known value of each flag word at the end of each block (`None`:
+    // unknown), forward over the acyclic CFG in reverse post-order.
+    let order = func.reverse_postorder();
+    let mut preds: Vec<Vec<BlockId>> = vec![Vec::new(); func.blocks.len()];
+    for &b in &order {
+        for s in func.block(b).term.successors() {
+            preds[s.index()].push(b);
         }
-        let mut it = keep.iter();
-        block.insts.retain(|_| it.next().copied().unwrap_or(true));
-        let mut it = keep.iter();
-        block.spans.retain(|_| it.next().copied().unwrap_or(true));
+    }
+    let mut out: Vec<Option<Vec<Option<u64>>>> = vec![None; func.blocks.len()];
+    for &b in &order {
+        let mut state: Vec<Option<u64>> = if b == func.entry {
+            vec![None; flags.len()]
+        } else {
+            let mut it = preds[b.index()].iter().filter_map(|p| out[p.index()].as_ref());
+            let first = it.next().cloned().unwrap_or_else(|| vec![None; flags.len()]);
+            it.fold(first, |acc, o| acc.iter().zip(o).map(|(a, b)| if a == b { *a } else { None }).collect())
+        };
+        for inst in &func.block(b).insts {
+            match *inst {
+                Inst::Const { dst, value } => {
+                    if let Some(i) = flags.iter().position(|f| *f == dst) {
+                        state[i] = Some(value);
+                    }
+                }
+                Inst::Alu { op: crate::ir::AluOp::Or, dst, rhs: Operand::Imm(m), .. } => {
+                    if let Some(i) = flags.iter().position(|f| *f == dst) {
+                        state[i] = state[i].map(|v| v | m);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out[b.index()] = Some(state);
+    }
+    // Retarget edges into empty flag tests whose outcome is known.
+    let decide = |func: &Function, state: &[Option<u64>], mut b: BlockId| {
+        for _ in 0..func.blocks.len() {
+            let block = func.block(b);
+            let Term::Branch { op: CmpOp::Set, lhs, rhs: Operand::Imm(m), then_bb, else_bb, .. } = block.term else {
+                break;
+            };
+            let known = flags.iter().position(|f| *f == lhs).and_then(|i| state[i]);
+            match (block.insts.is_empty(), known) {
+                (true, Some(v)) => b = if v & m != 0 { then_bb } else { else_bb },
+                _ => break,
+            }
+        }
+        b
+    };
+    for &b in &order {
+        let Some(state) = out[b.index()].clone() else { continue };
+        let new: Vec<BlockId> = func.block(b).term.successors().into_iter().map(|s| decide(func, &state, s)).collect();
+        for (slot, t) in func.blocks[b.index()].term.successors_mut().into_iter().zip(new) {
+            *slot = t;
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The whole pass pipeline, in order, in one place.
 //!
-//! HIR → IR (`build`) → `unread_flag_bits` → `load_cse` → (`simplify_cfg` → `dead_code`) to a
+//! HIR → IR (`build`) → `unread_flag_bits` → `load_cse` → (`simplify_cfg` → `thread_flag_tests` →
+//! `unread_flag_bits` → `dead_code`) to a
 //! fixpoint → `wire_order_compares` →
 //! lower to machine IR → register allocation → emission. In debug builds
 //! the IR verifier runs after every IR pass; a failure is a compiler bug.
@@ -72,6 +73,10 @@ pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
         let before = (func.blocks.len(), func.blocks.iter().map(|b| b.insts.len()).sum::<usize>());
         opt::simplify_cfg(func);
         checked(func, "simplify_cfg")?;
+        opt::thread_flag_tests(func);
+        checked(func, "thread_flag_tests")?;
+        opt::unread_flag_bits(func);
+        checked(func, "unread_flag_bits (2)")?;
         opt::dead_code(func);
         checked(func, "dead_code")?;
         let after = (func.blocks.len(), func.blocks.iter().map(|b| b.insts.len()).sum::<usize>());
