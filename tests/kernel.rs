@@ -296,3 +296,26 @@ fn a_kernel_rejection_points_at_the_nf_line() {
     assert!(at.file.as_deref().is_some_and(|f| f.ends_with("net.nf")), "{:?}", at.file);
     assert!(trimmed.contains("select ethernet.ethertype"), "{trimmed}");
 }
+
+#[test]
+fn tc_hook_gives_the_same_verdicts_as_xdp() {
+    if !nfl_runtime::require_kernel("tc_hook_gives_the_same_verdicts_as_xdp") {
+        return;
+    }
+    // The same filter at the TC hook: same cases, TC's verdict codes.
+    let text = std::fs::read_to_string(root().join("examples/static_filter.nf")).expect("read");
+    let tc_text = text.replace("control static_filter(xdp)", "control static_filter(tc)");
+    assert_ne!(text, tc_text);
+    let build = nfl_compiler::driver::build("static_filter_tc.nf", &tc_text, &mut DirLoader(root().join("examples")))
+        .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
+    assert_eq!(build.section, "classifier");
+    let prog = nfl_runtime::load(&build.object, Some("static_filter")).expect("load at tc");
+    assert_eq!(prog.kind(), nfl_runtime::ProgramKind::Tc);
+    let cases_text = std::fs::read_to_string(root().join("examples/static_filter.test")).expect("read cases");
+    let mut sources = build.checked.sources.clone();
+    let (_, cases, diags) = testfile::parse_source(&mut sources, "static_filter.test", &cases_text);
+    assert!(diags.is_empty());
+    let outcomes = testfile::run_cases(&prog, &cases);
+    let report = testfile::format_outcomes(&outcomes);
+    assert!(outcomes.iter().all(|o| o.passed()), "{report}");
+}
