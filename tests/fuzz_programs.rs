@@ -326,14 +326,14 @@ impl Gen {
         }
         if self.rng.chance(40) && !self.last_was_verdict() {
             let v = self.verdict();
-            self.line(1, v);
+            self.line(1, &v);
         }
         self.out.push_str("}\n");
     }
 
     fn last_was_verdict(&self) -> bool {
         let last = self.out.trim_end().lines().last().unwrap_or("").trim();
-        matches!(last, "pass" | "drop" | "tx" | "abort")
+        matches!(last, "pass" | "drop" | "tx" | "abort") || last.starts_with("redirect(")
     }
 
     fn any_type(&mut self) -> T {
@@ -392,15 +392,19 @@ impl Gen {
         }
         if !diverges && self.rng.chance(12 + 6 * u64::from(depth.min(4))) {
             let v = self.verdict();
-            self.line(indent, v);
+            self.line(indent, &v);
             diverges = true;
         }
         self.scope.truncate(scope_len);
         (diverges, valid_now)
     }
 
-    fn verdict(&mut self) -> &'static str {
-        *self.rng.pick(&["pass", "drop", "tx", "abort", "pass", "drop"])
+    fn verdict(&mut self) -> String {
+        if self.rng.chance(3) {
+            // `bpf_redirect` returns XDP_REDIRECT / TC_ACT_REDIRECT for any index.
+            return if self.rng.chance(50) { "redirect(pkt.ifindex)".into() } else { "redirect(1)".into() };
+        }
+        self.rng.pick(&["pass", "drop", "tx", "abort", "pass", "drop"]).to_string()
     }
 
     /// One statement; `last` allows a verdict. Returns (diverges, valid after).
@@ -453,7 +457,7 @@ impl Gen {
                 }
                 18 if last => {
                     let v = self.verdict();
-                    self.line(indent, v);
+                    self.line(indent, &v);
                     return (true, valid);
                 }
                 19 if self.rng.chance(30) => {
@@ -698,7 +702,7 @@ impl Gen {
                     let s = if self.rng.chance(80) { "pkt.len" } else { "pkt.ifindex" };
                     return (s.to_string(), true);
                 }
-                8 => return (format!("(pkt.len as u{w})"), true),
+                8 if self.rng.chance(40) => return (format!("(pkt.len as u{w})"), true),
                 9 => {
                     let mut cands: Vec<(String, bool)> = STD_CONSTS
                         .iter()
@@ -1133,6 +1137,99 @@ struct Stats {
     rewritten: usize,
     tc: usize,
     insns: usize,
+    build_s: f64,
+    load_s: f64,
+    run_s: f64,
+}
+
+impl Stats {
+    fn add(&mut self, o: &Stats) {
+        self.programs += o.programs;
+        self.packets += o.packets;
+        for (a, b) in self.verdicts.iter_mut().zip(o.verdicts) {
+            *a += b;
+        }
+        self.fell_off += o.fell_off;
+        self.rejected += o.rejected;
+        self.rewritten += o.rewritten;
+        self.tc += o.tc;
+        self.insns += o.insns;
+        self.build_s += o.build_s;
+        self.load_s += o.load_s;
+        self.run_s += o.run_s;
+    }
+}
+
+/// Generate, build, load and run one program; `Err` describes the first
+/// failure with everything needed to understand it.
+fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String> {
+    let p = generate(seed);
+    if std::env::var_os("NFL_FUZZ_SHOW").is_some() {
+        eprintln!("{}", numbered(&p.text));
+    }
+    let replay = format!("NFL_FUZZ_SEED={seed:#x}");
+    let t = Instant::now();
+    let built = build(&p);
+    stats.build_s += t.elapsed().as_secs_f64();
+    let b = built.map_err(|d| format!("{replay}: does not build\n{}\n{d}", numbered(&p.text)))?;
+    let hir = &b.checked.hir;
+    let t = Instant::now();
+    let loaded = nfl_runtime::load(&b.object, Some(&hir.name));
+    stats.load_s += t.elapsed().as_secs_f64();
+    let prog = loaded.map_err(|e| {
+        format!(
+            "{replay}: the verifier rejects it: {e}\n{}\n{}\n{}",
+            numbered(&p.text),
+            nfl_compiler::bpf::disasm::disasm(&b.codegen.insns),
+            e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
+        )
+    })?;
+    stats.programs += 1;
+    stats.insns += b.codegen.insns.len();
+    stats.tc += usize::from(hir.hook == Hook::Tc);
+    let mut pg = PacketGen { rng: Rng::new(seed ^ 0x7061_636b_6574), dict: &p.dict };
+    for k in 0..n_packets {
+        let pkt = pg.packet(hir.hook);
+        let want = reference::run(hir, &pkt, TEST_RUN_IFINDEX).map_err(|e| {
+            format!(
+                "{replay}: the reference interpreter fails ({e}) on packet {k}\n{}\npacket:\n{}",
+                numbered(&p.text),
+                hex(&pkt)
+            )
+        })?;
+        let t = Instant::now();
+        let ran = nfl_runtime::test_run(prog.fd(), &pkt, 1);
+        stats.run_s += t.elapsed().as_secs_f64();
+        let got = ran.map_err(|e| format!("{replay}: test run of packet {k} fails: {e}\npacket:\n{}", hex(&pkt)))?;
+        stats.packets += 1;
+        let want_ret = want.retval(hir.hook);
+        stats.verdicts[want_ret as usize & 7] += 1;
+        stats.fell_off += usize::from(want.fell_off);
+        stats.rejected += usize::from(want.rejected);
+        stats.rewritten += usize::from(want.packet != pkt);
+        if got.retval != want_ret || got.data_out != want.packet {
+            let diff: Vec<String> = (0..want.packet.len().max(got.data_out.len()))
+                .filter(|&i| want.packet.get(i) != got.data_out.get(i))
+                .map(|i| format!("@{i}: want {:02x?} got {:02x?}", want.packet.get(i), got.data_out.get(i)))
+                .collect();
+            return Err(format!(
+                "{replay}: packet {k} ({} bytes): retval want {want_ret} ({:?}{}, rejected={}) got {}; \
+                 {} bytes differ {}\n{}\npacket in:\n{}\nwant out:\n{}\ngot out:\n{}",
+                pkt.len(),
+                want.verdict,
+                if want.fell_off { ", fell off the end" } else { "" },
+                want.rejected,
+                got.retval,
+                diff.len(),
+                diff.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+                numbered(&p.text),
+                hex(&pkt),
+                hex(&want.packet),
+                hex(&got.data_out)
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[test]
@@ -1142,125 +1239,68 @@ fn random_programs_verify_and_agree_with_the_reference() {
     }
     let started = Instant::now();
     let n_packets = env_u64("NFL_FUZZ_PACKETS").unwrap_or(40) as usize;
-    let show = std::env::var_os("NFL_FUZZ_SHOW").is_some();
+    let seeds = seeds();
+    // Loading (aya parses the kernel's BTF each time) dominates: spread the
+    // programs over the cores.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<(Stats, Vec<(u64, String)>)> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut stats = Stats::default();
+                    let mut failures = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&seed) = seeds.get(i) else { break };
+                        if let Err(e) = fuzz_one(seed, n_packets, &mut stats) {
+                            failures.push((seed, e));
+                            if failures.len() >= 8 {
+                                break;
+                            }
+                        }
+                    }
+                    (stats, failures)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker panicked")).collect()
+    });
     let mut stats = Stats::default();
-    let mut failures: Vec<String> = Vec::new();
-    let mut failed_seeds: Vec<u64> = Vec::new();
-    for seed in seeds() {
-        let p = generate(seed);
-        if show {
-            eprintln!("{}", numbered(&p.text));
-        }
-        let replay = format!("NFL_FUZZ_SEED={seed:#x}");
-        let b = match build(&p) {
-            Ok(b) => b,
-            Err(d) => {
-                failures.push(format!("{replay}: does not build\n{}\n{d}", numbered(&p.text)));
-                failed_seeds.push(seed);
-                continue;
-            }
-        };
-        let hir = &b.checked.hir;
-        let prog = match nfl_runtime::load(&b.object, Some(&hir.name)) {
-            Ok(prog) => prog,
-            Err(e) => {
-                failures.push(format!(
-                    "{replay}: the verifier rejects it: {e}\n{}\n{}\n{}",
-                    numbered(&p.text),
-                    nfl_compiler::bpf::disasm::disasm(&b.codegen.insns),
-                    e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
-                ));
-                failed_seeds.push(seed);
-                continue;
-            }
-        };
-        stats.programs += 1;
-        stats.insns += b.codegen.insns.len();
-        if hir.hook == Hook::Tc {
-            stats.tc += 1;
-        }
-        let mut pg = PacketGen { rng: Rng::new(seed ^ 0x7061_636b_6574), dict: &p.dict };
-        for k in 0..n_packets {
-            let pkt = pg.packet(hir.hook);
-            let want = match reference::run(hir, &pkt, TEST_RUN_IFINDEX) {
-                Ok(o) => o,
-                Err(e) => {
-                    failures.push(format!(
-                        "{replay}: the reference interpreter fails ({e}) on packet {k}\n{}\npacket:\n{}",
-                        numbered(&p.text),
-                        hex(&pkt)
-                    ));
-                    failed_seeds.push(seed);
-                    break;
-                }
-            };
-            let got = match nfl_runtime::test_run(prog.fd(), &pkt, 1) {
-                Ok(r) => r,
-                Err(e) => {
-                    failures.push(format!("{replay}: test run of packet {k} fails: {e}\npacket:\n{}", hex(&pkt)));
-                    failed_seeds.push(seed);
-                    break;
-                }
-            };
-            stats.packets += 1;
-            let want_ret = want.retval(hir.hook);
-            stats.verdicts[want_ret as usize & 7] += 1;
-            stats.fell_off += usize::from(want.fell_off);
-            stats.rejected += usize::from(want.rejected);
-            stats.rewritten += usize::from(want.packet != pkt);
-            if got.retval != want_ret || got.data_out != want.packet {
-                let diff: Vec<String> = (0..want.packet.len().max(got.data_out.len()))
-                    .filter(|&i| want.packet.get(i) != got.data_out.get(i))
-                    .map(|i| format!("@{i}: want {:02x?} got {:02x?}", want.packet.get(i), got.data_out.get(i)))
-                    .collect();
-                failures.push(format!(
-                    "{replay}: packet {k} ({} bytes): retval want {want_ret} ({:?}{}, rejected={}) got {}; {} bytes differ {}\n{}\npacket in:\n{}\nwant out:\n{}\ngot out:\n{}",
-                    pkt.len(),
-                    want.verdict,
-                    if want.fell_off { ", fell off the end" } else { "" },
-                    want.rejected,
-                    got.retval,
-                    diff.len(),
-                    diff.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
-                    numbered(&p.text),
-                    hex(&pkt),
-                    hex(&want.packet),
-                    hex(&got.data_out)
-                ));
-                failed_seeds.push(seed);
-                break;
-            }
-        }
-        if failures.len() >= 8 {
-            failures.push("(stopped after 8 failures)".into());
-            break;
-        }
+    let mut failures: Vec<(u64, String)> = Vec::new();
+    for (s, f) in results {
+        stats.add(&s);
+        failures.extend(f);
     }
+    failures.sort_by_key(|(seed, _)| *seed);
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz_programs: {} programs ({} tc, {:.0} insns on average) x {} packets = {} runs in {secs:.1}s; \
-         retvals {:?}, fell off the end {}, parser rejected {}, rewritten {}",
+        "fuzz_programs: {} programs ({} tc, {:.0} insns on average) x {} packets = {} runs in {secs:.1}s \
+         on {workers} threads (build {:.1}s, load {:.1}s, test runs {:.1}s); retvals {:?}, \
+         fell off the end {}, parser rejected {}, rewritten {}",
         stats.programs,
         stats.tc,
         stats.insns as f64 / stats.programs.max(1) as f64,
         n_packets,
         stats.packets,
+        stats.build_s,
+        stats.load_s,
+        stats.run_s,
         stats.verdicts,
         stats.fell_off,
         stats.rejected,
         stats.rewritten
     );
-    failed_seeds.dedup();
     assert!(
         failures.is_empty(),
         "{} failing programs; replay one with NFL_FUZZ_SEED (seeds: {}):\n\n{}",
-        failed_seeds.len(),
-        failed_seeds.iter().map(|s| format!("{s:#x}")).collect::<Vec<_>>().join(" "),
-        failures.join("\n\n")
+        failures.len(),
+        failures.iter().map(|(s, _)| format!("{s:#x}")).collect::<Vec<_>>().join(" "),
+        failures.iter().take(6).map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("\n\n")
     );
-    if seeds().len() >= 50 {
+    if seeds.len() >= 50 {
         // The run is only worth something if it reaches every outcome.
-        for (ret, what) in [(0, "abort/tc pass"), (1, "drop"), (2, "pass/tc shot"), (3, "tx")] {
+        for (ret, what) in [(0, "abort/tc pass"), (1, "drop"), (2, "pass/tc shot"), (3, "tx"), (4, "redirect")] {
             assert!(stats.verdicts[ret] > 0, "no packet ended with retval {ret} ({what})");
         }
         assert!(stats.fell_off > 0 && stats.rejected > 0 && stats.rewritten > 0, "degenerate run");
