@@ -6,6 +6,7 @@ pub mod ast;
 pub mod diag;
 mod parse;
 mod prescan;
+mod recover;
 mod syntax_error;
 
 pub use diag::{Diagnostic, Label, Severity, SourceFile, SourceMap};

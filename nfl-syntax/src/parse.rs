@@ -1,10 +1,13 @@
 //! Text to [`Module`]: runs the pest grammar, recovers at item level, and
 //! builds the AST with spans and dense expression ids.
 //!
-//! Recovery works in two steps. The whole file is parsed first; when that
+//! Recovery works in three steps. The whole file is parsed first; when that
 //! fails, the file is split into top-level items (see [`crate::prescan`]) and
 //! each item is parsed on its own, so every broken item gets its own
-//! diagnostic and every good item still reaches the [`Module`].
+//! diagnostic and every good item still reaches the [`Module`]. Inside an
+//! item that fails, the statement, field, state or select case holding the
+//! error is blanked out and the item parsed again, so every error in it is
+//! reported and its good parts are kept (see [`parse_chunk`]).
 //!
 //! Some mistakes are accepted by the grammar on purpose and reported while
 //! building (keywords used as names, unknown types, bad literals, chained
@@ -19,6 +22,7 @@ use pest::iterators::{Pair, Pairs};
 use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::prescan;
+use crate::recover;
 use crate::syntax_error;
 
 mod grammar {
@@ -78,11 +82,12 @@ fn parse_here(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
     let code_ends = prescan::code_ends(text);
     let mut diags = scan.diags.clone();
     let mut items = Vec::new();
+    let mut recovery = Recovery::new(text.len());
 
     let whole = if scan.clean() { Some(NflParser::parse(Rule::file, text)) } else { None };
     match whole {
         Some(Ok(pairs)) => {
-            let mut builder = Builder::new(file, 0, &code_ends);
+            let mut builder = Builder::new(file, 0, &code_ends, 0);
             builder.file_items(pairs, &mut items);
             diags.append(&mut builder.diags);
         }
@@ -90,29 +95,8 @@ fn parse_here(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
             let first_error = whole.and_then(|r| r.err());
             let n_before = diags.len();
             for chunk in &scan.chunks {
-                if chunk.too_deep {
-                    continue;
-                }
-                let Some(chunk_text) = text.get(chunk.start..chunk.end) else { continue };
-                match NflParser::parse(Rule::file, chunk_text) {
-                    Ok(pairs) => {
-                        let mut builder = Builder::new(file, chunk.start, &code_ends);
-                        builder.file_items(pairs, &mut items);
-                        diags.append(&mut builder.diags);
-                    }
-                    Err(err) => {
-                        let at_end = syntax_error::error_pos(&err) >= chunk_text.trim_end().len();
-                        if chunk.truncated && at_end {
-                            // The unterminated comment was already reported.
-                            continue;
-                        }
-                        match chunk.unclosed {
-                            Some((open, delim)) if at_end => {
-                                diags.push(syntax_error::unclosed(file, text, open, delim, chunk.end));
-                            }
-                            _ => diags.push(syntax_error::convert(file, text, chunk.start, &err)),
-                        }
-                    }
+                if !chunk.too_deep {
+                    parse_chunk(file, text, chunk, &code_ends, &mut recovery, &mut items, &mut diags);
                 }
             }
             if diags.len() == n_before
@@ -127,9 +111,121 @@ fn parse_here(file: FileId, text: &str) -> (Module, Vec<Diagnostic>) {
 
     // Report in source order, whichever pass found the problem.
     diags.sort_by_key(|d| d.primary_span().map(|s| (s.start, s.end)));
+    if let Some(span) = recovery.stopped_at {
+        diags.push(
+            Diagnostic::warning(
+                "nfl::E0101",
+                "too many syntax errors: later errors in this item are not reported",
+                span,
+                "stopped looking for more errors here",
+            )
+            .with_help("fix the errors above and compile again to see the rest"),
+        );
+    }
     let mut module = Module { file, items, n_exprs: 0 };
     module.n_exprs = number_exprs(&mut module);
     (module, diags)
+}
+
+/// At most this many syntax errors are looked for inside items, per file.
+/// The first error of each broken item is always reported.
+const MAX_RECOVERED_ERRORS: usize = 50;
+
+/// Limits on recovery inside items for one file; see [`parse_chunk`].
+struct Recovery {
+    /// Syntax errors reported by [`parse_chunk`] so far.
+    errors: usize,
+    /// Bytes that recovery may still hand to pest again. Each recovered
+    /// error re-parses its item, so this keeps a huge item with many errors
+    /// from taking quadratic time.
+    bytes_left: usize,
+    /// Where recovery gave up because of these limits.
+    stopped_at: Option<Span>,
+}
+
+impl Recovery {
+    fn new(text_len: usize) -> Recovery {
+        Recovery { errors: 0, bytes_left: text_len.saturating_mul(8).saturating_add(256 << 10), stopped_at: None }
+    }
+}
+
+/// Parse one top-level chunk of the file (see [`prescan`]) on its own and
+/// add its items and diagnostics.
+///
+/// When the chunk does not parse, the error is reported and the broken
+/// element around it (statement, field, state, select case; see
+/// [`recover`]) is replaced by spaces, and the chunk is parsed again, until
+/// it parses or the error cannot be skipped. Blanking keeps every other byte
+/// where it was, so the spans built from the final parse are exact; the
+/// broken elements are simply missing from the AST. An item whose error
+/// cannot be skipped (in its head, or with unbalanced brackets) is dropped.
+fn parse_chunk(
+    file: FileId,
+    text: &str,
+    chunk: &prescan::Chunk,
+    code_ends: &[u32],
+    recovery: &mut Recovery,
+    items: &mut Vec<Item>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(chunk_text) = text.get(chunk.start..chunk.end) else { return };
+    let mut err = match NflParser::parse(Rule::file, chunk_text) {
+        Ok(pairs) => {
+            let mut builder = Builder::new(file, chunk.start, code_ends, 0);
+            builder.file_items(pairs, items);
+            diags.append(&mut builder.diags);
+            return;
+        }
+        Err(err) => err,
+    };
+    // The chunk with its broken elements blanked out, once there are some.
+    let mut blanked: Option<String> = None;
+    loop {
+        let current = blanked.as_deref().unwrap_or(chunk_text);
+        let pos = syntax_error::error_pos(&err);
+        let at_end = pos >= current.trim_end().len();
+        if chunk.truncated && at_end {
+            // The unterminated comment was already reported.
+            return;
+        }
+        let diag = match chunk.unclosed {
+            Some((open, delim)) if at_end => syntax_error::unclosed(file, text, open, delim, chunk.end),
+            _ => syntax_error::convert(file, text, chunk.start, &err),
+        };
+        let span = diag.primary_span();
+        diags.push(diag);
+        recovery.errors = recovery.errors.saturating_add(1);
+        if matches!(err.variant, pest::error::ErrorVariant::CustomError { .. }) {
+            // pest's own resource limits: parsing again would hit them too.
+            return;
+        }
+        let expects_close = match &err.variant {
+            pest::error::ErrorVariant::ParsingError { positives, .. } => positives.contains(&Rule::rbrace),
+            pest::error::ErrorVariant::CustomError { .. } => false,
+        };
+        let recover::Found::Element(range) = recover::broken_element(current, pos, expects_close) else { return };
+        if recovery.errors >= MAX_RECOVERED_ERRORS || recovery.bytes_left < current.len() {
+            recovery.stopped_at = recovery.stopped_at.or(span);
+            return;
+        }
+        let Some(next) = recover::blank(current, range) else { return };
+        recovery.bytes_left -= next.len();
+        match NflParser::parse(Rule::file, &next) {
+            Ok(pairs) => {
+                // Spans are trimmed against the blanked text, so that none
+                // ends in a blanked-out element.
+                let ends = prescan::code_ends(&next);
+                let mut builder = Builder::new(file, chunk.start, &ends, chunk.start);
+                builder.file_items(pairs, items);
+                diags.append(&mut builder.diags);
+                return;
+            }
+            Err(e) => {
+                err = e;
+                blanked = Some(next);
+            }
+        }
+    }
 }
 
 /// Give every expression its id: dense, in source (pre-)order.
@@ -298,8 +394,10 @@ fn binop_of(symbol: &str) -> Option<BinOp> {
 
 struct Builder<'c> {
     file: FileId,
-    /// See [`prescan::code_ends`]; indexed by absolute position.
+    /// See [`prescan::code_ends`]; `code_ends[i]` is for absolute position
+    /// `ends_base + i` and holds a position relative to `ends_base`.
     code_ends: &'c [u32],
+    ends_base: usize,
     /// Byte offset of the parsed text within the file.
     offset: usize,
     diags: Vec<Diagnostic>,
@@ -308,15 +406,18 @@ struct Builder<'c> {
 }
 
 impl<'c> Builder<'c> {
-    fn new(file: FileId, offset: usize, code_ends: &'c [u32]) -> Builder<'c> {
-        Builder { file, code_ends, offset, diags: Vec::new(), reported_depth: false }
+    fn new(file: FileId, offset: usize, code_ends: &'c [u32], ends_base: usize) -> Builder<'c> {
+        Builder { file, code_ends, ends_base, offset, diags: Vec::new(), reported_depth: false }
     }
 
     /// The absolute span of a pest span, without trailing whitespace/comments.
     fn span(&self, s: pest::Span<'_>) -> Span {
         let start = self.offset.saturating_add(s.start());
         let end = self.offset.saturating_add(s.end());
-        let trimmed = self.code_ends.get(end).map_or(end, |e| *e as usize);
+        let trimmed = end
+            .checked_sub(self.ends_base)
+            .and_then(|i| self.code_ends.get(i))
+            .map_or(end, |e| self.ends_base.saturating_add(*e as usize));
         Span::new(self.file, start, trimmed.clamp(start, end))
     }
 

@@ -693,7 +693,11 @@ action ok4() { pass }
             other => format!("{other:?}"),
         })
         .collect();
-    assert_eq!(names, ["ok1", "OK2", "ok4"]);
+    // `broken` is kept without its broken field; the control with an
+    // unclosed brace and the incomplete const are dropped.
+    assert_eq!(names, ["ok1", "broken", "OK2", "ok4"]);
+    let Some(Item::Header(broken)) = module.items.get(1) else { panic!("{:?}", module.items) };
+    assert!(broken.fields.is_empty(), "{broken:?}");
     assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), ["nfl::E0101", "nfl::E0102", "nfl::E0101"]);
 }
 
@@ -790,6 +794,329 @@ fn snapshot_diag_statement_errors() {
 }
 action a(n: u8) { ) }
 control d(xdpp) { pass }
+"
+    ));
+}
+
+// ------------------------------------------------------------------ recovery inside items
+
+/// The text under each diagnostic's primary span, with its code.
+fn spans_of(text: &str, diags: &[Diagnostic]) -> Vec<(&'static str, String)> {
+    diags
+        .iter()
+        .map(|d| {
+            let span = d.primary_span().expect("a span");
+            (d.code, text[span.range()].to_string())
+        })
+        .collect()
+}
+
+/// Expression ids, read back from the AST's debug form, are `0..n_exprs`.
+fn assert_dense_ids(module: &Module) {
+    let dump = format!("{module:?}");
+    let mut ids: Vec<u32> = dump
+        .split("id: e")
+        .skip(1)
+        .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().unwrap_or("").parse().expect("an id"))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..module.n_exprs).collect::<Vec<_>>());
+}
+
+fn the_control(module: &Module) -> &ControlDecl {
+    module
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Control(c) => Some(c),
+            _ => None,
+        })
+        .expect("the control is kept")
+}
+
+fn the_parser(module: &Module) -> &ParserDecl {
+    module
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Parser(p) => Some(p),
+            _ => None,
+        })
+        .expect("the parser is kept")
+}
+
+/// A one-line summary of a statement, for comparing blocks.
+fn stmt_summary(text: &str, s: &Stmt) -> String {
+    match s {
+        Stmt::If { cond, then_block, else_block, .. } => {
+            let then: Vec<String> = then_block.stmts.iter().map(|s| stmt_summary(text, s)).collect();
+            let els = match else_block {
+                None => String::new(),
+                Some(ElseBranch::Block(b)) => {
+                    let b: Vec<String> = b.stmts.iter().map(|s| stmt_summary(text, s)).collect();
+                    format!(" else {{ {} }}", b.join("; "))
+                }
+                Some(ElseBranch::If(s)) => format!(" else {}", stmt_summary(text, s)),
+            };
+            format!("if {} {{ {} }}{els}", &text[cond.span.range()], then.join("; "))
+        }
+        other => text[other.span().range()].to_string(),
+    }
+}
+
+fn control_summary(text: &str, module: &Module) -> Vec<String> {
+    the_control(module).body.stmts.iter().map(|s| stmt_summary(text, s)).collect()
+}
+
+const THREE_STATEMENT_ERRORS: &str = "control c(xdp) {
+    let a = 1
+    x == 1
+    meta.y = 2
+    let = 3
+    if ipv4.valid { drop }
+    redirect(1 2)
+    pass
+}
+";
+
+#[test]
+fn every_statement_error_in_a_control_is_reported() {
+    let text = THREE_STATEMENT_ERRORS;
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(
+        spans_of(text, &diags),
+        [("nfl::E0101", "==".to_string()), ("nfl::E0101", "=".to_string()), ("nfl::E0101", "2".to_string())]
+    );
+    let lines: Vec<usize> = diags
+        .iter()
+        .map(|d| text[..d.primary_span().expect("span").start as usize].lines().count())
+        .collect();
+    assert_eq!(lines, [3, 5, 7]);
+    // The good statements are kept, with exact spans; the broken ones are gone.
+    assert_eq!(control_summary(text, &module), ["let a = 1", "meta.y = 2", "if ipv4.valid { drop }", "pass"]);
+    let control = the_control(&module);
+    assert_eq!(&text[control.span.range()], text.trim_end());
+    assert_eq!(&text[control.body.span.range()], &text[text.find('{').expect("{")..text.trim_end().len()]);
+    assert_dense_ids(&module);
+}
+
+#[test]
+fn broken_states_in_a_parser_are_all_reported() {
+    let text = "parser p {
+    state start {
+        extract eth
+        select eth.kind { 0x0800: ip, _: accept }
+    }
+    state ip {
+        skip 4 4
+        accept
+    }
+    state tcp {
+        extract tcp
+        goto 5
+    }
+    state udp { extract udp; accept }
+}
+";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "4".to_string()), ("nfl::E0101", "5".to_string())]);
+    assert_eq!(diags[0].primary_span().map(|s| s.start as usize), text.find("4 4").map(|p| p + 2));
+    let states = &the_parser(&module).states;
+    let names: Vec<&str> = states.iter().map(|s| s.name.name.as_str()).collect();
+    assert_eq!(names, ["start", "ip", "tcp", "udp"]);
+    assert!(matches!(states[0].transition, Some(Transition::Select(_))));
+    // `ip` lost its broken `skip` but kept its transition.
+    assert!(states[1].body.is_empty());
+    assert!(matches!(states[1].transition, Some(Transition::Accept(_))));
+    // `tcp` kept its `extract` but lost the broken `goto`.
+    assert!(matches!(&states[2].body[..], [ParserStmt::Extract { header, .. }] if header.name == "tcp"));
+    assert_eq!(states[2].transition, None);
+    assert_eq!(&text[states[2].span.range()], "state tcp {\n        extract tcp\n        goto 5\n    }");
+    assert_eq!(states[3].body.len(), 1);
+    assert_dense_ids(&module);
+}
+
+#[test]
+fn broken_fields_in_a_header_are_all_reported() {
+    let text = "header ipv4 {
+    version: u4, ihl u4
+    tos: u8
+    len: 16
+    ttl: u8
+}
+";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "u4".to_string()), ("nfl::E0105", "16".to_string())]);
+    assert_eq!(diags[0].primary_span().map(|s| s.start as usize), text.find("ihl u4").map(|p| p + 4));
+    let Some(Item::Header(h)) = module.items.first() else { panic!("{:?}", module.items) };
+    let fields: Vec<&str> = h.fields.iter().map(|f| &text[f.span.range()]).collect();
+    assert_eq!(fields, ["version: u4", "tos: u8", "ttl: u8"]);
+    assert_eq!(&text[h.span.range()], text.trim_end());
+}
+
+#[test]
+fn a_broken_select_case_keeps_the_others() {
+    let text = "parser p {
+    state start {
+        select x {
+            1: a
+            2 b
+            3 | 4: c
+            _: accept
+        }
+    }
+}
+";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "b".to_string())]);
+    let states = &the_parser(&module).states;
+    let sel = select_of(&states[0]);
+    assert_eq!(case_strings(sel), ["1 -> a", "3 | 4 -> c", "_ -> accept"]);
+    assert_dense_ids(&module);
+}
+
+#[test]
+fn an_error_inside_a_nested_block_keeps_the_rest() {
+    let text = "control c(xdp) {
+    if a {
+        if b {
+            x = = 1
+            drop
+        } else {
+            y = 2
+        }
+        pass
+    }
+    tx
+}
+";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "=".to_string())]);
+    assert_eq!(diags[0].primary_span().map(|s| s.start as usize), text.find("= = 1").map(|p| p + 2));
+    assert_eq!(control_summary(text, &module), ["if a { if b { drop } else { y = 2 }; pass }", "tx"]);
+    assert_dense_ids(&module);
+}
+
+#[test]
+fn one_error_gives_one_diagnostic() {
+    // Each body has one mistake; what follows it must not be reported too.
+    let cases = [
+        // An expression that goes on over lines.
+        ("let x = a +\n        * b", "*"),
+        // A broken `if` whose `else` is on the next line.
+        ("if y z {\n        drop\n    }\n    else { pass }", "z"),
+        // A call whose arguments go on over lines.
+        ("foo(1,\n        2 +)", ")"),
+        // An incomplete statement: the error shows at the next line.
+        ("meta.x\n    meta.y = 1", "meta"),
+        ("ipv4.ttl = (1 +)", ")"),
+        ("if x in {1, 2 +} { drop }", "}"),
+        ("let = 4; let b = 5", "="),
+    ];
+    for (body, at) in cases {
+        let text = format!("control c(xdp) {{\n    {body}\n    tx\n}}\n");
+        let (module, diags) = parse(FileId(0), &text);
+        assert_eq!(diags.len(), 1, "{body:?}:\n{}", render(&text, &diags));
+        let span = diags[0].primary_span().expect("span");
+        assert_eq!(&text[span.range()], at, "{body:?}");
+        let kept = control_summary(&text, &module);
+        assert_eq!(kept.last().map(String::as_str), Some("tx"), "{body:?}: {kept:?}");
+    }
+    // A transition that is not last in its state.
+    let text = "parser p {\n    state s {\n        accept\n        extract h\n    }\n    state t { accept }\n}\n";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "extract".to_string())]);
+    assert_eq!(the_parser(&module).states.len(), 2);
+}
+
+#[test]
+fn an_unclosed_brace_is_still_one_error() {
+    // With unbalanced brackets the lists cannot be told apart: one error.
+    let text = "control c(xdp) {\n    if a {\n        drop\n    x == 1\n    y == 2\n}\n";
+    assert_eq!(codes(text), ["nfl::E0101"]);
+    let text = "control c(xdp) {\n    x == 1\n    if a {\n        drop\n}\n";
+    assert_eq!(codes(text), ["nfl::E0101"]);
+    let text = "control c(xdp) {\n    if a {\n        drop\n    pass\n}\n";
+    assert_eq!(codes(text), ["nfl::E0102"]);
+}
+
+#[test]
+fn errors_in_the_head_of_an_item_drop_it() {
+    let text = "action a(n u8) { x == 1 }\ncontrol c(xdp) { pass }\n";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "u8".to_string())]);
+    assert_eq!(module.items.len(), 1);
+}
+
+#[test]
+fn recovery_stops_after_fifty_errors_with_a_note() {
+    let mut text = String::from("control c(xdp) {\n");
+    for i in 0..80 {
+        text.push_str(&format!("    x == {i}\n    pass\n"));
+    }
+    text.push_str("}\n");
+    let (module, diags) = parse(FileId(0), &text);
+    let (errors, notes): (Vec<&Diagnostic>, Vec<&Diagnostic>) = diags.iter().partition(|d| d.is_error());
+    assert_eq!(errors.len(), 50);
+    assert!(errors.iter().all(|d| d.code == "nfl::E0101"));
+    let [note] = notes.as_slice() else { panic!("{notes:#?}") };
+    assert!(std::ptr::eq(*note, diags.last().expect("diags")), "the note comes last");
+    assert!(note.message.contains("too many syntax errors"), "{}", note.message);
+    assert_eq!(note.primary_span(), errors.last().and_then(|d| d.primary_span()));
+    // The control could not be finished, so it is dropped.
+    assert!(module.items.is_empty());
+}
+
+#[test]
+fn snapshot_diag_recovery_in_a_control() {
+    insta::assert_snapshot!(rendered(THREE_STATEMENT_ERRORS));
+}
+
+#[test]
+fn snapshot_diag_recovery_in_headers_and_parsers() {
+    insta::assert_snapshot!(rendered(
+        "header ipv4 {
+    version: u4, ihl u4
+    tos: u8
+    len: 16
+}
+parser p {
+    state start {
+        extract ipv4
+        select ipv4.proto {
+            6: tcp
+            17 udp
+            _: accept
+        }
+    }
+    state tcp {
+        skip 4 4
+        accept
+    }
+    state udp {
+        extract udp
+        goto 5
+    }
+}
+"
+    ));
+}
+
+#[test]
+fn snapshot_diag_recovery_in_nested_blocks() {
+    insta::assert_snapshot!(rendered(
+        "control c(xdp) {
+    if ipv4.valid {
+        if ipv4.ttl < 2 {
+            ipv4.ttl = = 1
+            drop
+        } else {
+            meta.x
+            ipv4.ttl -= 1
+        }
+    }
+    tx
+}
 "
     ));
 }

@@ -2,7 +2,7 @@
 //! whatever the input: random bytes, random token soup, and mutations of a
 //! valid program.
 
-use nfl_syntax::ast::FileId;
+use nfl_syntax::ast::*;
 use nfl_syntax::diag::render_all;
 use nfl_syntax::{Diagnostic, SourceMap, parse};
 use proptest::prelude::*;
@@ -52,8 +52,227 @@ const TOKENS: &[&str] = &[
     "!=", "<", "<=", ">", ">=", "=", "+=", "-=", "&=", "|=", "^=", "/*", "*/", "//", "\n", " ", "\t", "é", "\u{0}",
 ];
 
+/// Every span of the AST lies inside `text` on char boundaries, starts and
+/// ends at a token (no surrounding whitespace, so none reaches into an
+/// element that recovery blanked out), every name is the text under its
+/// span, and expression ids are `0..n_exprs`, each once.
+struct AstCheck<'t> {
+    text: &'t str,
+    ids: Vec<u32>,
+}
+
+impl AstCheck<'_> {
+    fn span(&mut self, span: Span) {
+        let (start, end) = (span.start as usize, span.end as usize);
+        assert!(start <= end && end <= self.text.len(), "span {span:?} outside the text");
+        let Some(piece) = self.text.get(start..end) else { panic!("span {span:?} not on char boundaries") };
+        assert_eq!(piece, piece.trim(), "span {span:?} has surrounding whitespace");
+    }
+
+    fn ident(&mut self, id: &Ident) {
+        self.span(id.span);
+        assert_eq!(self.text.get(id.span.range()), Some(id.name.as_str()), "name {id:?} is not its span's text");
+    }
+
+    fn ty(&mut self, t: &TypeRef) {
+        self.span(t.span);
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        self.ids.push(e.id.0);
+        self.span(e.span);
+        match &e.kind {
+            ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) => {}
+            ExprKind::Name(n) => self.ident(n),
+            ExprKind::Field { base, name } => {
+                self.expr(base);
+                self.ident(name);
+            }
+            ExprKind::Index { base, index } => {
+                self.expr(base);
+                self.expr(index);
+            }
+            ExprKind::Unary { operand, .. } => self.expr(operand),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Cast { expr, ty } => {
+                self.expr(expr);
+                self.ty(ty);
+            }
+            ExprKind::In { expr, pattern } => {
+                self.expr(expr);
+                self.pattern(pattern);
+            }
+        }
+    }
+
+    fn pattern(&mut self, p: &Pattern) {
+        match p {
+            Pattern::Wildcard(s) => self.span(*s),
+            Pattern::Value(e) => self.expr(e),
+            Pattern::Mask { value, mask, span } => {
+                self.span(*span);
+                self.expr(value);
+                self.expr(mask);
+            }
+            Pattern::Range { lo, hi, span, .. } => {
+                self.span(*span);
+                self.expr(lo);
+                self.expr(hi);
+            }
+            Pattern::Prefix { addr, len_span, span, .. } => {
+                self.span(*span);
+                self.span(*len_span);
+                self.expr(addr);
+            }
+            Pattern::Set { items, span } => {
+                self.span(*span);
+                items.iter().for_each(|p| self.pattern(p));
+            }
+        }
+    }
+
+    fn fields(&mut self, fields: &[FieldDecl]) {
+        for f in fields {
+            self.span(f.span);
+            self.ident(&f.name);
+            self.ty(&f.ty);
+        }
+    }
+
+    fn block(&mut self, b: &Block) {
+        self.span(b.span);
+        b.stmts.iter().for_each(|s| self.stmt(s));
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        self.span(s.span());
+        match s {
+            Stmt::Let { name, ty, value, .. } => {
+                self.ident(name);
+                if let Some(t) = ty {
+                    self.ty(t);
+                }
+                self.expr(value);
+            }
+            Stmt::Assign { target, value, .. } => {
+                self.expr(target);
+                self.expr(value);
+            }
+            Stmt::If { cond, then_block, else_block, .. } => {
+                self.expr(cond);
+                self.block(then_block);
+                match else_block {
+                    None => {}
+                    Some(ElseBranch::Block(b)) => self.block(b),
+                    Some(ElseBranch::If(s)) => self.stmt(s),
+                }
+            }
+            Stmt::Verdict { .. } => {}
+            Stmt::Redirect { ifindex, .. } => self.expr(ifindex),
+            Stmt::Call { callee, args, .. } => {
+                self.ident(callee);
+                args.iter().for_each(|a| self.expr(a));
+            }
+        }
+    }
+
+    fn module(&mut self, m: &Module) {
+        for item in &m.items {
+            match item {
+                Item::Import(i) => {
+                    self.span(i.span);
+                    i.path.iter().for_each(|p| self.ident(p));
+                }
+                Item::Const(c) => {
+                    self.span(c.span);
+                    self.ident(&c.name);
+                    if let Some(t) = &c.ty {
+                        self.ty(t);
+                    }
+                    self.expr(&c.value);
+                }
+                Item::Header(h) => {
+                    self.span(h.span);
+                    self.ident(&h.name);
+                    if let Some((_, s)) = h.stack {
+                        self.span(s);
+                    }
+                    self.fields(&h.fields);
+                }
+                Item::Meta(m) => {
+                    self.span(m.span);
+                    self.fields(&m.fields);
+                }
+                Item::Parser(p) => {
+                    self.span(p.span);
+                    self.ident(&p.name);
+                    for state in &p.states {
+                        self.span(state.span);
+                        self.ident(&state.name);
+                        for st in &state.body {
+                            match st {
+                                ParserStmt::Extract { header, span } => {
+                                    self.span(*span);
+                                    self.ident(header);
+                                }
+                                ParserStmt::Skip { amount, span } => {
+                                    self.span(*span);
+                                    self.expr(amount);
+                                }
+                            }
+                        }
+                        match &state.transition {
+                            None => {}
+                            Some(Transition::Accept(s) | Transition::Reject(s)) => self.span(*s),
+                            Some(Transition::Goto(n)) => self.ident(n),
+                            Some(Transition::Select(sel)) => {
+                                self.span(sel.span);
+                                sel.keys.iter().for_each(|k| self.expr(k));
+                                for case in &sel.cases {
+                                    self.span(case.span);
+                                    case.alternatives.iter().flatten().for_each(|p| self.pattern(p));
+                                    match &case.target {
+                                        Target::Accept(s) | Target::Reject(s) => self.span(*s),
+                                        Target::State(n) => self.ident(n),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Item::Action(a) => {
+                    self.span(a.span);
+                    self.ident(&a.name);
+                    for p in &a.params {
+                        self.span(p.span);
+                        self.ident(&p.name);
+                        self.ty(&p.ty);
+                    }
+                    self.block(&a.body);
+                }
+                Item::Control(c) => {
+                    self.span(c.span);
+                    self.ident(&c.name);
+                    self.span(c.hook_span);
+                    if let Some(p) = &c.parser {
+                        self.ident(p);
+                    }
+                    self.block(&c.body);
+                }
+            }
+        }
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.sort_unstable();
+        assert!(ids.iter().copied().eq(0..m.n_exprs), "expression ids are not 0..{}: {ids:?}", m.n_exprs);
+    }
+}
+
 fn check(text: &str) -> Vec<Diagnostic> {
     let (module, diags) = parse(FileId(0), text);
+    AstCheck { text, ids: Vec::new() }.module(&module);
     for d in &diags {
         assert!(!d.labels.is_empty(), "diagnostic without a label: {d:?}");
         assert!(d.help.is_some(), "diagnostic without help: {d:?}");
@@ -65,7 +284,6 @@ fn check(text: &str) -> Vec<Diagnostic> {
             assert!(text.is_char_boundary(label.span.end as usize), "span end not on a char boundary: {d:?}");
         }
     }
-    // Expression ids are dense.
     assert!(module.n_exprs as usize <= text.len() + 1);
     // Rendering must not panic either.
     let mut sources = SourceMap::new();
@@ -175,8 +393,18 @@ fn one_broken_item_keeps_the_others() {
     let text = VALID.replace("meta { hits: u32, flag: bool }", "meta { hits: u32, flag: }");
     let (module, diags) = parse(FileId(0), &text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
-    // import, const, 3 headers, parser, action, control: every item but meta.
-    assert_eq!(module.items.len(), 8);
+    // Every item is kept; `meta` keeps only the field that parsed.
+    assert_eq!(module.items.len(), 9);
+    let metas: Vec<&MetaDecl> = module
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Meta(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let [meta] = metas.as_slice() else { panic!("{metas:?}") };
+    assert_eq!(meta.fields.iter().map(|f| f.name.name.as_str()).collect::<Vec<_>>(), ["hits"]);
 }
 
 fn run_with_small_stack(text: String) -> Vec<Diagnostic> {
