@@ -193,17 +193,27 @@ fn parse_chunk(
             _ => syntax_error::convert(file, text, chunk.start, &err),
         };
         let span = diag.primary_span();
-        diags.push(diag);
-        recovery.errors = recovery.errors.saturating_add(1);
-        if matches!(err.variant, pest::error::ErrorVariant::CustomError { .. }) {
-            // pest's own resource limits: parsing again would hit them too.
-            return;
-        }
         let expects_close = match &err.variant {
             pest::error::ErrorVariant::ParsingError { positives, .. } => positives.contains(&Rule::rbrace),
-            pest::error::ErrorVariant::CustomError { .. } => false,
+            pest::error::ErrorVariant::CustomError { .. } => {
+                // pest's own resource limits: parsing again would hit them too.
+                diags.push(diag);
+                return;
+            }
         };
-        let recover::Found::Element(range) = recover::broken_element(current, pos, expects_close) else { return };
+        let (range, diag) = match recover::broken_element(current, pos, expects_close) {
+            recover::Found::Element(range) => (Some(range), diag),
+            recover::Found::Incomplete(range) => {
+                // The error shows at the next line; point at the line that
+                // needed more too.
+                let abs = Span::new(file, chunk.start.saturating_add(range.start), chunk.start.saturating_add(range.end));
+                (Some(range), diag.with_label(abs, "this is incomplete"))
+            }
+            recover::Found::Stuck => (None, diag),
+        };
+        diags.push(diag);
+        recovery.errors = recovery.errors.saturating_add(1);
+        let Some(range) = range else { return };
         if recovery.errors >= MAX_RECOVERED_ERRORS || recovery.bytes_left < current.len() {
             recovery.stopped_at = recovery.stopped_at.or(span);
             return;

@@ -177,6 +177,9 @@ impl Level {
 pub(crate) enum Found {
     /// Blank this range and parse again.
     Element(Range<usize>),
+    /// The same, for an element that ends before the error: it is
+    /// incomplete, and the error shows at the token after it.
+    Incomplete(Range<usize>),
     /// The error cannot be skipped: the item's brackets do not balance, or
     /// the error is outside every list (in an item's head, or after it).
     Stuck,
@@ -226,8 +229,8 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
                     None if at_level && (ends_list_element || (newline_ends && !expects_close)) => {
                         // The element before this token is the incomplete one.
                         return match &list.last {
-                            Some(r) => element(r.start, r.end),
-                            None => Found::Stuck,
+                            Some(r) if r.start < r.end => Found::Incomplete(r.clone()),
+                            _ => Found::Stuck,
                         };
                     }
                     None => t.start,
@@ -299,7 +302,7 @@ mod tests {
     fn elem_with(text: &str, at: &str, expects_close: bool) -> Option<String> {
         let pos = text.find(at).expect("marker");
         match broken_element(text, pos, expects_close) {
-            Found::Element(r) => Some(text[r].to_string()),
+            Found::Element(r) | Found::Incomplete(r) => Some(text[r].to_string()),
             Found::Stuck => None,
         }
     }
@@ -337,6 +340,7 @@ mod tests {
     fn an_error_at_a_line_start_may_belong_to_the_line_before() {
         let t = "control c(xdp) {\n    drop\n    x\n    y = 1\n}";
         assert_eq!(elem_with(t, "y", false).as_deref(), Some("x"));
+        assert_eq!(broken_element(t, t.find('y').unwrap_or(0), false), Found::Incomplete(30..31));
         assert_eq!(elem_with(t, "y", true).as_deref(), Some("y = 1"));
         let t = "parser p { state s {\n    accept\n    extract h\n} }";
         assert_eq!(elem_with(t, "extract", true).as_deref(), Some("extract h"));
