@@ -209,6 +209,10 @@ fn parse_chunk(
                 let abs = Span::new(file, chunk.start.saturating_add(range.start), chunk.start.saturating_add(range.end));
                 (Some(range), diag.with_label(abs, "this is incomplete"))
             }
+            // After a recovery, an error outside every list (at the item's
+            // level) is most likely a consequence of the first error, such as
+            // a stray `}` that closed the item early: do not report it.
+            recover::Found::Stuck if blanked.is_some() => return,
             recover::Found::Stuck => (None, diag),
         };
         diags.push(diag);

@@ -182,6 +182,8 @@ pub(crate) enum Found {
     Incomplete(Range<usize>),
     /// The error cannot be skipped: the item's brackets do not balance, or
     /// the error is outside every list (in an item's head, or after it).
+    /// Blanking only ever removes whole elements, so an item that was
+    /// balanced stays balanced.
     Stuck,
 }
 

@@ -1041,6 +1041,16 @@ fn an_unclosed_brace_is_still_one_error() {
 }
 
 #[test]
+fn a_stray_closing_brace_gives_one_error() {
+    // `}` closes the control early and `{` is then outside every item; only
+    // the first error is about something the user wrote wrong.
+    let text = "control c(xdp) {\n    if a { pass } else }{\n    drop\n}\n";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", "}".to_string())]);
+    assert!(module.items.is_empty());
+}
+
+#[test]
 fn errors_in_the_head_of_an_item_drop_it() {
     let text = "action a(n u8) { x == 1 }\ncontrol c(xdp) { pass }\n";
     let (module, diags) = parse(FileId(0), text);

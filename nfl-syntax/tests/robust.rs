@@ -467,3 +467,68 @@ fn many_items_and_errors_are_fast() {
     assert_eq!(diags.len(), 2_000);
     assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
 }
+
+/// The statements of VALID's control, one per entry.
+const CONTROL_STMTS: &[&str] = &[
+    "if pkt.rejected { drop }",
+    "if ipv4.valid && ipv4.src in 198.18.0.0/15 { drop }
+    else if ipv4.valid && ipv4.dst in {10.0.0.1, 10.0.0.2 | 10.0.0.3, 0..1024} { count(1) }
+    else { let x: u16 = -(ipv4.len as u16) * 3 + 1 << 2; meta.flag = x == 4 || !true }",
+    "ethernet.dst = 02:00:00:00:00:01",
+    "vlan[0].vid ^= 0b1010_1010 // trailing comment",
+    "redirect(pkt.ifindex)",
+];
+
+/// Statements with one syntax error each, that end on their own line.
+const BROKEN_STMTS: &[&str] = &[
+    "x == 1",
+    "let = 1",
+    "redirect(1 2)",
+    "a b c",
+    "if a b { drop }",
+    "foo(1 +)",
+    "let x: = 3",
+    "ipv4.ttl = = 2",
+    "drop drop2",
+    "meta.hits",
+    "vlan[0 1].vid = 2",
+    "x in {1, 2} = 3",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// N broken statements among good ones give N diagnostics, and every
+    /// good statement is kept.
+    #[test]
+    fn each_broken_statement_gives_one_diagnostic(
+        picks in proptest::collection::vec((0..=CONTROL_STMTS.len(), any::<usize>()), 1..8)
+    ) {
+        let prefix = VALID.split("control filter").next().unwrap_or("");
+        let mut body: Vec<Vec<&str>> = vec![Vec::new(); CONTROL_STMTS.len() + 1];
+        for (slot, which) in &picks {
+            body[*slot].push(BROKEN_STMTS[which % BROKEN_STMTS.len()]);
+        }
+        let mut text = format!("{prefix}control filter(xdp, p) {{\n");
+        for (i, broken) in body.iter().enumerate() {
+            for b in broken {
+                text.push_str(&format!("    {b}\n"));
+            }
+            if let Some(good) = CONTROL_STMTS.get(i) {
+                text.push_str(&format!("    {good}\n"));
+            }
+        }
+        text.push_str("}\n");
+        let diags = check(&text);
+        let (module, _) = parse(FileId(0), &text);
+        prop_assert_eq!(diags.len(), picks.len(), "{}", text);
+        let control = module.items.iter().find_map(|i| match i {
+            Item::Control(c) => Some(c),
+            _ => None,
+        });
+        prop_assert!(control.is_some(), "no control: {}", text);
+        let kept: Vec<&str> = control.map(|c| c.body.stmts.iter().map(|s| &text[s.span().range()]).collect()).unwrap_or_default();
+        let want: Vec<&str> = CONTROL_STMTS.iter().map(|s| s.trim_end_matches(" // trailing comment")).collect();
+        prop_assert_eq!(kept, want);
+    }
+}
