@@ -133,7 +133,7 @@ const MAX_RECOVERED_ERRORS: usize = 50;
 
 /// Limits on recovery inside items for one file; see [`parse_chunk`].
 struct Recovery {
-    /// Syntax errors reported by [`parse_chunk`] so far.
+    /// Syntax errors found by [`parse_chunk`] so far (reported or not).
     errors: usize,
     /// Bytes that recovery may still hand to pest again. Each recovered
     /// error re-parses its item, so this keeps a huge item with many errors
@@ -180,6 +180,8 @@ fn parse_chunk(
     };
     // The chunk with its broken elements blanked out, once there are some.
     let mut blanked: Option<String> = None;
+    // Where the last blanked element ended.
+    let mut last_end: Option<usize> = None;
     loop {
         let current = blanked.as_deref().unwrap_or(chunk_text);
         let pos = syntax_error::error_pos(&err);
@@ -215,9 +217,18 @@ fn parse_chunk(
             recover::Found::Stuck if blanked.is_some() => return,
             recover::Found::Stuck => (None, diag),
         };
-        diags.push(diag);
+        // An error on the line where the previous broken element ended is
+        // most likely the same mistake going on (`if x {1, 2} { drop }`
+        // without its `in` makes each number a broken statement, then the
+        // real block a stray one): skip it without reporting it again.
+        let same_line = range.is_some()
+            && last_end.and_then(|end| current.get(end..pos)).is_some_and(|between| !between.contains('\n'));
+        if !same_line {
+            diags.push(diag);
+        }
         recovery.errors = recovery.errors.saturating_add(1);
         let Some(range) = range else { return };
+        last_end = Some(range.end);
         if recovery.errors >= MAX_RECOVERED_ERRORS || recovery.bytes_left < current.len() {
             recovery.stopped_at = recovery.stopped_at.or(span);
             return;

@@ -237,9 +237,11 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
                     }
                     None => t.start,
                 };
-                if at_level && ends_list_element {
+                if at_level && t.kind == Kind::Punct(b'}') {
                     return element(start, prev.map_or(t.start, |p| p.end));
                 }
+                // An unexpected `,` or `;` is no separator: the element goes
+                // on past it (`a: , u8` is one broken field, not two).
                 found = Some((level, start));
             }
             None => {}
@@ -336,6 +338,9 @@ mod tests {
         assert_eq!(elem(t, "b,").as_deref(), Some("2 b"));
         let t = "header h { a: u8, b u8, c: u8 }";
         assert_eq!(elem(t, "u8,").as_deref(), Some("a: u8"));
+        let t = "header h {\n    a: , u8\n    b: u8, c: u8\n}";
+        assert_eq!(elem(t, ",").as_deref(), Some("a: , u8"));
+        assert_eq!(elem(t, ", c").as_deref(), Some("b: u8, c: u8"));
     }
 
     #[test]

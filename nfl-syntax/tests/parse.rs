@@ -1012,6 +1012,9 @@ fn one_error_gives_one_diagnostic() {
         ("ipv4.ttl = (1 +)", ")"),
         ("if x in {1, 2 +} { drop }", "}"),
         ("let = 4; let b = 5", "="),
+        // Without its `in`, the set is read as a block of broken statements
+        // followed by a stray block: errors on one line are reported once.
+        ("if tcp.dst_port {22, 80, 443} { pass }", ","),
     ];
     for (body, at) in cases {
         let text = format!("control c(xdp) {{\n    {body}\n    tx\n}}\n");
@@ -1022,6 +1025,12 @@ fn one_error_gives_one_diagnostic() {
         let kept = control_summary(&text, &module);
         assert_eq!(kept.last().map(String::as_str), Some("tx"), "{body:?}: {kept:?}");
     }
+    // A stray separator inside a field does not split it in two.
+    let text = "header h {\n    a: , u32\n    b: u8\n}\n";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0105", ",".to_string())]);
+    let Some(Item::Header(h)) = module.items.first() else { panic!("{:?}", module.items) };
+    assert_eq!(h.fields.iter().map(|f| f.name.name.as_str()).collect::<Vec<_>>(), ["b"]);
     // A transition that is not last in its state.
     let text = "parser p {\n    state s {\n        accept\n        extract h\n    }\n    state t { accept }\n}\n";
     let (module, diags) = parse(FileId(0), text);

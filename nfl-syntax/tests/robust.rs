@@ -271,6 +271,10 @@ impl AstCheck<'_> {
 }
 
 fn check(text: &str) -> Vec<Diagnostic> {
+    check_module(text).1
+}
+
+fn check_module(text: &str) -> (Module, Vec<Diagnostic>) {
     let (module, diags) = parse(FileId(0), text);
     AstCheck { text, ids: Vec::new() }.module(&module);
     for d in &diags {
@@ -289,7 +293,7 @@ fn check(text: &str) -> Vec<Diagnostic> {
     let mut sources = SourceMap::new();
     sources.add("fuzz.nf", text);
     let _ = render_all(&diags, &sources, false);
-    diags
+    (module, diags)
 }
 
 /// One mutation of a byte string.
@@ -496,7 +500,7 @@ const BROKEN_STMTS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// N broken statements among good ones give N diagnostics, and every
     /// good statement is kept.
@@ -519,8 +523,7 @@ proptest! {
             }
         }
         text.push_str("}\n");
-        let diags = check(&text);
-        let (module, _) = parse(FileId(0), &text);
+        let (module, diags) = check_module(&text);
         prop_assert_eq!(diags.len(), picks.len(), "{}", text);
         let control = module.items.iter().find_map(|i| match i {
             Item::Control(c) => Some(c),
