@@ -114,11 +114,7 @@ fn balanced(toks: &[Tok]) -> bool {
     for t in toks {
         match t.kind {
             Kind::Punct(o @ (b'{' | b'(' | b'[')) => stack.push(closer_of(o)),
-            Kind::Punct(c @ (b'}' | b')' | b']')) => {
-                if stack.pop() != Some(c) {
-                    return false;
-                }
-            }
+            Kind::Punct(c @ (b'}' | b')' | b']')) if stack.pop() != Some(c) => return false,
             _ => {}
         }
     }
@@ -216,19 +212,19 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
             top.end_element(p.end);
         }
         let ends_list_element = matches!(t.kind, Kind::Punct(b'}' | b';' | b','));
+        let closes = t.kind == Kind::Punct(b'}');
         match found {
-            Some((level, start)) => {
-                if stack.len() == level + 1 && (newline_ends || ends_list_element) {
-                    return element(start, prev.map_or(t.start, |p| p.end));
-                }
+            Some((level, start)) if stack.len() == level + 1 && (newline_ends || ends_list_element) => {
+                return element(start, prev.map_or(t.start, |p| p.end));
             }
+            Some(_) => {}
             None if t.end > pos => {
                 let Some(level) = stack.iter().rposition(|l| l.list) else { return Found::Stuck };
                 let at_level = stack.len() == level + 1;
                 let Some(list) = stack.get(level) else { return Found::Stuck };
                 let start = match list.elem_start {
                     Some(s) => s,
-                    None if at_level && (ends_list_element || (newline_ends && !expects_close)) => {
+                    None if at_level && (closes || (newline_ends && !expects_close)) => {
                         // The element before this token is the incomplete one.
                         return match &list.last {
                             Some(r) if r.start < r.end => Found::Incomplete(r.clone()),
@@ -237,7 +233,7 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
                     }
                     None => t.start,
                 };
-                if at_level && t.kind == Kind::Punct(b'}') {
+                if at_level && closes {
                     return element(start, prev.map_or(t.start, |p| p.end));
                 }
                 // An unexpected `,` or `;` is no separator: the element goes
