@@ -1419,6 +1419,44 @@ fn generated_programs_check_and_build() {
     assert!(failures.is_empty(), "{} generated programs do not build:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// The documented rejection: without its validity guard, a program that
+/// reads or writes the header's fields is refused with E0502 (and with
+/// nothing else); one that does not is still accepted.
+#[test]
+fn removing_a_validity_guard_is_e0502_or_harmless() {
+    let (mut refused, mut accepted) = (0, 0);
+    for seed in seeds().into_iter().take(100) {
+        let p = generate(seed);
+        // The first `if H.valid {` whose condition is just the guard.
+        let Some(at) = p.text.match_indices("    if ").map(|(i, _)| i + 4).find(|&i| {
+            let rest = &p.text[i..];
+            let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+            line.ends_with(".valid {") && !line.contains("&&") && !line.contains("||")
+        }) else {
+            continue;
+        };
+        let line_end = at + p.text[at..].find('\n').unwrap_or(0);
+        let mutated = format!("{}if true {{{}", &p.text[..at], &p.text[line_end..]);
+        match driver::build("fuzz.nf", &mutated, &mut NoModules) {
+            Ok(_) => accepted += 1,
+            Err(f) => {
+                let codes: Vec<&str> = f.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+                assert!(
+                    codes.iter().all(|c| *c == "nfl::E0502"),
+                    "NFL_FUZZ_SEED={seed:#x} without its first validity guard gives {codes:?}:\n{}\n{}",
+                    numbered(&mutated),
+                    nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)
+                );
+                refused += 1;
+            }
+        }
+    }
+    eprintln!("validity guards removed: {refused} programs refused with E0502, {accepted} still fine");
+    if seeds().len() >= 50 {
+        assert!(refused > 0 && accepted > 0, "refused {refused}, accepted {accepted}");
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     programs: usize,
