@@ -1503,6 +1503,8 @@ struct Stats {
     rewritten: usize,
     tc: usize,
     insns: usize,
+    /// Programs whose register allocation spilled to the stack.
+    spilled: usize,
     build_s: f64,
     load_s: f64,
     run_s: f64,
@@ -1520,6 +1522,7 @@ impl Stats {
         self.rewritten += o.rewritten;
         self.tc += o.tc;
         self.insns += o.insns;
+        self.spilled += o.spilled;
         self.build_s += o.build_s;
         self.load_s += o.load_s;
         self.run_s += o.run_s;
@@ -1552,6 +1555,7 @@ fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String
     })?;
     stats.programs += 1;
     stats.insns += b.codegen.insns.len();
+    stats.spilled += usize::from(b.codegen.alloc.n_spilled > 0);
     stats.tc += usize::from(hir.hook == Hook::Tc);
     let mut pg = PacketGen { rng: Rng::new(seed ^ 0x7061_636b_6574), dict: &p.dict };
     for k in 0..n_packets {
@@ -1660,11 +1664,12 @@ fn random_programs_verify_and_agree_with_the_reference() {
     failures.sort_by_key(|(seed, _)| *seed);
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz_programs: {} programs ({} tc, {:.0} insns on average) x {} packets = {} runs in {secs:.1}s \
+        "fuzz_programs: {} programs ({} tc, {} spilling, {:.0} insns on average) x {} packets = {} runs in {secs:.1}s \
          on {workers} threads (build {:.1}s, load {:.1}s, test runs {:.1}s); retvals {:?}, \
          fell off the end {}, parser rejected {}, rewritten {}",
         stats.programs,
         stats.tc,
+        stats.spilled,
         stats.insns as f64 / stats.programs.max(1) as f64,
         n_packets,
         stats.packets,
