@@ -395,7 +395,9 @@ impl Gen {
         self.world.consts.clear();
         let n = self.rng.range(2, 5) as usize;
         let stack_at = if self.rng.chance(60) { Some(self.rng.range(1, n as u64 - 1) as usize) } else { None };
-        let mut headers: Vec<(String, Vec<(String, u32)>, Option<u32>)> = Vec::new();
+        // (name, fields, stack size)
+        type Decl = (String, Vec<(String, u32)>, Option<u32>);
+        let mut headers: Vec<Decl> = Vec::new();
         for k in 0..n {
             let name = format!("hd{k}");
             let mut left = self.rng.range(1, 12) as u32 * 8;
@@ -838,7 +840,7 @@ impl Gen {
                 let s = v.to_string();
                 let mut out = String::new();
                 for (k, ch) in s.chars().enumerate() {
-                    if k > 0 && (s.len() - k) % 3 == 0 {
+                    if k > 0 && (s.len() - k).is_multiple_of(3) {
                         out.push('_');
                     }
                     out.push(ch);
