@@ -319,3 +319,21 @@ fn tc_hook_gives_the_same_verdicts_as_xdp() {
     let report = testfile::format_outcomes(&outcomes);
     assert!(outcomes.iter().all(|o| o.passed()), "{report}");
 }
+
+#[test]
+fn widened_field_compared_with_a_constant_outside_its_width_never_matches() {
+    if !nfl_runtime::require_kernel("widened_field_compared_with_a_constant_outside_its_width_never_matches") {
+        return;
+    }
+    // Found by tests/fuzz_programs.rs: comparing in wire order once cut the
+    // constant to the field's 16 bits, so port 0xffff matched 0x7ffff.
+    let text = "import std.net\ncontrol c(xdp) {\n    if udp.valid && (udp.src_port as u20) == 0x7ffff { drop }\n    if udp.valid && (udp.dst_port as u20) & 0x1ffff == 0x1ffff { drop }\n    pass\n}\n";
+    let build = nfl_compiler::driver::build("regress.nf", text, &mut DirLoader(root()))
+        .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
+    let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+    let mut pkt = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    pkt.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+    pkt.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 8, 0, 0]);
+    let r = nfl_runtime::test_run(prog.fd(), &pkt, 1).expect("run");
+    assert_eq!(r.retval, XDP_PASS);
+}

@@ -205,8 +205,8 @@ pub fn load_cse(func: &mut Function) {
 /// How a value may be used for it to stay in wire form.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum WireUse {
-    /// `== C`, `!= C` or `& C != 0` in a branch.
-    Compare,
+    /// `== C` or `!= C` (with `C`) or `& C != 0` (`None`) in a branch.
+    Compare(Option<u64>),
     /// `dst = value & C`, where `dst` is itself only compared.
     Mask(VarId),
     Other,
@@ -238,8 +238,11 @@ pub fn wire_order_compares(func: &mut Function) {
             }
         }
         match block.term {
-            Term::Branch { op: CmpOp::Eq | CmpOp::Ne | CmpOp::Set, lhs, rhs: Operand::Imm(_), .. } => {
-                uses[lhs.index()].push(WireUse::Compare);
+            Term::Branch { op: CmpOp::Eq | CmpOp::Ne, lhs, rhs: Operand::Imm(c), .. } => {
+                uses[lhs.index()].push(WireUse::Compare(Some(c)));
+            }
+            Term::Branch { op: CmpOp::Set, lhs, rhs: Operand::Imm(_), .. } => {
+                uses[lhs.index()].push(WireUse::Compare(None));
             }
             _ => {
                 for u in block.term.uses() {
@@ -248,7 +251,15 @@ pub fn wire_order_compares(func: &mut Function) {
             }
         }
     }
-    let only_compared = |v: VarId| n_defs[v.index()] == 1 && uses[v.index()].iter().all(|u| *u == WireUse::Compare);
+    // An equality constant with bits outside the field (possible after a
+    // widening cast) would be cut by the conversion and could then match;
+    // such a value keeps its ordinary form.
+    let fits = |u: &WireUse, width: u32| match u {
+        WireUse::Compare(Some(c)) => width >= 64 || *c >> width == 0,
+        WireUse::Compare(None) => true,
+        WireUse::Mask(_) | WireUse::Other => false,
+    };
+    let only_compared = |v: VarId, width: u32| n_defs[v.index()] == 1 && uses[v.index()].iter().all(|u| fits(u, width));
     // Variables to convert: (var, window, bit offset, width).
     let mut convert: Vec<Option<(crate::ir::Window, u32, u32)>> = vec![None; n];
     for block in &mut func.blocks {
@@ -259,8 +270,8 @@ pub fn wire_order_compares(func: &mut Function) {
                 && n_defs[dst.index()] == 1
                 && !uses[dst.index()].is_empty()
                 && uses[dst.index()].iter().all(|u| match u {
-                    WireUse::Compare => true,
-                    WireUse::Mask(m) => only_compared(*m),
+                    WireUse::Compare(_) => fits(u, *width),
+                    WireUse::Mask(m) => only_compared(*m, *width),
                     WireUse::Other => false,
                 });
             if eligible {
