@@ -337,3 +337,27 @@ fn widened_field_compared_with_a_constant_outside_its_width_never_matches() {
     let r = nfl_runtime::test_run(prog.fd(), &pkt, 1).expect("run");
     assert_eq!(r.retval, XDP_PASS);
 }
+
+#[test]
+fn a_64_bit_field_spread_over_nine_bytes_reads_and_writes_whole() {
+    if !nfl_runtime::require_kernel("a_64_bit_field_spread_over_nine_bytes_reads_and_writes_whole") {
+        return;
+    }
+    // Found by tests/fuzz_programs.rs: the byte-wise fallback once shifted
+    // the top bits of such a field out of the register.
+    let text = "header h { pad: u4, wide: u64, rest: u4 }\nparser p { state start { extract h; accept } }\n\
+                control c(xdp) {\n    if !h.valid { pass }\n    if h.wide == 0xfedc_ba98_7654_3210 { h.wide = h.wide + 1; tx }\n    drop\n}\n";
+    let build = nfl_compiler::driver::build("nine.nf", text, &mut DirLoader(root()))
+        .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
+    let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+    // pad = 0xa, wide = 0xfedcba9876543210, rest = 0x5, then padding.
+    let mut pkt = vec![0xaf, 0xed, 0xcb, 0xa9, 0x87, 0x65, 0x43, 0x21, 0x05];
+    pkt.extend_from_slice(&[0u8; 16]);
+    let r = nfl_runtime::test_run(prog.fd(), &pkt, 1).expect("run");
+    assert_eq!(r.retval, 3, "the field was not read whole");
+    let mut want = pkt.clone();
+    want[8] = 0x15; // wide + 1: the low nibble of the last byte becomes 1
+    assert_eq!(r.data_out, want);
+    pkt[1] = 0xee; // a different top byte must not match
+    assert_eq!(nfl_runtime::test_run(prog.fd(), &pkt, 1).expect("run").retval, 1);
+}

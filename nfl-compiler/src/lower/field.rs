@@ -73,20 +73,27 @@ impl Lower<'_> {
     }
 
     /// Fallback for fields no single load can reach (headers shorter than
-    /// the load size): assemble the bytes one by one.
+    /// the load size, or a 57..=64-bit field spread over nine bytes):
+    /// append each byte's share of the field, so the register never holds
+    /// more than the field's `width` bits.
     fn load_field_bytewise(&mut self, dst: Reg, ptr: Reg, bit_offset: u32, width: u32) {
         let first = bit_offset / 8;
         let last = (bit_offset + width - 1) / 8;
+        let end = bit_offset + width;
         self.mov_imm(dst, 0);
         let t = self.temp();
         for byte in first..=last {
+            let lo = bit_offset.max(byte * 8);
+            let hi = end.min(byte * 8 + 8);
+            let bits = hi - lo;
             self.emit(BPF_LDX | BPF_B | BPF_MEM, t, ptr, byte as i16, 0);
-            self.emit(BPF_ALU64 | BPF_LSH | BPF_K, dst, Reg::Phys(0), 0, 8);
+            self.shift_imm(BPF_RSH, t, byte * 8 + 8 - hi, false);
+            if bits < 8 {
+                self.alu(BPF_AND, t, Operand::Imm(mask(bits)), 32);
+            }
+            self.shift_imm(BPF_LSH, dst, bits, true);
             self.emit(BPF_ALU64 | BPF_OR | BPF_X, dst, t, 0, 0);
         }
-        let below = (last + 1) * 8 - bit_offset - width;
-        self.shift_imm(BPF_RSH, dst, below, true);
-        self.trunc(dst, width);
     }
 
     pub(crate) fn store_field(&mut self, ptr: Reg, hdr_len: u32, bit_offset: u32, width: u32, src: Operand) {
