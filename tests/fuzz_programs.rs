@@ -37,13 +37,14 @@ const BASE_SEED: u64 = 0x5eed_0000_0000;
 
 /// Seeds excluded from the default run because they hit a compiler bug that
 /// is confirmed and reported (keep the reference and comparison as they are).
-/// None of the default seeds does today. Bugs this test has found:
-/// - fixed in 23a7d06: `opt::wire_order_compares` kept only the field's bits
-///   of a constant, so `(udp.dst_port as u32) == 0x10050` (never true)
-///   became `dst_port == 0x0050`;
-/// - open, `NFL_FUZZ_SEED=0x1000067`: `lower::field::load_field_bytewise`
-///   assembles a field that spans 9 bytes (a `u64` at a bit offset that is
-///   not a multiple of 8) in one 64-bit register and loses its top bits.
+/// None does today. Bugs this test has found (both fixed, with regression
+/// tests in `tests/kernel.rs`):
+/// - 23a7d06: `opt::wire_order_compares` kept only the field's bits of a
+///   constant, so `(udp.dst_port as u32) == 0x10050` (never true) became
+///   `dst_port == 0x0050`;
+/// - 0742e8a: `lower::field::load_field_bytewise` assembled a field that
+///   spans 9 bytes (a `u64` at a bit offset that is not a multiple of 8) in
+///   one 64-bit register and lost its top bits.
 const KNOWN_BUGS: &[u64] = &[];
 
 /// `pkt.ifindex` in a test run: the loopback device of the namespace.
