@@ -210,7 +210,11 @@ fn map_ebpf_error(err: EbpfError) -> LoadError {
 /// Load the XDP or TC program `prog_name` from the ELF object `obj` (or the only
 /// XDP/TC program in it when `prog_name` is `None`). Maps in the object are created too.
 pub fn load(obj: &[u8], prog_name: Option<&str>) -> Result<LoadedProgram, LoadError> {
+    // No kernel BTF: nflc's objects (and the C twins) carry no CO-RE
+    // relocations, and reading /sys/kernel/btf/vmlinux on every load
+    // cost more than the verifier itself.
     let mut ebpf = EbpfLoader::new()
+        .btf(None)
         .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
         .load(obj)
         .map_err(map_ebpf_error)?;
