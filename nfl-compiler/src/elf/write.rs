@@ -455,22 +455,8 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
     // Map relocations, in slot order per section.
     for (group, section) in groups.iter().zip(&prog_sections) {
         let mut relocs = Vec::new();
+        // `validate` has already refused subprogram calls.
         for (prog, start) in &group.programs {
-            // libbpf only links subprograms that live in `.text` and are reached
-            // through relocations; until the spec can say so, refuse them here
-            // rather than emit an object whose func_info the kernel rejects.
-            let mut idx = 0;
-            while let Some(insn) = prog.insns.get(idx) {
-                let pseudo_call = insn.code == BPF_JMP | BPF_CALL && insn.src == BPF_PSEUDO_CALL;
-                let pseudo_func = insn.is_ld_imm64() && insn.src == BPF_PSEUDO_FUNC;
-                if pseudo_call || pseudo_func {
-                    return Err(ElfError::SubprogramsUnsupported {
-                        program: prog.name.clone(),
-                        insn_idx: idx,
-                    });
-                }
-                idx += if insn.is_ld_imm64() { 2 } else { 1 };
-            }
             for reloc in &prog.map_relocs {
                 relocs.push((start + reloc.insn_idx, reloc.map.as_str()));
             }
