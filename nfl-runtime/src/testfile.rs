@@ -213,6 +213,12 @@ struct PartialCase {
     expect: Option<(Option<Expect>, Span)>,
 }
 
+impl PartialCase {
+    fn new(name: String, span: Span) -> PartialCase {
+        PartialCase { name, span, input: None, output: None, expect: None }
+    }
+}
+
 struct Parser {
     file: FileId,
     diags: Vec<Diagnostic>,
@@ -396,13 +402,7 @@ impl Parser {
                 .with_help("write `case \"what this case checks\"`"),
             );
             // Still collect the case's blocks, so their own errors are reported.
-            self.current = Some(PartialCase {
-                name: String::new(),
-                span: header_span,
-                input: None,
-                output: None,
-                expect: None,
-            });
+            self.current = Some(PartialCase::new(String::new(), header_span));
             self.current_rejected = true;
             return;
         };
@@ -432,13 +432,7 @@ impl Parser {
                 )
                 .with_help("case names are written in double quotes on one line"),
             );
-            self.current = Some(PartialCase {
-                name,
-                span: header_span,
-                input: None,
-                output: None,
-                expect: None,
-            });
+            self.current = Some(PartialCase::new(name, header_span));
             self.current_rejected = true;
             return;
         };
@@ -482,13 +476,7 @@ impl Parser {
         }
         let duplicate = self.names.iter().any(|(n, _)| *n == name);
         self.names.push((name.clone(), header_span));
-        self.current = Some(PartialCase {
-            name,
-            span: header_span,
-            input: None,
-            output: None,
-            expect: None,
-        });
+        self.current = Some(PartialCase::new(name, header_span));
         self.current_rejected = duplicate;
     }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use nfl_runtime::testfile::{Failure, format_outcomes, parse_source, run_cases};
-use nfl_runtime::{load, require_kernel};
+use nfl_runtime::require_kernel;
 use nfl_syntax::SourceMap;
 
 fn cases(name: &str) -> Vec<nfl_runtime::testfile::Case> {
@@ -24,12 +24,7 @@ fn drop_ipv4_test_file_passes() {
     if !require_kernel("drop_ipv4_test_file_passes") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let prog = load(
-        &common::compile_bytes(dir.path(), "drop_ipv4", common::DROP_IPV4_XDP),
-        None,
-    )
-    .unwrap();
+    let prog = common::load_c("drop_ipv4", common::DROP_IPV4_XDP);
     let outcomes = run_cases(&prog, &cases("drop_ipv4.test"));
     let report = format_outcomes(&outcomes);
     assert!(outcomes.iter().all(|o| o.passed()), "{report}");
@@ -45,12 +40,7 @@ fn failing_cases_are_reported() {
     if !require_kernel("failing_cases_are_reported") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let prog = load(
-        &common::compile_bytes(dir.path(), "drop_ipv4", common::DROP_IPV4_XDP),
-        None,
-    )
-    .unwrap();
+    let prog = common::load_c("drop_ipv4", common::DROP_IPV4_XDP);
     let outcomes = run_cases(&prog, &cases("failing.test"));
     assert!(outcomes.iter().all(|o| !o.passed()), "{outcomes:#?}");
     assert_eq!(
@@ -78,12 +68,7 @@ fn tc_test_file_passes() {
     if !require_kernel("tc_test_file_passes") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let prog = load(
-        &common::compile_bytes(dir.path(), "tc", common::TC_PROG),
-        None,
-    )
-    .unwrap();
+    let prog = common::load_c("tc", common::TC_PROG);
     let outcomes = run_cases(&prog, &cases("tc_filter.test"));
     let report = format_outcomes(&outcomes);
     assert_eq!(outcomes.len(), 4);
@@ -103,12 +88,7 @@ fn same_file_fails_against_the_wrong_program() {
         return;
     }
     // The swap-MAC program returns XDP_TX for everything: no case of drop_ipv4.test holds.
-    let dir = tempfile::tempdir().unwrap();
-    let prog = load(
-        &common::compile_bytes(dir.path(), "swap", common::SWAP_MAC_XDP),
-        None,
-    )
-    .unwrap();
+    let prog = common::load_c("swap", common::SWAP_MAC_XDP);
     let outcomes = run_cases(&prog, &cases("drop_ipv4.test"));
     assert_eq!(outcomes.iter().filter(|o| o.passed()).count(), 0);
     let report = format_outcomes(&outcomes);

@@ -117,6 +117,12 @@ pub fn compile(dir: &Path, name: &str, src: &str) -> PathBuf {
 }
 
 /// Compile and read the object bytes.
+/// Compile C source in a scratch directory and load the only program in it.
+pub fn load_c(name: &str, src: &str) -> nfl_runtime::LoadedProgram {
+    let dir = tempfile::tempdir().expect("tempdir");
+    nfl_runtime::load(&compile_bytes(dir.path(), name, src), None).expect("load")
+}
+
 pub fn compile_bytes(dir: &Path, name: &str, src: &str) -> Vec<u8> {
     let path = compile(dir, name, src);
     std::fs::read(path).expect("read object")
