@@ -224,6 +224,7 @@ fn spec() -> ObjectSpec {
             value_size: 8,
             max_entries: 4,
             flags: 0,
+            pinned: false,
         }],
         ..ObjectSpec::default()
     }

@@ -128,6 +128,7 @@ fn map_program() -> ObjectSpec {
                 value_size: 16,
                 max_entries: 4,
                 flags: 0,
+                pinned: false,
             },
             MapSpec {
                 name: "counts".to_string(),
@@ -136,6 +137,7 @@ fn map_program() -> ObjectSpec {
                 value_size: 8,
                 max_entries: 1024,
                 flags: 0,
+                pinned: false,
             },
         ],
         ..ObjectSpec::default()
@@ -215,15 +217,15 @@ fn layout_of_maps_and_relocations() {
     let bytes = write_object(&map_program()).expect("write");
     let file = object::File::parse(&*bytes).expect("parse");
     let maps = file.section_by_name(".maps").expect(".maps");
-    assert_eq!(maps.size(), 80);
+    assert_eq!(maps.size(), 96);
     assert!(file.section_by_name("maps").is_none());
-    for (name, offset) in [("spare", 0), ("counts", 40)] {
+    for (name, offset) in [("spare", 0), ("counts", 48)] {
         let sym = file.symbol_by_name(name).expect("map symbol");
         assert_eq!(sym.kind(), object::SymbolKind::Data, "{name}");
         assert!(sym.is_global(), "{name}");
         assert_eq!(sym.section_index(), Some(maps.index()), "{name}");
         assert_eq!(sym.address(), offset, "{name}");
-        assert_eq!(sym.size(), 40, "{name}");
+        assert_eq!(sym.size(), 48, "{name}");
     }
     let xdp = file.section_by_name("xdp").unwrap();
     let relocs: Vec<_> = xdp.relocations().collect();
@@ -305,8 +307,9 @@ fn btf_per_bpftool() {
         "'map_flags' type_id=",
         "VAR 'counts' type_id=",
         "linkage=global",
-        "DATASEC '.maps' size=80 vlen=2",
-        "offset=40 size=40 (VAR 'counts')",
+        "DATASEC '.maps' size=96 vlen=2",
+        "offset=48 size=48 (VAR 'counts')",
+        "'pinning' type_id=",
     ] {
         assert!(txt.contains(want), "missing `{want}` in\n{txt}");
     }

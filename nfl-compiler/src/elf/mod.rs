@@ -107,6 +107,9 @@ pub struct MapSpec {
     pub value_size: u32,
     pub max_entries: u32,
     pub flags: u32,
+    /// `pinning = LIBBPF_PIN_BY_NAME`: a loader given a pin directory
+    /// reuses the map pinned there under this name, or pins a new one.
+    pub pinned: bool,
 }
 
 /// A program read back from an object.

@@ -19,9 +19,11 @@ use crate::bpf::encode::{INSN_SIZE, encode};
 use crate::bpf::insn::{BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL};
 
 /// Size of one BTF-defined map in `.maps`: five pointer members.
-const MAP_DEF_SIZE: u32 = 40;
+const MAP_DEF_SIZE: u32 = 48;
 /// The `.maps` members in order, as libbpf's `__uint(name, value)` spells them.
-const MAP_FIELDS: [&str; 5] = ["type", "key_size", "value_size", "max_entries", "map_flags"];
+const MAP_FIELDS: [&str; 6] = ["type", "key_size", "value_size", "max_entries", "map_flags", "pinning"];
+/// libbpf's `LIBBPF_PIN_BY_NAME`.
+const PIN_BY_NAME: u32 = 1;
 /// Sections that hold something other than program code.
 const RESERVED_SECTIONS: [&str; 6] = [".maps", "license", ".BTF", ".BTF.ext", "maps", ".text"];
 /// Largest line and column that fit `line_col` (22 and 10 bits).
@@ -310,6 +312,7 @@ fn add_maps_btf(btf: &mut Btf, int: TypeId, maps: &[MapSpec]) -> Result<(), ElfE
             map.value_size,
             map.max_entries,
             map.flags,
+            if map.pinned { PIN_BY_NAME } else { 0 },
         ];
         let mut members = Vec::new();
         for (bit_offset, (name, n)) in (0u32..).step_by(64).zip(field_names.iter().zip(values)) {
@@ -437,7 +440,7 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
     let mut map_symbols: HashMap<&str, SymbolId> = HashMap::new();
     if !spec.maps.is_empty() {
         let maps = obj.add_section(Vec::new(), b".maps".to_vec(), SectionKind::Data);
-        let size = usize::try_from(MAP_DEF_SIZE).unwrap_or(40);
+        let size = usize::try_from(MAP_DEF_SIZE).unwrap_or(48);
         obj.set_section_data(maps, vec![0u8; size * spec.maps.len()], 8);
         for (i, map) in spec.maps.iter().enumerate() {
             let value = (i * size) as u64;
