@@ -4,7 +4,7 @@
 use nfl_syntax::ast::{Hook, Module, Span};
 use nfl_syntax::{Diagnostic, SourceMap};
 
-use crate::elf::{CtxKind, LineInfo, ObjectSpec, ProgramSpec};
+use crate::elf::{CtxKind, LineInfo, MapReloc, MapSpec, ObjectSpec, ProgramSpec};
 use crate::frontend::{ModuleLoader, load_program};
 use crate::hir::Hir;
 use crate::pipeline::{Codegen, CodegenError};
@@ -101,6 +101,48 @@ pub fn line_info(sources: &SourceMap, lines: &[(usize, Span)]) -> Vec<LineInfo> 
     out
 }
 
+fn map_spec(m: &crate::ir::MapDef) -> MapSpec {
+    MapSpec {
+        name: m.name.clone(),
+        map_type: m.kind.type_id(),
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        flags: m.flags,
+        pinned: false,
+    }
+}
+
+/// The ELF object of one compiled program and its maps.
+pub fn object_bytes(
+    name: &str,
+    hook: Hook,
+    codegen: &Codegen,
+    line_info: Vec<LineInfo>,
+) -> Result<Vec<u8>, crate::elf::ElfError> {
+    let ctx = match hook {
+        Hook::Xdp => CtxKind::Xdp,
+        Hook::Tc => CtxKind::Tc,
+    };
+    let spec = ObjectSpec {
+        license: "GPL".into(),
+        programs: vec![ProgramSpec {
+            name: name.to_string(),
+            section: section_for(hook).into(),
+            ctx,
+            insns: codegen.insns.clone(),
+            map_relocs: codegen
+                .map_refs
+                .iter()
+                .map(|&(insn_idx, m)| MapReloc { insn_idx, map: codegen.ir.maps[m as usize].name.clone() })
+                .collect(),
+            line_info,
+        }],
+        maps: codegen.ir.maps.iter().map(map_spec).collect(),
+    };
+    crate::elf::write_object(&spec)
+}
+
 /// Compile a checked program to an object.
 pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
     let span = checked.hir.span;
@@ -112,23 +154,8 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
         }
     };
     let section = section_for(checked.hir.hook);
-    let ctx = match checked.hir.hook {
-        Hook::Xdp => CtxKind::Xdp,
-        Hook::Tc => CtxKind::Tc,
-    };
-    let spec = ObjectSpec {
-        license: "GPL".into(),
-        programs: vec![ProgramSpec {
-            name: checked.hir.name.clone(),
-            section: section.into(),
-            ctx,
-            insns: codegen.insns.clone(),
-            map_relocs: Vec::new(),
-            line_info: line_info(&checked.sources, &codegen.lines),
-        }],
-        maps: Vec::new(),
-    };
-    match crate::elf::write_object(&spec) {
+    let lines = line_info(&checked.sources, &codegen.lines);
+    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines) {
         Ok(object) => Ok(Build { checked, codegen, section, object }),
         Err(e) => {
             let d = Diagnostic::error("nfl::E0903", format!("cannot write the object: {e}"), span, "this program")

@@ -22,6 +22,8 @@ pub struct Codegen {
     pub insns: Vec<Insn>,
     /// `(first instruction, span)` where the source location changes.
     pub lines: Vec<(usize, nfl_syntax::ast::Span)>,
+    /// `(instruction slot, map index)` of each map reference.
+    pub map_refs: Vec<(usize, u32)>,
     pub alloc: AllocStats,
 }
 
@@ -93,11 +95,16 @@ pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
 
 /// HIR to final instructions.
 pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
-    let ir_built = crate::build::build(hir);
+    codegen_ir(crate::build::build(hir))
+}
+
+/// Built IR to final instructions (optimise, lower, allocate, emit).
+pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
     let mut ir = ir_built.clone();
     optimize(&mut ir)?;
     let mir = lower::lower(&ir);
     let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
     let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
-    Ok(Codegen { ir_built, ir, insns: emitted.insns, lines: emitted.lines, alloc })
+    let map_refs = emitted.map_refs;
+    Ok(Codegen { ir_built, ir, insns: emitted.insns, lines: emitted.lines, map_refs, alloc })
 }

@@ -72,6 +72,8 @@ pub fn build(hir: &Hir) -> Function {
         blocks: Vec::new(),
         entry: BlockId(0),
         ctx: VarId(0),
+        maps: Vec::new(),
+        bufs: Vec::new(),
     };
     let ctx = new_var(&mut func, VarKind::Ctx, Some("ctx".into()));
     func.ctx = ctx;

@@ -22,6 +22,8 @@ use nfl_syntax::ast::{Hook, Span};
 
 crate::entity!(BlockId, "bb");
 crate::entity!(VarId, "v");
+crate::entity!(MapId, "map");
+crate::entity!(BufId, "buf");
 
 /// What a variable holds, as the kernel verifier will see it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -33,6 +35,87 @@ pub enum VarKind {
     PktPtr,
     /// The packet end pointer (`data_end`).
     PktEnd,
+    /// The result of a map lookup: a map value pointer or null. Compare it
+    /// with 0 (64-bit) before using it as a `MapValue`.
+    MapValueOrNull,
+    /// A non-null pointer to a map value (a `Copy` of a checked
+    /// `MapValueOrNull`).
+    MapValue,
+}
+
+/// `BPF_MAP_TYPE_*` of the maps the compiler creates.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum MapKind {
+    Hash,
+    Array,
+    PerCpuArray,
+    PerCpuHash,
+    LruHash,
+    LpmTrie,
+    Queue,
+}
+
+impl MapKind {
+    /// The kernel's `enum bpf_map_type` value.
+    pub fn type_id(self) -> u32 {
+        match self {
+            MapKind::Hash => 1,
+            MapKind::Array => 2,
+            MapKind::PerCpuHash => 5,
+            MapKind::PerCpuArray => 6,
+            MapKind::LruHash => 9,
+            MapKind::LpmTrie => 11,
+            MapKind::Queue => 22,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MapKind::Hash => "hash",
+            MapKind::Array => "array",
+            MapKind::PerCpuHash => "percpu_hash",
+            MapKind::PerCpuArray => "percpu_array",
+            MapKind::LruHash => "lru_hash",
+            MapKind::LpmTrie => "lpm_trie",
+            MapKind::Queue => "queue",
+        }
+    }
+}
+
+/// A map the program uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDef {
+    /// The object symbol and pin name (a C identifier).
+    pub name: String,
+    pub kind: MapKind,
+    /// 0 for queues.
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags (`BPF_F_NO_PREALLOC` for LPM tries).
+    pub flags: u32,
+}
+
+/// A stack buffer: map keys and values handed to helpers. The builder
+/// writes every byte before a helper reads it (the verifier requires it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufData {
+    pub size: u32,
+}
+
+/// A helper call that does not end the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `bpf_ktime_get_ns()`
+    KtimeNs,
+    /// `bpf_map_update_elem(map, key, value, flags)`; returns 0 or -errno.
+    MapUpdate { map: MapId, key: BufId, value: BufId, flags: u64 },
+    /// `bpf_map_delete_elem(map, key)`
+    MapDelete { map: MapId, key: BufId },
+    /// `bpf_map_push_elem(map, value, flags)`
+    MapPush { map: MapId, value: BufId, flags: u64 },
+    /// `bpf_map_pop_elem(map, value)`; 0 when an element was popped.
+    MapPop { map: MapId, value: BufId },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -149,6 +232,20 @@ pub enum Inst {
     LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, wire: bool },
     /// Write `src` into that bit field.
     StoreField { ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, src: Operand },
+    /// `*(uW *)(buf + off) = src` (W = `bytes` * 8, little-endian).
+    BufStore { buf: BufId, off: u32, bytes: u32, src: Operand },
+    /// `dst = *(uW *)(buf + off)`
+    BufLoad { dst: VarId, buf: BufId, off: u32, bytes: u32 },
+    /// `dst = bpf_map_lookup_elem(map, buf)` (a `MapValueOrNull`).
+    MapLookup { dst: VarId, map: MapId, key: BufId },
+    /// `dst = *(uW *)(ptr + off)` through a `MapValue`.
+    MemLoad { dst: VarId, ptr: VarId, off: u32, bytes: u32 },
+    /// `*(uW *)(ptr + off) = src` through a `MapValue`.
+    MemStore { ptr: VarId, off: u32, bytes: u32, src: Operand },
+    /// `lock *(uW *)(ptr + off) += src` (W is 32 or 64).
+    AtomicAdd { ptr: VarId, off: u32, bytes: u32, src: VarId },
+    /// A helper call; `dst` receives its return value.
+    Call { dst: Option<VarId>, call: Call },
 }
 
 impl Inst {
@@ -162,8 +259,12 @@ impl Inst {
             | Inst::CtxLoad { dst, .. }
             | Inst::PktRemaining { dst, .. }
             | Inst::PtrAdd { dst, .. }
-            | Inst::LoadField { dst, .. } => Some(*dst),
-            Inst::StoreField { .. } => None,
+            | Inst::LoadField { dst, .. }
+            | Inst::BufLoad { dst, .. }
+            | Inst::MapLookup { dst, .. }
+            | Inst::MemLoad { dst, .. } => Some(*dst),
+            Inst::Call { dst, .. } => *dst,
+            Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::AtomicAdd { .. } => None,
         }
     }
 
@@ -181,14 +282,43 @@ impl Inst {
             Inst::PktRemaining { ptr, end, .. } => vec![*ptr, *end],
             Inst::PtrAdd { ptr, off, .. } => std::iter::once(*ptr).chain(op(off)).collect(),
             Inst::LoadField { ptr, .. } => vec![*ptr],
-            Inst::StoreField { ptr, src, .. } => std::iter::once(*ptr).chain(op(src)).collect(),
+            Inst::StoreField { ptr, src, .. } | Inst::MemStore { ptr, src, .. } => {
+                std::iter::once(*ptr).chain(op(src)).collect()
+            }
+            Inst::BufStore { src, .. } => op(src).into_iter().collect(),
+            Inst::BufLoad { .. } | Inst::MapLookup { .. } | Inst::Call { .. } => vec![],
+            Inst::MemLoad { ptr, .. } => vec![*ptr],
+            Inst::AtomicAdd { ptr, src, .. } => vec![*ptr, *src],
         }
     }
 
     /// True if removing the instruction changes behaviour even when its
     /// result is unused.
     pub fn has_side_effect(&self) -> bool {
-        matches!(self, Inst::StoreField { .. })
+        matches!(
+            self,
+            Inst::StoreField { .. }
+                | Inst::BufStore { .. }
+                | Inst::MemStore { .. }
+                | Inst::AtomicAdd { .. }
+                | Inst::Call { .. }
+        )
+    }
+
+    /// True if the instruction reads a stack buffer (so stores to it before
+    /// are needed).
+    pub fn reads_buf(&self, b: BufId) -> bool {
+        match self {
+            Inst::BufLoad { buf, .. } => *buf == b,
+            Inst::MapLookup { key, .. } => *key == b,
+            Inst::Call { call, .. } => match call {
+                Call::MapUpdate { key, value, .. } => *key == b || *value == b,
+                Call::MapDelete { key, .. } => *key == b,
+                Call::MapPush { value, .. } => *value == b,
+                Call::MapPop { .. } | Call::KtimeNs => false,
+            },
+            _ => false,
+        }
     }
 }
 
@@ -307,11 +437,19 @@ pub struct Function {
     pub entry: BlockId,
     /// The variable that holds the context pointer on entry (`r1`).
     pub ctx: VarId,
+    /// Maps the program uses, indexed by `MapId`.
+    pub maps: Vec<MapDef>,
+    /// Stack buffers, indexed by `BufId`.
+    pub bufs: Vec<BufData>,
 }
 
 impl Function {
     pub fn var(&self, v: VarId) -> &VarData {
         &self.vars[v.index()]
+    }
+
+    pub fn map(&self, m: MapId) -> &MapDef {
+        &self.maps[m.index()]
     }
 
     pub fn block(&self, b: BlockId) -> &BlockData {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{AluOp, CmpOp, CtxField, Exit, Function, Inst, Operand, Term, VarKind};
+use super::{AluOp, Call, CmpOp, CtxField, Exit, Function, Inst, Operand, Term, VarKind};
 
 fn operand(o: &Operand) -> String {
     match o {
@@ -48,8 +48,26 @@ fn ctx_field(f: CtxField) -> &'static str {
     }
 }
 
+fn print_call(call: &Call) -> String {
+    match call {
+        Call::KtimeNs => "call ktime_get_ns()".into(),
+        Call::MapUpdate { map, key, value, flags } => format!("call map_update({map}, {key}, {value}, {flags})"),
+        Call::MapDelete { map, key } => format!("call map_delete({map}, {key})"),
+        Call::MapPush { map, value, flags } => format!("call map_push({map}, {value}, {flags})"),
+        Call::MapPop { map, value } => format!("call map_pop({map}, {value})"),
+    }
+}
+
 pub fn print_inst(inst: &Inst) -> String {
     match inst {
+        Inst::BufStore { buf, off, bytes, src } => format!("store.{bytes}B {buf}[{off}], {}", operand(src)),
+        Inst::BufLoad { dst, buf, off, bytes } => format!("{dst} = load.{bytes}B {buf}[{off}]"),
+        Inst::MapLookup { dst, map, key } => format!("{dst} = lookup {map}, {key}"),
+        Inst::MemLoad { dst, ptr, off, bytes } => format!("{dst} = load.{bytes}B {ptr}[{off}]"),
+        Inst::MemStore { ptr, off, bytes, src } => format!("store.{bytes}B {ptr}[{off}], {}", operand(src)),
+        Inst::AtomicAdd { ptr, off, bytes, src } => format!("atomic_add.{bytes}B {ptr}[{off}], {src}"),
+        Inst::Call { dst: Some(dst), call } => format!("{dst} = {}", print_call(call)),
+        Inst::Call { dst: None, call } => print_call(call),
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {
@@ -97,9 +115,25 @@ pub fn print_function(func: &Function) -> String {
             VarKind::Ctx => "ctx",
             VarKind::PktPtr => "pkt",
             VarKind::PktEnd => "pkt_end",
+            VarKind::MapValueOrNull => "map_value_or_null",
+            VarKind::MapValue => "map_value",
         };
         let name = var.name.as_deref().unwrap_or("");
         let _ = writeln!(out, "  v{i}: {kind} {name}").map(|_| ());
+    }
+    for (i, m) in func.maps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  map{i}: {} {} key {}B value {}B max {}",
+            m.kind.name(),
+            m.name,
+            m.key_size,
+            m.value_size,
+            m.max_entries
+        );
+    }
+    for (i, b) in func.bufs.iter().enumerate() {
+        let _ = writeln!(out, "  buf{i}: {}B", b.size);
     }
     for (i, block) in func.blocks.iter().enumerate() {
         let _ = writeln!(out, "bb{i}:");

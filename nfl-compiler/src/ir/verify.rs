@@ -1,6 +1,6 @@
 //! Structural checks of the IR. A failure here is a compiler bug.
 
-use super::{Function, Inst, Operand, Term, VarId, VarKind};
+use super::{BufId, Call, Function, Inst, MapId, Operand, Term, VarId, VarKind};
 
 fn check_var(func: &Function, v: VarId, what: &str) -> Result<(), String> {
     if v.index() < func.vars.len() { Ok(()) } else { Err(format!("{what}: {v} out of range")) }
@@ -16,6 +16,89 @@ fn check_operand_scalar(func: &Function, o: &Operand, what: &str) -> Result<(), 
     match o {
         Operand::Var(v) => check_kind(func, *v, VarKind::Scalar, what),
         Operand::Imm(_) => Ok(()),
+    }
+}
+
+fn check_map(func: &Function, m: MapId, what: &str) -> Result<(), String> {
+    if m.index() < func.maps.len() { Ok(()) } else { Err(format!("{what}: {m} out of range")) }
+}
+
+fn check_buf(func: &Function, b: BufId, off: u32, bytes: u32, what: &str) -> Result<(), String> {
+    let Some(buf) = func.bufs.get(b.index()) else { return Err(format!("{what}: {b} out of range")) };
+    if !matches!(bytes, 1 | 2 | 4 | 8) || off % bytes != 0 || off + bytes > buf.size {
+        return Err(format!("{what}: bad access {off}+{bytes} of {b} ({}B)", buf.size));
+    }
+    Ok(())
+}
+
+fn check_mem(func: &Function, ptr: VarId, off: u32, bytes: u32, what: &str) -> Result<(), String> {
+    check_kind(func, ptr, VarKind::MapValue, what)?;
+    if !matches!(bytes, 1 | 2 | 4 | 8) || off % bytes != 0 {
+        return Err(format!("{what}: bad access {off}+{bytes}"));
+    }
+    Ok(())
+}
+
+fn check_call(func: &Function, call: &Call, what: &str) -> Result<(), String> {
+    let whole = |b: BufId, size: u32| -> Result<(), String> {
+        match func.bufs.get(b.index()) {
+            Some(buf) if buf.size == size => Ok(()),
+            _ => Err(format!("{what}: {b} does not have the map's size {size}")),
+        }
+    };
+    match *call {
+        Call::KtimeNs => Ok(()),
+        Call::MapUpdate { map, key, value, .. } => {
+            check_map(func, map, what)?;
+            whole(key, func.map(map).key_size)?;
+            whole(value, func.map(map).value_size)
+        }
+        Call::MapDelete { map, key } => {
+            check_map(func, map, what)?;
+            whole(key, func.map(map).key_size)
+        }
+        Call::MapPush { map, value, .. } | Call::MapPop { map, value } => {
+            check_map(func, map, what)?;
+            whole(value, func.map(map).value_size)
+        }
+    }
+}
+
+fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String> {
+    match inst {
+        Inst::BufStore { buf, off, bytes, src } => {
+            check_buf(func, *buf, *off, *bytes, what)?;
+            check_operand_scalar(func, src, what)
+        }
+        Inst::BufLoad { dst, buf, off, bytes } => {
+            check_kind(func, *dst, VarKind::Scalar, what)?;
+            check_buf(func, *buf, *off, *bytes, what)
+        }
+        Inst::MapLookup { dst, map, key } => {
+            check_kind(func, *dst, VarKind::MapValueOrNull, what)?;
+            check_map(func, *map, what)?;
+            check_call(func, &Call::MapDelete { map: *map, key: *key }, what)
+        }
+        Inst::MemLoad { dst, ptr, off, bytes } => {
+            check_kind(func, *dst, VarKind::Scalar, what)?;
+            check_mem(func, *ptr, *off, *bytes, what)
+        }
+        Inst::MemStore { ptr, off, bytes, src } => {
+            check_mem(func, *ptr, *off, *bytes, what)?;
+            check_operand_scalar(func, src, what)
+        }
+        Inst::AtomicAdd { ptr, off, bytes, src } => {
+            check_mem(func, *ptr, *off, *bytes, what)?;
+            check_kind(func, *src, VarKind::Scalar, what)?;
+            if *bytes < 4 { Err(format!("{what}: atomic add needs 4 or 8 bytes")) } else { Ok(()) }
+        }
+        Inst::Call { dst, call } => {
+            if let Some(d) = dst {
+                check_kind(func, *d, VarKind::Scalar, what)?;
+            }
+            check_call(func, call, what)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -37,7 +120,14 @@ pub fn verify(func: &Function) -> Result<(), String> {
                 }
                 Inst::Copy { dst, src } => {
                     check_var(func, *dst, &what)?;
-                    check_kind(func, *src, func.var(*dst).kind, &what)?;
+                    // A null-checked lookup result becomes a `MapValue` by a copy.
+                    let want = match func.var(*dst).kind {
+                        VarKind::MapValue if func.var(*src).kind == VarKind::MapValueOrNull => {
+                            VarKind::MapValueOrNull
+                        }
+                        k => k,
+                    };
+                    check_kind(func, *src, want, &what)?;
                 }
                 Inst::Alu { dst, lhs, rhs, width, .. } => {
                     check_kind(func, *dst, VarKind::Scalar, &what)?;
@@ -80,6 +170,7 @@ pub fn verify(func: &Function) -> Result<(), String> {
                         return Err(format!("{what}: field outside header"));
                     }
                 }
+                other => check_new_inst(func, other, &what)?,
             }
         }
         for succ in block.term.successors() {
@@ -88,6 +179,11 @@ pub fn verify(func: &Function) -> Result<(), String> {
             }
         }
         match &block.term {
+            Term::Branch { lhs, rhs, width, .. } if func.var(*lhs).kind == VarKind::MapValueOrNull => {
+                if *rhs != Operand::Imm(0) || *width != 64 {
+                    return Err(format!("bb{bi}: a lookup result is only compared with 0 at 64 bits"));
+                }
+            }
             Term::Branch { lhs, rhs, .. } => {
                 check_kind(func, *lhs, VarKind::Scalar, "branch")?;
                 check_operand_scalar(func, rhs, "branch")?;

@@ -20,6 +20,8 @@ pub struct Emitted {
     pub insns: Vec<Insn>,
     /// `(first instruction slot, span)` each time the source span changes.
     pub lines: Vec<(usize, Span)>,
+    /// `(instruction slot, map index)` of each `LD_IMM64` of a map.
+    pub map_refs: Vec<(usize, u32)>,
 }
 
 fn phys(r: Reg) -> Result<u8, EmitError> {
@@ -71,6 +73,9 @@ pub fn emit(mf: &MFunc) -> Result<Emitted, EmitError> {
             note(&mut out, m.span);
             let (dst, src) = (phys(m.dst)?, phys(m.src)?);
             if m.is_ld_imm64() {
+                if src == BPF_PSEUDO_MAP_FD {
+                    out.map_refs.push((out.insns.len(), m.imm as u32));
+                }
                 let [lo, hi] = Insn::ld_imm64(dst, m.imm as u64);
                 out.insns.push(Insn { src, ..lo });
                 out.insns.push(hi);

@@ -10,6 +10,7 @@
 
 pub mod emit;
 mod field;
+pub mod mem;
 pub mod mir;
 pub mod regalloc;
 
@@ -24,6 +25,7 @@ pub const HELPER_REDIRECT: i64 = 23;
 
 pub(crate) struct Lower<'f> {
     func: &'f Function,
+    buf_offsets: Vec<i16>,
     insts: Vec<MInsn>,
     next_vreg: u32,
     span: Span,
@@ -78,7 +80,8 @@ fn ctx_offset(hook: Hook, field: CtxField) -> i16 {
 
 /// Lower a function. Block `i` of the IR becomes block `i` of the result.
 pub fn lower(func: &Function) -> MFunc {
-    let mut l = Lower { func, insts: Vec::new(), next_vreg: func.vars.len() as u32, span: Span::default() };
+    let (buf_offsets, buf_bytes) = mem::buf_layout(func);
+    let mut l = Lower { func, buf_offsets, insts: Vec::new(), next_vreg: func.vars.len() as u32, span: Span::default() };
     let mut blocks = Vec::with_capacity(func.blocks.len());
     for (bi, block) in func.blocks.iter().enumerate() {
         if bi == func.entry.index() {
@@ -94,7 +97,7 @@ pub fn lower(func: &Function) -> MFunc {
         let term = l.term(&block.term);
         blocks.push(MBlock { insts: std::mem::take(&mut l.insts), term });
     }
-    MFunc { blocks, n_vregs: l.next_vreg, stack_size: 0 }
+    MFunc { blocks, n_vregs: l.next_vreg, stack_size: buf_bytes }
 }
 
 impl Lower<'_> {
@@ -225,6 +228,13 @@ impl Lower<'_> {
                 let p = self.var(*ptr);
                 self.store_field(p, *hdr_len, *bit_offset, *width, *src);
             }
+            Inst::BufStore { buf, off, bytes, src } => self.buf_store(*buf, *off, *bytes, *src),
+            Inst::BufLoad { dst, buf, off, bytes } => self.buf_load(*dst, *buf, *off, *bytes),
+            Inst::MapLookup { dst, map, key } => self.map_lookup(*dst, *map, *key),
+            Inst::MemLoad { dst, ptr, off, bytes } => self.mem_load(*dst, *ptr, *off, *bytes),
+            Inst::MemStore { ptr, off, bytes, src } => self.mem_store(*ptr, *off, *bytes, *src),
+            Inst::AtomicAdd { ptr, off, bytes, src } => self.atomic_add(*ptr, *off, *bytes, *src),
+            Inst::Call { dst, call } => self.call(*dst, call),
         }
     }
 

@@ -197,7 +197,7 @@ fn is_blocked(blocked: &[u32], start: u32, end: u32) -> bool {
 }
 
 /// Assign each interval a register or a stack slot.
-fn assign(an: &Analysis, regs: &[u8]) -> (HashMap<u32, Loc>, u32, u32) {
+fn assign(an: &Analysis, regs: &[u8], base: u32) -> (HashMap<u32, Loc>, u32, u32) {
     let mut loc: HashMap<u32, Loc> = HashMap::new();
     let mut end_of: HashMap<u32, u32> = HashMap::new();
     // Active intervals holding a register: (vreg, reg).
@@ -255,7 +255,7 @@ fn assign(an: &Analysis, regs: &[u8]) -> (HashMap<u32, Loc>, u32, u32) {
             }
         };
         slot_free_at[slot] = iv.end;
-        loc.insert(iv.vreg, Loc::Stack(-8 * (slot as i16 + 1)));
+        loc.insert(iv.vreg, Loc::Stack(-(base as i16) - 8 * (slot as i16 + 1)));
     }
     (loc, spilled.len() as u32, slot_free_at.len() as u32 * 8)
 }
@@ -263,10 +263,11 @@ fn assign(an: &Analysis, regs: &[u8]) -> (HashMap<u32, Loc>, u32, u32) {
 /// Allocate registers; returns the rewritten function and statistics.
 pub fn allocate(mut mf: MFunc) -> Result<(MFunc, AllocStats), AllocError> {
     let an = analyse(&mf);
-    let (mut loc, mut n_spilled, mut stack) = assign(&an, &ALL_REGS);
+    let base = mf.stack_size;
+    let (mut loc, mut n_spilled, mut stack) = assign(&an, &ALL_REGS, base);
     if n_spilled > 0 {
         let regs: Vec<u8> = ALL_REGS.iter().copied().filter(|r| !SCRATCH.contains(r)).collect();
-        (loc, n_spilled, stack) = assign(&an, &regs);
+        (loc, n_spilled, stack) = assign(&an, &regs, base);
     }
     let stack_bytes = mf.stack_size + stack;
     if stack_bytes > MAX_STACK {
