@@ -21,6 +21,9 @@ crate::entity!(MetaId, "meta");
 crate::entity!(LocalId, "local");
 crate::entity!(StateId, "state");
 crate::entity!(ActionId, "action");
+crate::entity!(TableId, "table");
+crate::entity!(CounterId, "counter");
+crate::entity!(StateMapId, "map");
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
@@ -47,6 +50,9 @@ pub struct Hir {
     pub metas: Vec<MetaInfo>,
     pub locals: Vec<LocalInfo>,
     pub actions: Vec<ActionHir>,
+    pub tables: Vec<TableHir>,
+    pub counters: Vec<CounterHir>,
+    pub maps: Vec<StateMapHir>,
     pub parser: Option<ParserHir>,
     pub control: Block,
     pub span: Span,
@@ -172,6 +178,63 @@ pub struct ActionHir {
     pub span: Span,
 }
 
+/// A table, with its implementation already chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableHir {
+    pub layout: crate::table::TableLayout,
+    /// Key expressions, one per key field (flattened over the layout's
+    /// keys), evaluated where the table is applied.
+    pub key_exprs: Vec<Expr>,
+    /// The table's actions, in `layout.actions` order.
+    pub actions: Vec<ActionId>,
+    /// Taken on a miss; `None` does nothing.
+    pub default: Option<(ActionId, Vec<u64>)>,
+    /// Entries known at build time (from the `.nf` and the config), highest
+    /// priority first.
+    pub entries: Vec<EntryHir>,
+    pub span: Span,
+}
+
+/// One table entry known at build time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryHir {
+    /// One per layout key.
+    pub matches: Vec<KeyMatch>,
+    /// Index into the table's `actions`.
+    pub action: usize,
+    pub args: Vec<u64>,
+}
+
+/// How one key of an entry matches (values up to 128 bits for tuple keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyMatch {
+    Exact(u128),
+    Prefix { value: u128, len: u32 },
+    Ternary { value: u128, mask: u128 },
+    Range { lo: u128, hi: u128 },
+    Any,
+}
+
+/// `counter NAME[N]`: per-CPU packets and bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CounterHir {
+    pub name: String,
+    pub size: u32,
+    pub span: Span,
+}
+
+/// `map NAME: K -> V`: keyed state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateMapHir {
+    pub name: String,
+    pub key: Vec<Ty>,
+    pub value: Ty,
+    pub size: u32,
+    /// Entries not touched for this long read as absent.
+    pub idle_ns: Option<u64>,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
@@ -186,6 +249,14 @@ pub enum Stmt {
     Verdict { kind: VerdictKind, span: Span },
     Redirect { ifindex: Expr, span: Span },
     Call { action: ActionId, args: Vec<Expr>, span: Span },
+    /// `T.apply()`
+    Apply { table: TableId, span: Span },
+    /// `C.count()` / `C[i].count()`: packets += 1, bytes += pkt.len.
+    Count { counter: CounterId, index: Option<Expr>, span: Span },
+    /// `M[k] = v` (or `op=`, already desugared into `value`).
+    MapSet { map: StateMapId, key: Vec<Expr>, value: Expr, span: Span },
+    /// `M.remove(k)`
+    MapRemove { map: StateMapId, key: Vec<Expr>, span: Span },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,4 +299,8 @@ pub enum ExprKind {
     /// Truncate or zero-extend to `ty`.
     Cast(Box<Expr>),
     In { expr: Box<Expr>, pattern: Pattern },
+    /// `M[k]`: the value, or 0 when absent.
+    MapGet { map: StateMapId, key: Vec<Expr> },
+    /// `M.contains(k)`
+    MapContains { map: StateMapId, key: Vec<Expr> },
 }

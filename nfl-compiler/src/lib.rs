@@ -40,3 +40,4 @@ pub mod lower;
 pub mod opt;
 pub mod pipeline;
 pub mod stdlib;
+pub mod table;

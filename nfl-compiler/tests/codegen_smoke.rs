@@ -89,6 +89,9 @@ fn hir() -> Hir {
         metas: vec![],
         locals: vec![],
         actions: vec![],
+        tables: vec![],
+        counters: vec![],
+        maps: vec![],
         parser: Some(parser),
         control: Block {
             stmts: vec![Stmt::If { cond, then_block, else_block: None, span: Span::default() }],

@@ -87,7 +87,6 @@ impl Builder<'_> {
             }
             Stmt::Call { action, args, span } => {
                 self.span = *span;
-                let Some(decl) = self.hir.actions.get(action.index()) else { return };
                 if self.call_depth >= MAX_CALL_DEPTH {
                     // The checker rejects recursion; this only guards the
                     // builder against a malformed HIR.
@@ -97,13 +96,23 @@ impl Builder<'_> {
                 // Evaluate every argument before binding any parameter, so
                 // an argument may mention a parameter of an outer call.
                 let values: Vec<Operand> = args.iter().map(|a| self.value(a, None)).collect();
-                for (param, v) in decl.params.iter().zip(values) {
-                    let dst = self.locals[param.index()];
-                    self.assign(dst, v);
-                }
-                self.call_depth += 1;
-                self.lower_block(&decl.body);
-                self.call_depth -= 1;
+                self.invoke(*action, values);
+            }
+            Stmt::Apply { table, span } => {
+                self.span = *span;
+                self.apply(*table);
+            }
+            Stmt::Count { counter, index, span } => {
+                self.span = *span;
+                self.count(*counter, index.as_ref());
+            }
+            Stmt::MapSet { map, key, value, span } => {
+                self.span = *span;
+                self.map_set(*map, key, value);
+            }
+            Stmt::MapRemove { map, key, span } => {
+                self.span = *span;
+                self.map_remove(*map, key);
             }
         }
     }

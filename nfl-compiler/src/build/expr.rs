@@ -222,6 +222,8 @@ impl Builder<'_> {
                 }
             }
             ExprKind::In { .. } => self.materialize_bool(expr, levels),
+            ExprKind::MapGet { map, key } => self.map_read(*map, key, false),
+            ExprKind::MapContains { map, key } => self.map_read(*map, key, true),
         }
     }
 

@@ -12,11 +12,14 @@
 mod control;
 mod expr;
 mod parser;
+mod state;
+mod table;
+
 
 use nfl_syntax::ast::{Hook, Span, VerdictKind};
 
 use crate::hir::{HeaderRef, Hir};
-use crate::ir::{BlockData, BlockId, CtxField, Exit, Function, Inst, Term, VarData, VarId, VarKind};
+use crate::ir::{BlockData, BlockId, CtxField, Exit, Function, Inst, MapDef, MapId, Term, VarData, VarId, VarKind};
 
 /// Return codes for each verdict on each hook.
 pub fn verdict_code(hook: Hook, kind: VerdictKind) -> u32 {
@@ -52,6 +55,10 @@ pub(crate) struct Builder<'h> {
     locals: Vec<VarId>,
     /// Depth of inlined action calls, as a guard against recursion.
     call_depth: u32,
+    /// Per table: its rules map and (Tss) masks map.
+    table_maps: Vec<(MapId, Option<MapId>)>,
+    counter_maps: Vec<MapId>,
+    state_maps: Vec<MapId>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -109,6 +116,25 @@ pub fn build(hir: &Hir) -> Function {
         .map(|m| new_var(&mut func, VarKind::Scalar, Some(format!("meta.{}", m.name))))
         .collect();
     let locals = hir.locals.iter().map(|l| new_var(&mut func, VarKind::Scalar, Some(l.name.clone()))).collect();
+    let add_map = |func: &mut Function, m: MapDef| {
+        func.maps.push(m);
+        MapId(func.maps.len() as u32 - 1)
+    };
+    let table_maps = hir
+        .tables
+        .iter()
+        .map(|t| {
+            let mut ids = table::table_maps(&t.layout).into_iter().map(|m| add_map(&mut func, m));
+            let rules = ids.next().unwrap_or(MapId(u32::MAX));
+            (rules, ids.next())
+        })
+        .collect();
+    let counter_maps = hir.counters.iter().map(|c| add_map(&mut func, state::counter_map(&c.name, c.size))).collect();
+    let state_maps = hir
+        .maps
+        .iter()
+        .map(|m| add_map(&mut func, state::state_map(&m.name, &m.key, m.idle_ns.is_some(), m.size)))
+        .collect();
     let mut b = Builder {
         hir,
         func,
@@ -123,6 +149,9 @@ pub fn build(hir: &Hir) -> Function {
         metas,
         locals,
         call_depth: 0,
+        table_maps,
+        counter_maps,
+        state_maps,
     };
     b.build_program();
     b.func

@@ -181,6 +181,9 @@ fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
             last_refs(rhs, out);
         }
         ExprKind::In { expr, .. } => last_refs(expr, out),
+        ExprKind::MapGet { key, .. } | ExprKind::MapContains { key, .. } => {
+            key.iter().for_each(|k| last_refs(k, out));
+        }
         ExprKind::Const(_)
         | ExprKind::Local(_)
         | ExprKind::Meta(_)

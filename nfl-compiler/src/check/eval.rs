@@ -58,7 +58,9 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         }
         ExprKind::Cast(inner) => Some(eval(inner)? & mask),
         ExprKind::In { expr, pattern } => Some(u64::from(matches(eval(expr)?, pattern))),
-        ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_) => None,
+        ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_)
+        | ExprKind::MapGet { .. }
+        | ExprKind::MapContains { .. } => None,
     }
 }
 

@@ -232,6 +232,8 @@ pub enum Inst {
     LoadField { dst: VarId, ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, wire: bool },
     /// Write `src` into that bit field.
     StoreField { ptr: VarId, hdr_len: u32, bit_offset: u32, width: u32, src: Operand },
+    /// `dst = the low `bytes` bytes of src, byte-reversed` (bytes 2, 4, 8).
+    Bswap { dst: VarId, src: VarId, bytes: u32 },
     /// `*(uW *)(buf + off) = src` (W = `bytes` * 8, little-endian).
     BufStore { buf: BufId, off: u32, bytes: u32, src: Operand },
     /// `dst = *(uW *)(buf + off)`
@@ -261,6 +263,7 @@ impl Inst {
             | Inst::PtrAdd { dst, .. }
             | Inst::LoadField { dst, .. }
             | Inst::BufLoad { dst, .. }
+            | Inst::Bswap { dst, .. }
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } => *dst,
@@ -276,7 +279,7 @@ impl Inst {
         };
         match self {
             Inst::Const { .. } => vec![],
-            Inst::Copy { src, .. } | Inst::Trunc { src, .. } => vec![*src],
+            Inst::Copy { src, .. } | Inst::Trunc { src, .. } | Inst::Bswap { src, .. } => vec![*src],
             Inst::Alu { lhs, rhs, .. } => std::iter::once(*lhs).chain(op(rhs)).collect(),
             Inst::CtxLoad { ctx, .. } => vec![*ctx],
             Inst::PktRemaining { ptr, end, .. } => vec![*ptr, *end],

@@ -60,6 +60,7 @@ fn print_call(call: &Call) -> String {
 
 pub fn print_inst(inst: &Inst) -> String {
     match inst {
+        Inst::Bswap { dst, src, bytes } => format!("{dst} = bswap.{bytes}B {src}"),
         Inst::BufStore { buf, off, bytes, src } => format!("store.{bytes}B {buf}[{off}], {}", operand(src)),
         Inst::BufLoad { dst, buf, off, bytes } => format!("{dst} = load.{bytes}B {buf}[{off}]"),
         Inst::MapLookup { dst, map, key } => format!("{dst} = lookup {map}, {key}"),

@@ -70,6 +70,11 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_buf(func, *buf, *off, *bytes, what)?;
             check_operand_scalar(func, src, what)
         }
+        Inst::Bswap { dst, src, bytes } => {
+            check_kind(func, *dst, VarKind::Scalar, what)?;
+            check_kind(func, *src, VarKind::Scalar, what)?;
+            if matches!(bytes, 2 | 4 | 8) { Ok(()) } else { Err(format!("{what}: bad width")) }
+        }
         Inst::BufLoad { dst, buf, off, bytes } => {
             check_kind(func, *dst, VarKind::Scalar, what)?;
             check_buf(func, *buf, *off, *bytes, what)
@@ -115,6 +120,8 @@ pub fn verify(func: &Function) -> Result<(), String> {
         for inst in &block.insts {
             let what = format!("bb{bi}: {}", super::print::print_inst(inst));
             match inst {
+                // A lookup result variable starts as null.
+                Inst::Const { dst, value: 0 } if func.var(*dst).kind == VarKind::MapValueOrNull => {}
                 Inst::Const { dst, .. } | Inst::Trunc { dst, .. } => {
                     check_kind(func, *dst, VarKind::Scalar, &what)?;
                 }

@@ -228,6 +228,11 @@ impl Lower<'_> {
                 let p = self.var(*ptr);
                 self.store_field(p, *hdr_len, *bit_offset, *width, *src);
             }
+            Inst::Bswap { dst, src, bytes } => {
+                let (d, s) = (self.var(*dst), self.var(*src));
+                self.mov(d, s);
+                self.emit(BPF_ALU | BPF_END | BPF_TO_BE, d, Reg::Phys(0), 0, i64::from(bytes * 8));
+            }
             Inst::BufStore { buf, off, bytes, src } => self.buf_store(*buf, *off, *bytes, *src),
             Inst::BufLoad { dst, buf, off, bytes } => self.buf_load(*dst, *buf, *off, *bytes),
             Inst::MapLookup { dst, map, key } => self.map_lookup(*dst, *map, *key),

@@ -1,0 +1,307 @@
+//! `T.apply()`: build the key, find the entry, run its action.
+//!
+//! - `Inline` tables become one compare chain per entry, in priority order,
+//!   with the action's arguments as constants.
+//! - `Hash` and `Lpm` tables write the key (see [`crate::table`]) into a
+//!   stack buffer and look it up.
+//! - `Tss` tables walk the masks value (one array element) slot by slot,
+//!   fully unrolled over the mask bound: mask the key, probe the rules map,
+//!   keep the highest priority hit, and stop early once no later slot can
+//!   beat it (slots are sorted by their best priority).
+//!
+//! A hit dispatches on the entry's action id and loads the parameters from
+//! the value; a miss runs the default action.
+
+use super::Builder;
+use crate::hir::{ActionId, EntryHir, KeyMatch, Pattern, TableId};
+use crate::ir::{AluOp, BlockId, BufId, CmpOp, Inst, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
+use crate::table::{TableImpl, TableLayout};
+
+/// `BPF_F_NO_PREALLOC`, required by LPM tries.
+const NO_PREALLOC: u32 = 1;
+
+/// The maps a table needs: rules (and masks for Tss).
+pub(crate) fn table_maps(t: &TableLayout) -> Vec<MapDef> {
+    let rules = |kind, flags| MapDef {
+        name: t.rules_map.clone(),
+        kind,
+        key_size: t.key_size,
+        value_size: t.value_size,
+        max_entries: t.max_entries.max(1),
+        flags,
+    };
+    match t.imp {
+        TableImpl::Inline => Vec::new(),
+        TableImpl::Hash => vec![rules(MapKind::Hash, 0)],
+        TableImpl::Lpm => vec![rules(MapKind::LpmTrie, NO_PREALLOC)],
+        TableImpl::Tss { masks } => {
+            let n = t.slots.len() as u32;
+            vec![
+                rules(MapKind::Hash, 0),
+                MapDef {
+                    name: t.masks_map.clone().unwrap_or_default(),
+                    kind: MapKind::Array,
+                    key_size: 4,
+                    value_size: 8 + masks * (8 + 8 * n),
+                    max_entries: 1,
+                    flags: 0,
+                },
+            ]
+        }
+    }
+}
+
+/// Per-field patterns of one key match (a tuple key spans several fields).
+pub(crate) fn field_patterns(widths: &[u32], m: &KeyMatch) -> Vec<Pattern> {
+    let total: u32 = widths.iter().sum();
+    let full = |w: u32| if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
+    let (value, mask) = match *m {
+        KeyMatch::Any => return widths.iter().map(|_| Pattern::Any).collect(),
+        KeyMatch::Range { lo, hi } => {
+            // The checker only allows ranges on single-field keys.
+            return vec![Pattern::Range { lo: lo as u64, hi: hi as u64 }];
+        }
+        KeyMatch::Exact(v) => (v, full(total)),
+        KeyMatch::Prefix { value, len } => {
+            let mask = if len == 0 { 0 } else { full(total) & !(full(total - len.min(total))) };
+            (value & mask, mask)
+        }
+        KeyMatch::Ternary { value, mask } => (value & mask, mask),
+    };
+    let mut shift = total;
+    widths
+        .iter()
+        .map(|&w| {
+            shift -= w;
+            let fm = ((mask >> shift) & full(w)) as u64;
+            let fv = ((value >> shift) & full(w)) as u64;
+            if fm == 0 {
+                Pattern::Any
+            } else if u128::from(fm) == full(w) {
+                Pattern::Value(fv)
+            } else {
+                Pattern::Mask { value: fv, mask: fm }
+            }
+        })
+        .collect()
+}
+
+impl Builder<'_> {
+    pub(crate) fn apply(&mut self, table: TableId) {
+        let hir = self.hir;
+        let t = &hir.tables[table.index()];
+        let keys: Vec<Operand> = t.key_exprs.iter().map(|e| self.value(e, None)).collect();
+        let join = self.new_block();
+        match t.layout.imp {
+            TableImpl::Inline => self.apply_inline(table, &keys, join),
+            TableImpl::Hash | TableImpl::Lpm => {
+                let buf = self.write_key(&t.layout, &keys);
+                let (rules, _) = self.table_maps[table.index()];
+                let (p, miss) = self.lookup(rules, buf);
+                self.dispatch(table, p, miss, join);
+                self.switch_to(miss);
+                self.run_default(table, join);
+            }
+            TableImpl::Tss { masks } => {
+                let (found, miss) = self.tss_walk(table, &keys, masks);
+                self.dispatch(table, found, miss, join);
+                self.switch_to(miss);
+                self.run_default(table, join);
+            }
+        }
+        self.switch_to(join);
+    }
+
+    fn apply_inline(&mut self, table: TableId, keys: &[Operand], join: BlockId) {
+        let t = &self.hir.tables[table.index()];
+        let widths: Vec<Vec<u32>> = t.layout.keys.iter().map(|k| k.widths.clone()).collect();
+        let entries: Vec<EntryHir> = t.entries.clone();
+        for entry in &entries {
+            let pats: Vec<Pattern> =
+                widths.iter().zip(&entry.matches).flat_map(|(w, m)| field_patterns(w, m)).collect();
+            let hit = self.new_block();
+            let next = self.new_block();
+            let flat_widths: Vec<u32> = widths.iter().flatten().copied().collect();
+            for (i, (pat, key)) in pats.iter().zip(keys).enumerate() {
+                let t_bb = if i + 1 == pats.len() { hit } else { self.new_block() };
+                self.match_pattern(*key, flat_widths[i], pat, t_bb, next);
+                if t_bb != hit {
+                    self.switch_to(t_bb);
+                }
+            }
+            if pats.is_empty() {
+                self.terminate(Term::Jump(hit));
+            }
+            self.switch_to(hit);
+            let action = self.hir.tables[table.index()].actions[entry.action];
+            let args = entry.args.iter().map(|a| Operand::Imm(*a)).collect();
+            self.invoke(action, args);
+            if self.cur.is_some() {
+                self.terminate(Term::Jump(join));
+            }
+            self.switch_to(next);
+        }
+        self.run_default(table, join);
+    }
+
+    fn run_default(&mut self, table: TableId, join: BlockId) {
+        if let Some((action, args)) = self.hir.tables[table.index()].default.clone() {
+            self.invoke(action, args.into_iter().map(Operand::Imm).collect());
+        }
+        if self.cur.is_some() {
+            self.terminate(Term::Jump(join));
+        }
+    }
+
+    /// Bind the parameters and inline the action's body.
+    pub(crate) fn invoke(&mut self, action: ActionId, args: Vec<Operand>) {
+        let Some(decl) = self.hir.actions.get(action.index()) else { return };
+        if self.call_depth >= super::MAX_CALL_DEPTH {
+            return;
+        }
+        for (param, v) in decl.params.iter().zip(args) {
+            let dst = self.locals[param.index()];
+            self.assign(dst, v);
+        }
+        self.call_depth += 1;
+        self.lower_block(&decl.body);
+        self.call_depth -= 1;
+    }
+
+    /// On a hit (`p` holds the value): run the entry's action.
+    fn dispatch(&mut self, table: TableId, p: VarId, miss: BlockId, join: BlockId) {
+        let t = &self.hir.tables[table.index()];
+        let layout = t.layout.clone();
+        let actions = t.actions.clone();
+        let id = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: id, ptr: p, off: 4, bytes: 4 });
+        for (al, action) in layout.actions.iter().zip(actions) {
+            let this = self.new_block();
+            let next = self.new_block();
+            self.branch(CmpOp::Eq, Operand::Var(id), Operand::Imm(u64::from(al.id)), 32, this, next);
+            self.switch_to(this);
+            let args = al
+                .params
+                .iter()
+                .map(|ps| {
+                    let v = self.new_var(VarKind::Scalar);
+                    self.push(Inst::MemLoad { dst: v, ptr: p, off: ps.off, bytes: ps.bytes });
+                    let masked = if ps.width < ps.bytes * 8 {
+                        self.alu(AluOp::And, Operand::Var(v), Operand::Imm(super::expr::mask(ps.width)), 64)
+                    } else {
+                        Operand::Var(v)
+                    };
+                    masked
+                })
+                .collect();
+            self.invoke(action, args);
+            if self.cur.is_some() {
+                self.terminate(Term::Jump(join));
+            }
+            self.switch_to(next);
+        }
+        // An action id this program does not know: treat as a miss.
+        self.terminate(Term::Jump(miss));
+    }
+
+    /// Write a Hash or Lpm key.
+    fn write_key(&mut self, layout: &TableLayout, keys: &[Operand]) -> BufId {
+        let buf = self.new_buf(layout.key_size);
+        let mut covered: Vec<(u32, u32)> = layout.slots.iter().map(|s| (s.off, s.bytes)).collect();
+        if layout.imp == TableImpl::Lpm {
+            covered.push((0, 4));
+            self.push(Inst::BufStore { buf, off: 0, bytes: 4, src: Operand::Imm(u64::from(layout.lpm_full_len())) });
+        }
+        self.fill_gaps(buf, layout.key_size, &covered);
+        for (slot, key) in layout.slots.iter().zip(keys) {
+            if !slot.big_endian {
+                self.push(Inst::BufStore { buf, off: slot.off, bytes: slot.bytes, src: *key });
+                continue;
+            }
+            let v = self.alu(AluOp::Shl, *key, Operand::Imm(u64::from(slot.shift)), 64);
+            if matches!(slot.bytes, 2 | 4 | 8) && slot.off % slot.bytes == 0 {
+                let src = self.to_var(v);
+                let dst = self.new_var(VarKind::Scalar);
+                self.push(Inst::Bswap { dst, src, bytes: slot.bytes });
+                self.push(Inst::BufStore { buf, off: slot.off, bytes: slot.bytes, src: Operand::Var(dst) });
+            } else {
+                for j in 0..slot.bytes {
+                    let sh = 8 * (slot.bytes - 1 - j);
+                    let b = self.alu(AluOp::Shr, v, Operand::Imm(u64::from(sh)), 64);
+                    let b = self.alu(AluOp::And, b, Operand::Imm(0xff), 64);
+                    self.push(Inst::BufStore { buf, off: slot.off + j, bytes: 1, src: b });
+                }
+            }
+        }
+        buf
+    }
+
+    /// The tuple-space walk; returns the best hit's value pointer (valid in
+    /// the current block) and the miss block.
+    fn tss_walk(&mut self, table: TableId, keys: &[Operand], masks: u32) -> (VarId, BlockId) {
+        let (rules, masks_map) = self.table_maps[table.index()];
+        let masks_map: MapId = masks_map.unwrap_or(rules);
+        let n = keys.len() as u32;
+        let stride = 8 + 8 * n;
+        let zero = self.new_buf(4);
+        self.push(Inst::BufStore { buf: zero, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let (mp, no_masks) = self.lookup(masks_map, zero);
+        let count = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: count, ptr: mp, off: 0, bytes: 4 });
+        let best = self.new_var(VarKind::MapValueOrNull);
+        self.push(Inst::Const { dst: best, value: 0 });
+        let best_prio = self.new_var(VarKind::Scalar);
+        self.push(Inst::Const { dst: best_prio, value: 0 });
+        let key = self.new_buf(8 + 8 * n);
+        self.push(Inst::BufStore { buf: key, off: 4, bytes: 4, src: Operand::Imm(0) });
+        let done = self.new_block();
+        for i in 0..masks {
+            let base = 8 + i * stride;
+            let body = self.new_block();
+            self.branch(CmpOp::Gt, Operand::Var(count), Operand::Imm(u64::from(i)), 32, body, done);
+            self.switch_to(body);
+            let max_prio = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: max_prio, ptr: mp, off: base, bytes: 4 });
+            let probe = self.new_block();
+            self.branch(CmpOp::Gt, Operand::Var(max_prio), Operand::Var(best_prio), 32, probe, done);
+            self.switch_to(probe);
+            let tuple = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: tuple, ptr: mp, off: base + 4, bytes: 4 });
+            self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Var(tuple) });
+            for (f, k) in keys.iter().enumerate() {
+                let m = self.new_var(VarKind::Scalar);
+                self.push(Inst::MemLoad { dst: m, ptr: mp, off: base + 8 + 8 * f as u32, bytes: 8 });
+                let masked = self.alu(AluOp::And, *k, Operand::Var(m), 64);
+                self.push(Inst::BufStore { buf: key, off: 8 + 8 * f as u32, bytes: 8, src: masked });
+            }
+            let r = self.new_var(VarKind::MapValueOrNull);
+            self.push(Inst::MapLookup { dst: r, map: rules, key });
+            let found = self.new_block();
+            let next = self.new_block();
+            self.terminate(Term::Branch { op: CmpOp::Eq, lhs: r, rhs: Operand::Imm(0), width: 64, then_bb: next, else_bb: found });
+            self.switch_to(found);
+            let fp = self.new_var(VarKind::MapValue);
+            self.push(Inst::Copy { dst: fp, src: r });
+            let prio = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: prio, ptr: fp, off: 0, bytes: 4 });
+            let better = self.new_block();
+            self.branch(CmpOp::Gt, Operand::Var(prio), Operand::Var(best_prio), 32, better, next);
+            self.switch_to(better);
+            self.push(Inst::Copy { dst: best, src: r });
+            self.push(Inst::Copy { dst: best_prio, src: prio });
+            self.terminate(Term::Jump(next));
+            self.switch_to(next);
+        }
+        self.terminate(Term::Jump(done));
+        self.switch_to(done);
+        let hit = self.new_block();
+        let miss = self.new_block();
+        self.terminate(Term::Branch { op: CmpOp::Eq, lhs: best, rhs: Operand::Imm(0), width: 64, then_bb: miss, else_bb: hit });
+        self.switch_to(no_masks);
+        self.terminate(Term::Jump(miss));
+        self.switch_to(hit);
+        let p = self.new_var(VarKind::MapValue);
+        self.push(Inst::Copy { dst: p, src: best });
+        (p, miss)
+    }
+}
