@@ -119,6 +119,7 @@ pub fn object_bytes(
     hook: Hook,
     codegen: &Codegen,
     line_info: Vec<LineInfo>,
+    schema: Option<&crate::schema::Schema>,
 ) -> Result<Vec<u8>, crate::elf::ElfError> {
     let ctx = match hook {
         Hook::Xdp => CtxKind::Xdp,
@@ -139,6 +140,7 @@ pub fn object_bytes(
             line_info,
         }],
         maps: codegen.ir.maps.iter().map(map_spec).collect(),
+        notes: schema.map(|s| (crate::schema::SECTION.to_string(), s.to_json())).into_iter().collect(),
     };
     crate::elf::write_object(&spec)
 }
@@ -155,7 +157,7 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
     };
     let section = section_for(checked.hir.hook);
     let lines = line_info(&checked.sources, &codegen.lines);
-    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines) {
+    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines, None) {
         Ok(object) => Ok(Build { checked, codegen, section, object }),
         Err(e) => {
             let d = Diagnostic::error("nfl::E0903", format!("cannot write the object: {e}"), span, "this program")

@@ -40,4 +40,5 @@ pub mod lower;
 pub mod opt;
 pub mod pipeline;
 pub mod stdlib;
+pub mod schema;
 pub mod table;

@@ -143,7 +143,7 @@ fn counting_program() -> Function {
 fn object(func: Function) -> Vec<u8> {
     let (name, hook) = (func.name.clone(), func.hook);
     let cg = codegen_ir(func).expect("codegen");
-    nfl_compiler::driver::object_bytes(&name, hook, &cg, Vec::new()).expect("object")
+    nfl_compiler::driver::object_bytes(&name, hook, &cg, Vec::new(), None).expect("object")
 }
 
 #[test]
@@ -219,4 +219,32 @@ fn values_survive_helper_calls() {
     for i in 0..12u32 {
         assert_eq!(arr.get(&i, 0).expect("get"), 1000 + u64::from(i));
     }
+}
+
+/// The schema rides in a section loaders skip: aya loads the object, and
+/// the schema reads back unchanged.
+#[test]
+fn schema_section_is_skipped_by_the_loader_and_reads_back() {
+    let func = counting_program();
+    let (name, hook) = (func.name.clone(), func.hook);
+    let cg = codegen_ir(func).expect("codegen");
+    let schema = nfl_compiler::schema::Schema {
+        version: nfl_compiler::schema::VERSION,
+        program: name.clone(),
+        hook: "xdp".into(),
+        maps: Vec::new(),
+        tables: Vec::new(),
+        counters: Vec::new(),
+        state_maps: Vec::new(),
+        config: vec![("rate".into(), "10".into())],
+        initial: Vec::new(),
+        explain: vec!["nothing".into()],
+    };
+    let obj = nfl_compiler::driver::object_bytes(&name, hook, &cg, Vec::new(), Some(&schema)).expect("object");
+    let back = nfl_compiler::schema::Schema::from_object(&obj).expect("parse").expect("present");
+    assert_eq!(back, schema);
+    if !require_kernel("schema_section_is_skipped_by_the_loader_and_reads_back") {
+        return;
+    }
+    nfl_runtime::load::load(&obj, None).unwrap_or_else(|e| panic!("load: {e}"));
 }

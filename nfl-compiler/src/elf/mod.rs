@@ -32,6 +32,9 @@ pub struct ObjectSpec {
     pub license: String,
     pub programs: Vec<ProgramSpec>,
     pub maps: Vec<MapSpec>,
+    /// Extra non-allocated sections `(name, bytes)` that loaders skip
+    /// (nflc keeps its schema there).
+    pub notes: Vec<(String, Vec<u8>)>,
 }
 
 impl Default for ObjectSpec {
@@ -40,6 +43,7 @@ impl Default for ObjectSpec {
             license: "GPL".to_string(),
             programs: Vec::new(),
             maps: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }

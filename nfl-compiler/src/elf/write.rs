@@ -436,6 +436,14 @@ pub fn write_object(spec: &ObjectSpec) -> Result<Vec<u8>, ElfError> {
         license_len,
     ));
 
+    for (name, bytes) in &spec.notes {
+        if RESERVED_SECTIONS.contains(&name.as_str()) || spec.programs.iter().any(|p| &p.section == name) {
+            return Err(ElfError::InvalidName { what: "note section", name: name.clone() });
+        }
+        let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), SectionKind::Other);
+        obj.set_section_data(id, bytes.clone(), 1);
+    }
+
     // Maps: zero-filled definitions whose meaning is in BTF.
     let mut map_symbols: HashMap<&str, SymbolId> = HashMap::new();
     if !spec.maps.is_empty() {

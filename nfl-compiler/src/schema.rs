@@ -1,0 +1,103 @@
+//! The program's own description of its state: every map with its layout,
+//! every table with its key and action layouts, counters, state maps, the
+//! config values it was specialized with, and the entries its maps must hold
+//! before the program is attached.
+//!
+//! The schema travels inside the object, as JSON in the non-allocated ELF
+//! section [`SECTION`] (loaders that do not know it skip it), so `nflc run`,
+//! `nflc test` and the control plane need nothing but the object.
+
+use serde::{Deserialize, Serialize};
+
+use crate::table::TableLayout;
+
+/// The ELF section holding the schema.
+pub const SECTION: &str = ".nfl.schema";
+
+/// Bumped whenever the layout rules change incompatibly.
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    pub version: u32,
+    /// The program (control) name.
+    pub program: String,
+    /// `xdp` or `tc`.
+    pub hook: String,
+    pub maps: Vec<MapSchema>,
+    pub tables: Vec<TableLayout>,
+    pub counters: Vec<CounterSchema>,
+    pub state_maps: Vec<StateMapSchema>,
+    /// Config parameters and the values compiled in, for display.
+    pub config: Vec<(String, String)>,
+    /// Entries to write into maps after loading and before attaching.
+    pub initial: Vec<MapInit>,
+    /// What specialization did, one line each (`nflc build --explain`).
+    pub explain: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapSchema {
+    pub name: String,
+    /// `hash`, `array`, `lpm_trie`, ... ([`crate::ir::MapKind::name`]).
+    pub kind: String,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterSchema {
+    pub name: String,
+    pub size: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateMapSchema {
+    pub name: String,
+    /// Key field widths in bits, and where each sits in the key.
+    pub key_widths: Vec<u32>,
+    pub key_slots: Vec<(u32, u32)>,
+    pub value_width: u32,
+    pub idle_ns: Option<u64>,
+}
+
+/// Entries for one map, as raw key and value bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapInit {
+    pub map: String,
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Schema {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Schema, String> {
+        let s: Schema = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if s.version != VERSION {
+            return Err(format!("schema version {} (this nflc reads version {VERSION})", s.version));
+        }
+        Ok(s)
+    }
+
+    pub fn map(&self, name: &str) -> Option<&MapSchema> {
+        self.maps.iter().find(|m| m.name == name)
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableLayout> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Read the schema out of an object, if it has one.
+    pub fn from_object(obj: &[u8]) -> Result<Option<Schema>, String> {
+        use object::{Object, ObjectSection};
+        let file = object::File::parse(obj).map_err(|e| e.to_string())?;
+        match file.section_by_name(SECTION) {
+            Some(s) => Schema::from_json(s.data().map_err(|e| e.to_string())?).map(Some),
+            None => Ok(None),
+        }
+    }
+}
