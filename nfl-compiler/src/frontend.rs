@@ -68,6 +68,7 @@ pub fn load_program(root_name: &str, root_text: &str, loader: &mut dyn ModuleLoa
             .filter_map(|item| match item {
                 Item::Import(i) => Some((i.path.iter().map(|p| p.name.clone()).collect(), i.span)),
                 Item::Const(_) | Item::Header(_) | Item::Meta(_) | Item::Parser(_) | Item::Action(_) | Item::Control(_) => None,
+                Item::Config(_) | Item::Table(_) | Item::Counter(_) | Item::Map(_) | Item::Object(_) => None,
             })
             .collect();
         for (path, span) in imports {

@@ -86,6 +86,11 @@ pub enum Item {
     Parser(ParserDecl),
     Action(ActionDecl),
     Control(ControlDecl),
+    Config(ConfigDecl),
+    Table(TableDecl),
+    Counter(CounterDecl),
+    Map(MapDecl),
+    Object(ObjectDecl),
 }
 
 /// `import std.net` — a dotted module path.
@@ -261,6 +266,159 @@ pub struct ControlDecl {
     pub span: Span,
 }
 
+/// `config { NAME: TYPE [= DEFAULT] ... }` — parameters given at load time
+/// (from YAML), read as `config.NAME`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigDecl {
+    pub params: Vec<ConfigParam>,
+    pub span: Span,
+}
+
+/// `NAME: TYPE [= DEFAULT]`; without a default the YAML must give it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigParam {
+    pub name: Ident,
+    pub ty: ConfigType,
+    pub default: Option<ConfigDefault>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigType {
+    /// `u1`..`u64` or `bool`.
+    Scalar(TypeRef),
+    /// `set<TYPE>`: the element type, and the span of the whole `set<...>`.
+    Set(TypeRef, Span),
+}
+
+/// The default of a config parameter. The grammar tells the two apart by
+/// the `{`; whether it matches the parameter's type is the checker's job.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigDefault {
+    /// `= EXPR`, for a scalar.
+    Expr(Expr),
+    /// `= { patterns }`, for a set; always a [`Pattern::Set`].
+    Set(Pattern),
+}
+
+/// `table NAME { key {...} actions {...} default A size N masks N entries {...} }`.
+/// Sections may come in any order, each at most once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableDecl {
+    pub name: Ident,
+    /// Empty when there is no `key` section.
+    pub keys: Vec<TableKey>,
+    pub actions: Vec<Ident>,
+    pub default: Option<ActionRef>,
+    /// `size N`: present means entries can be written at run time.
+    pub size: Option<Expr>,
+    pub masks: Option<Expr>,
+    /// `entries { ... }`: constant entries, first = highest priority.
+    pub entries: Option<Vec<TableEntry>>,
+    pub span: Span,
+}
+
+/// `EXPR: KIND` or `(EXPR, EXPR, ...): KIND` in a table's `key` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableKey {
+    /// One expression, or two or more for a tuple key.
+    pub exprs: Vec<Expr>,
+    pub kind: MatchKind,
+    pub kind_span: Span,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatchKind {
+    Exact,
+    Lpm,
+    Ternary,
+    Range,
+}
+
+impl MatchKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Lpm => "lpm",
+            MatchKind::Ternary => "ternary",
+            MatchKind::Range => "range",
+        }
+    }
+}
+
+/// `NAME` or `NAME(args)`: an action named by a table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionRef {
+    pub name: Ident,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+/// `PATTERN: ACTION` or `(P, P, ...): ACTION` in a table's `entries`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableEntry {
+    /// One pattern, or one per key for a tuple.
+    pub patterns: Vec<Pattern>,
+    pub action: ActionRef,
+    pub span: Span,
+}
+
+/// `counter NAME` or `counter NAME[SIZE]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CounterDecl {
+    pub name: Ident,
+    pub size: Option<Expr>,
+    pub span: Span,
+}
+
+/// `map NAME: KEY -> VALUE [size N] [idle D]`; `KEY` is a type or a tuple
+/// `(T, T, ...)` of two or more.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapDecl {
+    pub name: Ident,
+    pub key: Vec<TypeRef>,
+    pub value: TypeRef,
+    pub size: Option<Expr>,
+    pub idle: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectKind {
+    Meter,
+    Pool,
+}
+
+impl ObjectKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ObjectKind::Meter => "meter",
+            ObjectKind::Pool => "pool",
+        }
+    }
+}
+
+/// `meter NAME: CTOR(arg = EXPR, ...) [keyed KEY]` (and `pool`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectDecl {
+    pub kind: ObjectKind,
+    pub name: Ident,
+    pub ctor: Ident,
+    pub args: Vec<NamedArg>,
+    /// `keyed EXPR` or `keyed (EXPR, EXPR, ...)`.
+    pub keyed: Option<Vec<Expr>>,
+    pub span: Span,
+}
+
+/// `NAME = EXPR` in an object's constructor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedArg {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
@@ -277,8 +435,8 @@ pub enum VerdictKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
-    /// `let NAME[: TYPE] = EXPR`
-    Let { name: Ident, ty: Option<TypeRef>, value: Expr, span: Span },
+    /// `let NAME[: TYPE] = EXPR [else { ... }]`
+    Let { name: Ident, ty: Option<TypeRef>, value: Expr, else_block: Option<Block>, span: Span },
     /// `TARGET = EXPR` or `TARGET op= EXPR`
     Assign { target: Expr, op: Option<BinOp>, value: Expr, span: Span },
     /// `if C { } else if C { } else { }`
@@ -289,6 +447,9 @@ pub enum Stmt {
     Redirect { ifindex: Expr, span: Span },
     /// `NAME(args)` — an action call.
     Call { callee: Ident, args: Vec<Expr>, span: Span },
+    /// An expression used as a statement; the grammar only allows one that
+    /// ends in a method call (`acl.apply()`, `hits[i].count()`).
+    Expr { expr: Expr, span: Span },
 }
 
 impl Stmt {
@@ -299,7 +460,8 @@ impl Stmt {
             | Stmt::If { span, .. }
             | Stmt::Verdict { span, .. }
             | Stmt::Redirect { span, .. }
-            | Stmt::Call { span, .. } => *span,
+            | Stmt::Call { span, .. }
+            | Stmt::Expr { span, .. } => *span,
         }
     }
 }
@@ -340,8 +502,15 @@ pub enum ExprKind {
     Name(Ident),
     /// `BASE.NAME` — field access, `.valid`, `.last`.
     Field { base: Box<Expr>, name: Ident },
-    /// `BASE[INDEX]` — header stack element.
+    /// `BASE[INDEX]` — header stack element, or a keyed lookup; `BASE[a, b]`
+    /// has a [`ExprKind::Tuple`] index spanning `a, b`.
     Index { base: Box<Expr>, index: Box<Expr> },
+    /// `BASE.NAME(args)` — a method call (`acl.apply()`, `per_src.take(1)`).
+    MethodCall { receiver: Box<Expr>, method: Ident, args: Vec<Expr> },
+    /// Two or more expressions; only as the index of `BASE[a, b]`.
+    Tuple(Vec<Expr>),
+    /// A duration literal such as `30s` or `250ms`, in nanoseconds.
+    Duration(u64),
     Unary { op: UnOp, operand: Box<Expr> },
     Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
     /// `EXPR as TYPE`

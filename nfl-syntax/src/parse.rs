@@ -288,9 +288,59 @@ fn number_exprs(module: &mut Module) -> u32 {
             }
             Item::Action(a) => walk_block(&mut a.body, &mut visit),
             Item::Control(c) => walk_block(&mut c.body, &mut visit),
+            Item::Config(c) => {
+                for param in &mut c.params {
+                    match &mut param.default {
+                        None => {}
+                        Some(ConfigDefault::Expr(e)) => walk_expr(e, &mut visit),
+                        Some(ConfigDefault::Set(p)) => walk_pattern(p, &mut visit),
+                    }
+                }
+            }
+            Item::Table(t) => {
+                for key in &mut t.keys {
+                    walk_exprs(&mut key.exprs, &mut visit);
+                }
+                if let Some(d) = &mut t.default {
+                    walk_exprs(&mut d.args, &mut visit);
+                }
+                walk_opt(&mut t.size, &mut visit);
+                walk_opt(&mut t.masks, &mut visit);
+                for entry in t.entries.iter_mut().flatten() {
+                    for pat in &mut entry.patterns {
+                        walk_pattern(pat, &mut visit);
+                    }
+                    walk_exprs(&mut entry.action.args, &mut visit);
+                }
+            }
+            Item::Counter(c) => walk_opt(&mut c.size, &mut visit),
+            Item::Map(m) => {
+                walk_opt(&mut m.size, &mut visit);
+                walk_opt(&mut m.idle, &mut visit);
+            }
+            Item::Object(o) => {
+                for arg in &mut o.args {
+                    walk_expr(&mut arg.value, &mut visit);
+                }
+                if let Some(keyed) = &mut o.keyed {
+                    walk_exprs(keyed, &mut visit);
+                }
+            }
         }
     }
     next
+}
+
+fn walk_exprs(exprs: &mut [Expr], visit: &mut impl FnMut(&mut Expr)) {
+    for e in exprs {
+        walk_expr(e, visit);
+    }
+}
+
+fn walk_opt(expr: &mut Option<Expr>, visit: &mut impl FnMut(&mut Expr)) {
+    if let Some(e) = expr {
+        walk_expr(e, visit);
+    }
 }
 
 fn walk_block(block: &mut Block, visit: &mut impl FnMut(&mut Expr)) {
@@ -301,7 +351,12 @@ fn walk_block(block: &mut Block, visit: &mut impl FnMut(&mut Expr)) {
 
 fn walk_stmt(stmt: &mut Stmt, visit: &mut impl FnMut(&mut Expr)) {
     match stmt {
-        Stmt::Let { value, .. } => walk_expr(value, visit),
+        Stmt::Let { value, else_block, .. } => {
+            walk_expr(value, visit);
+            if let Some(b) = else_block {
+                walk_block(b, visit);
+            }
+        }
         Stmt::Assign { target, value, .. } => {
             walk_expr(target, visit);
             walk_expr(value, visit);
@@ -317,23 +372,30 @@ fn walk_stmt(stmt: &mut Stmt, visit: &mut impl FnMut(&mut Expr)) {
         }
         Stmt::Verdict { .. } => {}
         Stmt::Redirect { ifindex, .. } => walk_expr(ifindex, visit),
-        Stmt::Call { args, .. } => {
-            for arg in args {
-                walk_expr(arg, visit);
-            }
-        }
+        Stmt::Call { args, .. } => walk_exprs(args, visit),
+        Stmt::Expr { expr, .. } => walk_expr(expr, visit),
     }
 }
 
 fn walk_expr(expr: &mut Expr, visit: &mut impl FnMut(&mut Expr)) {
     visit(expr);
     match &mut expr.kind {
-        ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) | ExprKind::Name(_) => {}
+        ExprKind::Int(_)
+        | ExprKind::Ipv4(_)
+        | ExprKind::Mac(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Name(_)
+        | ExprKind::Duration(_) => {}
         ExprKind::Field { base, .. } => walk_expr(base, visit),
         ExprKind::Index { base, index } => {
             walk_expr(base, visit);
             walk_expr(index, visit);
         }
+        ExprKind::MethodCall { receiver, args, .. } => {
+            walk_expr(receiver, visit);
+            walk_exprs(args, visit);
+        }
+        ExprKind::Tuple(items) => walk_exprs(items, visit),
         ExprKind::Unary { operand, .. } => walk_expr(operand, visit),
         ExprKind::Binary { lhs, rhs, .. } => {
             walk_expr(lhs, visit);
@@ -469,6 +531,8 @@ impl<'c> Builder<'c> {
     fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
         let span = self.pspan(&pair);
         let rule = pair.as_rule();
+        // The first word, for items whose keyword says more than the rule.
+        let first_word = pair.clone().into_inner().next().map(|p| p.as_rule());
         let mut inner = kids(pair).filter(|p| !is_keyword_rule(p.as_rule()));
         Some(match rule {
             Rule::import_item => {
@@ -561,8 +625,191 @@ impl<'c> Builder<'c> {
                 }
                 Item::Control(ControlDecl { name, hook, hook_span, parser, body: body?, span })
             }
+            Rule::config_item => {
+                let params = inner.filter_map(|p| self.config_param(p)).collect();
+                Item::Config(ConfigDecl { params, span })
+            }
+            Rule::table_item => {
+                let name = self.decl_name(&inner.next()?);
+                Item::Table(self.table(name, inner, span))
+            }
+            Rule::counter_item => {
+                let name = self.decl_name(&inner.next()?);
+                let size = inner.find(|p| p.as_rule() == Rule::expr).map(|p| self.expr(p));
+                Item::Counter(CounterDecl { name, size, span })
+            }
+            Rule::map_item => {
+                let name = self.decl_name(&inner.next()?);
+                let key_pair = inner.next()?;
+                let key = if key_pair.as_rule() == Rule::type_tuple {
+                    kids(key_pair).map(|t| self.type_ref(&t)).collect()
+                } else {
+                    vec![self.type_ref(&key_pair)]
+                };
+                let value = self.type_ref(&inner.next()?);
+                let mut clauses = Clauses::new("map", &name);
+                for p in inner {
+                    if clauses.first_of_kind(self, &p) {
+                        clauses.add(self, p);
+                    }
+                }
+                Item::Map(MapDecl { name, key, value, size: clauses.size, idle: clauses.idle, span })
+            }
+            Rule::object_item => {
+                let kind = if first_word == Some(Rule::kw_pool) { ObjectKind::Pool } else { ObjectKind::Meter };
+                let name = self.decl_name(&inner.next()?);
+                let ctor = self.decl_name(&inner.next()?);
+                let mut args = Vec::new();
+                let mut keyed = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::named_arg => {
+                            let aspan = self.pspan(&p);
+                            let mut parts = kids(p);
+                            let (Some(n), Some(v)) = (parts.next(), parts.next()) else { continue };
+                            args.push(NamedArg { name: self.decl_name(&n), value: self.expr(v), span: aspan });
+                        }
+                        Rule::keyed_clause => keyed = Some(self.key_exprs(p)),
+                        _ => {}
+                    }
+                }
+                Item::Object(ObjectDecl { kind, name, ctor, args, keyed, span })
+            }
             _ => return None,
         })
+    }
+
+    // ------------------------------------------------------------ config, tables, state
+
+    fn config_param(&mut self, pair: Pair<'_, Rule>) -> Option<ConfigParam> {
+        let span = self.pspan(&pair);
+        let mut parts = kids(pair);
+        let name = self.decl_name(&parts.next()?);
+        let ty_pair = parts.next()?;
+        let ty = if ty_pair.as_rule() == Rule::set_type {
+            let set_span = self.pspan(&ty_pair);
+            let elem = kids(ty_pair).find(|q| q.as_rule() == Rule::type_name)?;
+            ConfigType::Set(self.type_ref(&elem), set_span)
+        } else {
+            ConfigType::Scalar(self.type_ref(&ty_pair))
+        };
+        let default = parts.next().map(|d| {
+            if d.as_rule() == Rule::pat_set {
+                ConfigDefault::Set(self.pat_set(d))
+            } else {
+                ConfigDefault::Expr(self.expr(d))
+            }
+        });
+        Some(ConfigParam { name, ty, default, span })
+    }
+
+    fn table<'i>(&mut self, name: Ident, sections: impl Iterator<Item = Pair<'i, Rule>>, span: Span) -> TableDecl {
+        let mut table =
+            TableDecl { name, keys: Vec::new(), actions: Vec::new(), default: None, size: None, masks: None, entries: None, span };
+        let mut clauses = Clauses::new("table", &table.name);
+        for section in sections {
+            let rule = section.as_rule();
+            if !clauses.first_of_kind(self, &section) {
+                continue;
+            }
+            match rule {
+                Rule::key_section => {
+                    table.keys = kids(section).filter(|p| p.as_rule() == Rule::table_key).filter_map(|k| self.table_key(k)).collect();
+                }
+                Rule::actions_section => {
+                    table.actions = kids(section).filter(|p| p.as_rule() == Rule::name).map(|n| self.decl_name(&n)).collect();
+                }
+                Rule::default_section => {
+                    table.default = kids(section).find(|p| p.as_rule() == Rule::action_ref).map(|a| self.action_ref(a));
+                }
+                Rule::entries_section => {
+                    let entries = kids(section).filter(|p| p.as_rule() == Rule::table_entry);
+                    table.entries = Some(entries.filter_map(|e| self.table_entry(e)).collect());
+                }
+                _ => clauses.add(self, section),
+            }
+        }
+        table.size = clauses.size;
+        table.masks = clauses.masks;
+        table
+    }
+
+    fn table_key(&mut self, pair: Pair<'_, Rule>) -> Option<TableKey> {
+        let span = self.pspan(&pair);
+        let kind_pair = kids(pair.clone()).find(|p| p.as_rule() == Rule::name)?;
+        let exprs = self.key_exprs(pair);
+        let kind = self.match_kind(&kind_pair);
+        Some(TableKey { exprs, kind, kind_span: self.pspan(&kind_pair), span })
+    }
+
+    /// The match kind of a table key; reports E0110 and gives `exact` when unknown.
+    fn match_kind(&mut self, pair: &Pair<'_, Rule>) -> MatchKind {
+        match pair.as_str() {
+            "exact" => MatchKind::Exact,
+            "lpm" => MatchKind::Lpm,
+            "ternary" => MatchKind::Ternary,
+            "range" => MatchKind::Range,
+            other => {
+                let hint = match other {
+                    "prefix" | "longest_prefix" | "lpm_match" => " (`lpm` is the longest-prefix match)",
+                    "mask" | "masked" | "wildcard" => " (`ternary` is the value-and-mask match)",
+                    "eq" | "equal" | "match" => " (`exact` compares the whole value)",
+                    _ => "",
+                };
+                self.error(
+                    "nfl::E0110",
+                    format!("unknown match kind `{other}`"),
+                    self.pspan(pair),
+                    "not a match kind",
+                    &format!("a key is matched with `exact`, `lpm`, `ternary` or `range`{hint}"),
+                );
+                MatchKind::Exact
+            }
+        }
+    }
+
+    fn action_ref(&mut self, pair: Pair<'_, Rule>) -> ActionRef {
+        let span = self.pspan(&pair);
+        let mut name = None;
+        let mut args = Vec::new();
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::name => name = Some(self.decl_name(&p)),
+                Rule::call_args => args = kids(p).map(|e| self.expr(e)).collect(),
+                _ => {}
+            }
+        }
+        // The grammar always gives a name; an empty one keeps the tree whole.
+        let name = name.unwrap_or(Ident { name: String::new(), span });
+        ActionRef { name, args, span }
+    }
+
+    fn table_entry(&mut self, pair: Pair<'_, Rule>) -> Option<TableEntry> {
+        let span = self.pspan(&pair);
+        let mut patterns = Vec::new();
+        let mut action = None;
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::pat_tuple => patterns = kids(p).map(|q| self.pattern(q)).collect(),
+                Rule::action_ref => action = Some(self.action_ref(p)),
+                _ => patterns = vec![self.pattern(p)],
+            }
+        }
+        Some(TableEntry { patterns, action: action?, span })
+    }
+
+    /// The key expressions among the children of `pair` (a table key or a
+    /// `keyed` clause): one, or the elements of a tuple.
+    fn key_exprs(&mut self, pair: Pair<'_, Rule>) -> Vec<Expr> {
+        let mut exprs = Vec::new();
+        for p in kids(pair) {
+            match p.as_rule() {
+                Rule::key_tuple => exprs.extend(kids(p).map(|e| self.expr(e))),
+                Rule::expr => exprs.push(self.expr(p)),
+                _ => {}
+            }
+        }
+        exprs
     }
 
     fn fields(&mut self, list: Pair<'_, Rule>) -> Vec<FieldDecl> {
@@ -732,6 +979,16 @@ impl<'c> Builder<'c> {
         kids(pair).map(|p| self.pattern(p)).collect()
     }
 
+    /// A `pat_set` pair: `{ P, P | P, ... }`.
+    fn pat_set(&mut self, pair: Pair<'_, Rule>) -> Pattern {
+        let span = self.pspan(&pair);
+        let mut items = Vec::new();
+        for alts in kids(pair) {
+            items.extend(self.alternatives(alts));
+        }
+        Pattern::Set { items, span }
+    }
+
     /// The right-hand side of `in`: a set, one pattern, or `P | P` (a set).
     fn in_pattern(&mut self, pair: Pair<'_, Rule>) -> Pattern {
         let span = self.pspan(&pair);
@@ -740,11 +997,7 @@ impl<'c> Builder<'c> {
         };
         let rhs_span = self.pspan(&rhs);
         if rhs.as_rule() == Rule::pat_set {
-            let mut items = Vec::new();
-            for alts in kids(rhs) {
-                items.extend(self.alternatives(alts));
-            }
-            return Pattern::Set { items, span: rhs_span };
+            return self.pat_set(rhs);
         }
         let mut items = self.alternatives(rhs);
         if items.len() == 1
@@ -778,6 +1031,11 @@ impl<'c> Builder<'c> {
         if rule == Rule::if_stmt {
             return self.if_stmt(pair);
         }
+        if rule == Rule::expr_stmt {
+            // A name and its suffixes, like an operand.
+            let expr = self.operand(pair).expr;
+            return Some(Stmt::Expr { expr, span });
+        }
         let mut inner = kids(pair).filter(|p| !is_keyword_rule(p.as_rule()));
         Some(match rule {
             Rule::let_stmt => {
@@ -788,7 +1046,10 @@ impl<'c> Builder<'c> {
                     ty = Some(self.type_ref(&next));
                     next = inner.next()?;
                 }
-                Stmt::Let { name, ty, value: self.expr(next), span }
+                let value = self.expr(next);
+                let else_block = inner.next().and_then(|e| kids(e).find(|b| b.as_rule() == Rule::block));
+                let else_block = else_block.map(|b| self.block(b));
+                Stmt::Let { name, ty, value, else_block, span }
             }
             Rule::redirect_stmt => Stmt::Redirect { ifindex: self.expr(inner.next()?), span },
             Rule::call_stmt => {
@@ -990,27 +1251,8 @@ impl<'c> Builder<'c> {
                     };
                     unary.push((op, pspan));
                 }
-                Rule::field_suffix | Rule::index_suffix | Rule::cast => {
-                    let Some(base) = acc.take() else { continue };
-                    let espan = base.expr.span.to(pspan);
-                    let depth = base.depth.saturating_add(1);
-                    let rule = p.as_rule();
-                    let Some(inner) = kids(p).find(|q| q.as_rule() != Rule::kw_as) else {
-                        acc = Some(base);
-                        continue;
-                    };
-                    let kind = match rule {
-                        Rule::field_suffix => ExprKind::Field { base: Box::new(base.expr), name: self.ident(&inner) },
-                        Rule::index_suffix => {
-                            let index = self.expr_built(inner);
-                            let depth = depth.max(index.depth.saturating_add(1));
-                            let kind = ExprKind::Index { base: Box::new(base.expr), index: Box::new(index.expr) };
-                            acc = Some(self.node(kind, espan, depth));
-                            continue;
-                        }
-                        _ => ExprKind::Cast { expr: Box::new(base.expr), ty: self.type_ref(&inner) },
-                    };
-                    acc = Some(self.node(kind, espan, depth));
+                Rule::field_suffix | Rule::method_suffix | Rule::index_suffix | Rule::cast => {
+                    acc = acc.map(|base| self.suffix(base, p));
                 }
                 _ => acc = Some(self.primary(p)),
             }
@@ -1027,6 +1269,52 @@ impl<'c> Builder<'c> {
         acc
     }
 
+    /// Apply a suffix (`.name`, `.name(args)`, `[index]`, `as TYPE`) to `base`.
+    fn suffix(&mut self, base: Built, pair: Pair<'_, Rule>) -> Built {
+        let espan = base.expr.span.to(self.pspan(&pair));
+        let mut depth = base.depth.saturating_add(1);
+        let rule = pair.as_rule();
+        let mut inner = kids(pair).filter(|q| q.as_rule() != Rule::kw_as);
+        let Some(first) = inner.next() else { return base };
+        let kind = match rule {
+            Rule::field_suffix | Rule::method_suffix => {
+                let name = self.ident(&first);
+                match inner.next() {
+                    None => ExprKind::Field { base: Box::new(base.expr), name },
+                    Some(call) => {
+                        let mut args = Vec::new();
+                        for arg in kids(call) {
+                            let b = self.expr_built(arg);
+                            depth = depth.max(b.depth.saturating_add(1));
+                            args.push(b.expr);
+                        }
+                        ExprKind::MethodCall { receiver: Box::new(base.expr), method: name, args }
+                    }
+                }
+            }
+            Rule::index_suffix => {
+                let mut items = vec![self.expr_built(first)];
+                items.extend(inner.map(|q| self.expr_built(q)));
+                let index = match (items.len(), items.first(), items.last()) {
+                    (2.., Some(a), Some(b)) => {
+                        let span = a.expr.span.to(b.expr.span);
+                        let tdepth = items.iter().map(|b| b.depth).max().unwrap_or(0).saturating_add(1);
+                        let exprs = items.into_iter().map(|b| b.expr).collect();
+                        self.node(ExprKind::Tuple(exprs), span, tdepth)
+                    }
+                    _ => match items.pop() {
+                        Some(only) => only,
+                        None => return base,
+                    },
+                };
+                depth = depth.max(index.depth.saturating_add(1));
+                ExprKind::Index { base: Box::new(base.expr), index: Box::new(index.expr) }
+            }
+            _ => ExprKind::Cast { expr: Box::new(base.expr), ty: self.type_ref(&first) },
+        };
+        self.node(kind, espan, depth)
+    }
+
     fn primary(&mut self, pair: Pair<'_, Rule>) -> Built {
         let span = self.pspan(&pair);
         let kind = match pair.as_rule() {
@@ -1040,7 +1328,7 @@ impl<'c> Builder<'c> {
                 b.is_cmp = false;
                 return b;
             }
-            Rule::number => ExprKind::Int(self.int_value(&pair)),
+            Rule::number => self.number(&pair),
             Rule::dotted => ExprKind::Ipv4(self.ipv4_value(&pair)),
             Rule::mac => ExprKind::Mac(self.mac_value(&pair)),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
@@ -1135,6 +1423,43 @@ impl<'c> Builder<'c> {
         }
     }
 
+    /// A `number` pair: an integer literal, or a duration such as `30s`.
+    fn number(&mut self, pair: &Pair<'_, Rule>) -> ExprKind {
+        let text = pair.as_str();
+        let Some((digits, unit, scale)) = split_duration(text) else {
+            return ExprKind::Int(self.int_value(pair));
+        };
+        let span = self.pspan(pair);
+        let value = parse_int(digits);
+        if !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+            let help = match value {
+                Ok(v) => format!("write the number in decimal: `{v}{unit}`"),
+                Err(_) => "durations look like `30s`, `250ms` or `5m`".to_string(),
+            };
+            self.error(
+                "nfl::E0111",
+                format!("duration `{text}` is not written in decimal"),
+                span,
+                "a duration needs a decimal number",
+                &help,
+            );
+            return ExprKind::Duration(0);
+        }
+        match value.ok().and_then(|v| v.checked_mul(scale)) {
+            Some(ns) => ExprKind::Duration(ns),
+            None => {
+                self.error(
+                    "nfl::E0111",
+                    format!("duration `{text}` is too long"),
+                    span,
+                    "does not fit in 64 bits of nanoseconds",
+                    "the longest duration is 18446744073709551615ns (about 584 years)",
+                );
+                ExprKind::Duration(0)
+            }
+        }
+    }
+
     fn ipv4_value(&mut self, pair: &Pair<'_, Rule>) -> u32 {
         let span = self.pspan(pair);
         let text = pair.as_str();
@@ -1195,6 +1520,62 @@ impl<'c> Builder<'c> {
     }
 }
 
+/// The sections of a table, or the options of a map: each may be given at
+/// most once (E0109). Holds the sections that are one expression.
+struct Clauses {
+    /// `table` or `map`, and its name, for messages.
+    what: &'static str,
+    owner: String,
+    /// Each section kind seen so far, with the span of its keyword.
+    seen: Vec<(Rule, Span)>,
+    size: Option<Expr>,
+    masks: Option<Expr>,
+    idle: Option<Expr>,
+}
+
+impl Clauses {
+    fn new(what: &'static str, owner: &Ident) -> Clauses {
+        Clauses { what, owner: owner.name.clone(), seen: Vec::new(), size: None, masks: None, idle: None }
+    }
+
+    /// Record `section`; false (after reporting E0109) when its kind was
+    /// already given, in which case the second one is ignored.
+    fn first_of_kind(&mut self, b: &mut Builder<'_>, section: &Pair<'_, Rule>) -> bool {
+        let rule = section.as_rule();
+        let Some(word) = section.clone().into_inner().next() else { return true };
+        let span = b.pspan(&word);
+        let Some(&(_, first)) = self.seen.iter().find(|(r, _)| *r == rule) else {
+            self.seen.push((rule, span));
+            return true;
+        };
+        let word = word.as_str();
+        let (what, owner) = (self.what, &self.owner);
+        b.diags.push(
+            Diagnostic::error(
+                "nfl::E0109",
+                format!("`{word}` is given twice in {what} `{owner}`"),
+                span,
+                format!("second `{word}`"),
+            )
+            .with_label(first, format!("first `{word}` here"))
+            .with_help(format!("each section of a {what} may be given once; merge the two or remove one")),
+        );
+        false
+    }
+
+    /// Keep the expression of a `size`, `masks` or `idle` clause.
+    fn add(&mut self, b: &mut Builder<'_>, clause: Pair<'_, Rule>) {
+        let rule = clause.as_rule();
+        let Some(value) = kids(clause).find(|p| p.as_rule() == Rule::expr).map(|e| b.expr(e)) else { return };
+        match rule {
+            Rule::size_clause => self.size = Some(value),
+            Rule::masks_clause => self.masks = Some(value),
+            Rule::idle_clause => self.idle = Some(value),
+            _ => {}
+        }
+    }
+}
+
 /// Punctuation rules exist only for error messages; the builder skips them.
 fn is_punct(rule: Rule) -> bool {
     matches!(
@@ -1208,6 +1589,9 @@ fn is_punct(rule: Rule) -> bool {
             | Rule::colon
             | Rule::equals
             | Rule::comma
+            | Rule::langle
+            | Rule::rangle
+            | Rule::arrow
     )
 }
 
@@ -1237,6 +1621,21 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_redirect
             | Rule::kw_in
             | Rule::kw_as
+            | Rule::kw_config
+            | Rule::kw_table
+            | Rule::kw_counter
+            | Rule::kw_map
+            | Rule::kw_meter
+            | Rule::kw_pool
+            | Rule::kw_set
+            | Rule::kw_key
+            | Rule::kw_actions
+            | Rule::kw_default
+            | Rule::kw_size
+            | Rule::kw_masks
+            | Rule::kw_entries
+            | Rule::kw_idle
+            | Rule::kw_keyed
     )
 }
 
@@ -1245,6 +1644,31 @@ enum IntProblem {
     Overflow,
     NoDigits,
     BadDigit(char, &'static str),
+}
+
+/// Duration units and their length in nanoseconds; two-letter units first,
+/// so that `250ms` is not read as `250m` followed by `s`.
+const DURATION_UNITS: [(&str, u64); 6] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
+
+/// `(number, unit, nanoseconds per unit)` when `text` is a number followed
+/// by a duration unit: decimal digits, or a literal in another base (which
+/// the builder reports). Anything else is left to [`parse_int`].
+fn split_duration(text: &str) -> Option<(&str, &'static str, u64)> {
+    DURATION_UNITS.iter().find_map(|&(unit, scale)| {
+        let digits = text.strip_suffix(unit)?;
+        let decimal = digits.starts_with(|c: char| c.is_ascii_digit())
+            && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+        let other_base =
+            digits.get(..2).is_some_and(|p| matches!(p, "0x" | "0X" | "0b" | "0B")) && parse_int(digits).is_ok();
+        (decimal || other_base).then_some((digits, unit, scale))
+    })
 }
 
 /// Parse `1500`, `0x0800`, `0b1010` (with `_` separators) without panicking.

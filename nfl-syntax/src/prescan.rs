@@ -19,6 +19,9 @@ pub(crate) const MAX_NESTING: usize = 256;
 
 /// Keywords that start a top-level item.
 const ITEM_KEYWORDS: [&str; 7] = ["import", "const", "header", "meta", "parser", "action", "control"];
+/// Contextual words that start an item when a space and a name follow them
+/// (`table acl {`), but may also be names (`map.x = 1`, `counter += 1`).
+const NAMED_ITEM_WORDS: [&str; 5] = ["table", "counter", "map", "meter", "pool"];
 
 /// One top-level piece of the file, parsed on its own when the whole file
 /// does not parse.
@@ -61,21 +64,27 @@ fn closer_of(open: u8) -> u8 {
     }
 }
 
-/// If an item keyword starts at `pos` (and, for `meta`, is followed by `{`),
-/// return true.
+/// If an item keyword starts at `pos` (and, for `meta` and `config`, is
+/// followed by `{`; for a contextual word, by a space and a name), return true.
 fn item_keyword_at(bytes: &[u8], pos: usize) -> bool {
     let rest = bytes.get(pos..).unwrap_or(&[]);
-    ITEM_KEYWORDS.iter().any(|kw| {
+    let word_at = |kw: &str| {
         let kw = kw.as_bytes();
-        if !rest.starts_with(kw) || rest.get(kw.len()).is_some_and(|b| is_ident_byte(*b)) {
-            return false;
-        }
-        if kw == b"meta" {
-            // `meta.x = 1` is a statement; only `meta {` starts an item.
-            let after = rest.get(kw.len()..).unwrap_or(&[]);
-            return after.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-        }
-        true
+        let whole = rest.starts_with(kw) && !rest.get(kw.len()).is_some_and(|b| is_ident_byte(*b));
+        whole.then(|| rest.get(kw.len()..).unwrap_or(&[]))
+    };
+    let brace_follows = |after: &[u8]| after.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    ITEM_KEYWORDS.iter().chain(["config"].iter()).any(|kw| match word_at(kw) {
+        // `meta.x = 1` is a statement; only `meta {` starts an item.
+        Some(after) if matches!(*kw, "meta" | "config") => brace_follows(after),
+        Some(_) => true,
+        None => false,
+    }) || NAMED_ITEM_WORDS.iter().any(|kw| {
+        word_at(kw).is_some_and(|after| {
+            let name_start = after.iter().position(|b| *b != b' ' && *b != b'\t');
+            // A name, or a `{` where the name is missing.
+            name_start.is_some_and(|i| i > 0 && after.get(i).is_some_and(|b| b.is_ascii_alphabetic() || b"_{".contains(b)))
+        })
     })
 }
 

@@ -130,8 +130,16 @@ fn word<'t>(text: &'t str, t: &Tok) -> &'t str {
     if t.kind == Kind::Word { text.get(t.start..t.end).unwrap_or("") } else { "" }
 }
 
-/// The line cannot end after `t`.
-fn continues_after(text: &str, t: &Tok) -> bool {
+/// The line cannot end after `toks[i]`. The `>` of a type such as
+/// `set<u32>` ends a line like a name.
+fn continues_after(text: &str, toks: &[Tok], i: usize) -> bool {
+    let Some(t) = toks.get(i) else { return false };
+    let closes_type = t.kind == Kind::Punct(b'>')
+        && i.checked_sub(1).and_then(|j| toks.get(j)).is_some_and(|w| w.kind == Kind::Word)
+        && i.checked_sub(2).and_then(|j| toks.get(j)).is_some_and(|o| o.kind == Kind::Punct(b'<'));
+    if closes_type {
+        return false;
+    }
     match t.kind {
         Kind::Punct(b) => b"+-*/%&|^!~<>=.:".contains(&b),
         Kind::Word => NEEDS_MORE.contains(&word(text, t)),
@@ -200,11 +208,11 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
     let mut prev: Option<Tok> = None;
     // (index of the list level, start of the broken element)
     let mut found: Option<(usize, usize)> = None;
-    for t in &toks {
+    for (i, t) in toks.iter().enumerate() {
         let at_list = |stack: &Vec<Level>| stack.last().is_some_and(|l| l.list);
         let newline_ends = t.newline_before
             && at_list(&stack)
-            && prev.is_some_and(|p| !continues_after(text, &p))
+            && i.checked_sub(1).is_some_and(|p| !continues_after(text, &toks, p))
             && !continues_before(text, t);
         if newline_ends
             && let (Some(top), Some(p)) = (stack.last_mut(), prev)
@@ -247,7 +255,9 @@ pub(crate) fn broken_element(text: &str, pos: usize, expects_close: bool) -> Fou
                 if let Some(top) = stack.last_mut() {
                     top.elem_start.get_or_insert(t.start);
                 }
-                let pattern_set = open == b'{' && prev.is_some_and(|p| word(text, &p) == "in");
+                // The set of an `in` pattern or of a config default (`= {...}`).
+                let pattern_set =
+                    open == b'{' && prev.is_some_and(|p| word(text, &p) == "in" || p.kind == Kind::Punct(b'='));
                 stack.push(Level { open, list: open == b'{' && !pattern_set, elem_start: None, last: None });
             }
             Kind::Punct(b'}' | b')' | b']') => {

@@ -59,20 +59,35 @@ fn describe(rule: Rule) -> Option<&'static str> {
     use Rule as R;
     Some(match rule {
         R::import_item | R::const_item | R::header_item | R::meta_item | R::parser_item | R::action_item
-        | R::control_item => "an item (`import`, `const`, `header`, `meta`, `parser`, `action` or `control`)",
+        | R::control_item | R::config_item | R::table_item | R::counter_item | R::map_item | R::object_item => ITEM_GROUP,
         R::ident | R::name => "a name",
-        R::type_name => "a type such as `u16`",
+        R::type_name | R::set_type | R::kw_set | R::type_tuple => "a type such as `u16`",
         R::hook => "a hook (`xdp` or `tc`)",
         R::expr | R::operand | R::pat_expr | R::paren | R::name_ref | R::number | R::dotted | R::mac | R::boolean
         | R::unary_op | R::place | R::key_tuple => "an expression",
         R::binop | R::pat_binop => "an operator",
         R::cast | R::kw_as => "`as`",
-        R::field_suffix => "`.`",
+        R::field_suffix | R::method_suffix => "`.`",
         R::index_suffix => "`[`",
         R::in_tail | R::kw_in => "`in`",
-        R::let_stmt | R::if_stmt | R::verdict_stmt | R::redirect_stmt | R::call_stmt | R::assign_stmt => "a statement",
+        R::let_stmt | R::if_stmt | R::verdict_stmt | R::redirect_stmt | R::call_stmt | R::assign_stmt | R::expr_stmt => {
+            "a statement"
+        }
         R::assign_op => "`=`",
-        R::else_if | R::else_block | R::kw_else => "`else`",
+        R::else_if | R::else_block | R::let_else | R::kw_else => "`else`",
+        R::config_param => "a config parameter such as `rate: u32 = 100`",
+        R::key_section | R::kw_key => "`key`",
+        R::actions_section | R::kw_actions => "`actions`",
+        R::default_section | R::kw_default => "`default`",
+        R::size_clause | R::kw_size => "`size`",
+        R::masks_clause | R::kw_masks => "`masks`",
+        R::entries_section | R::kw_entries => "`entries`",
+        R::idle_clause | R::kw_idle => "`idle`",
+        R::keyed_clause | R::kw_keyed => "`keyed`",
+        R::table_key => "a key such as `ipv4.src: exact`",
+        R::table_entry => "an entry such as `(10.0.0.0/8, _): allow`",
+        R::action_ref => "an action",
+        R::named_arg => "an argument such as `rate = 100`",
         R::state_decl | R::kw_state => "`state`",
         R::extract_stmt | R::skip_stmt => "`extract` or `skip`",
         R::kw_accept | R::kw_reject | R::goto_tr | R::select_tr => "a transition (`accept`, `reject`, `goto` or `select`)",
@@ -95,6 +110,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::colon => "`:`",
         R::equals => "`=`",
         R::comma => "`,`",
+        R::langle => "`<`",
+        R::rangle => "`>`",
+        R::arrow => "`->`",
         R::kw_import => "`import`",
         R::kw_const => "`const`",
         R::kw_header => "`header`",
@@ -109,6 +127,12 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::kw_let => "`let`",
         R::kw_if => "`if`",
         R::kw_redirect => "`redirect`",
+        R::kw_config => "`config`",
+        R::kw_table => "`table`",
+        R::kw_counter => "`counter`",
+        R::kw_map => "`map`",
+        R::kw_meter => "`meter`",
+        R::kw_pool => "`pool`",
         _ => return None,
     })
 }
@@ -151,8 +175,15 @@ fn found_at(text: &str, pos: usize) -> (String, usize, usize, Option<String>) {
 }
 
 /// Words for the item keywords, collapsed into one expectation.
-const ITEM_WORDS: [&str; 7] = ["`import`", "`const`", "`header`", "`meta`", "`parser`", "`action`", "`control`"];
-const ITEM_GROUP: &str = "an item (`import`, `const`, `header`, `meta`, `parser`, `action` or `control`)";
+const ITEM_WORDS: [&str; 13] = [
+    "`import`", "`const`", "`header`", "`meta`", "`parser`", "`action`", "`control`", "`config`", "`table`",
+    "`counter`", "`map`", "`meter`", "`pool`",
+];
+const ITEM_GROUP: &str = "an item (`import`, `const`, `header`, `meta`, `parser`, `action`, `control`, `config`, \
+                          `table`, `counter`, `map`, `meter` or `pool`)";
+/// Words for the sections of a table, collapsed into one expectation.
+const TABLE_WORDS: [&str; 6] = ["`key`", "`actions`", "`default`", "`size`", "`masks`", "`entries`"];
+const TABLE_GROUP: &str = "a table section (`key`, `actions`, `default`, `size`, `masks` or `entries`)";
 const STMT_WORDS: [&str; 7] = ["`let`", "`if`", "`pass`", "`drop`", "`tx`", "`abort`", "`redirect`"];
 
 /// Collapse a raw list of expectations into a short, readable one.
@@ -163,6 +194,10 @@ fn tidy(mut expected: Vec<String>) -> Vec<String> {
     if items >= 3 || has(&expected, ITEM_GROUP) {
         expected.retain(|e| !ITEM_WORDS.contains(&e.as_str()) && e != ITEM_GROUP && e != "end of file");
         expected.push(if expected.is_empty() { ITEM_GROUP.to_string() } else { "another item".to_string() });
+    }
+    if TABLE_WORDS.iter().filter(|w| has(&expected, w)).count() >= 3 {
+        expected.retain(|e| !TABLE_WORDS.contains(&e.as_str()));
+        expected.insert(0, TABLE_GROUP.to_string());
     }
     let stmts = STMT_WORDS.iter().filter(|w| has(&expected, w)).count();
     if stmts >= 3 || has(&expected, "a statement") {
@@ -237,9 +272,14 @@ pub(crate) fn convert(file: FileId, text: &str, offset: usize, err: &Error<Rule>
         )
         .with_help(format!("choose another name, such as `{word}_`"));
     }
-    if !rules.is_empty() && rules.iter().all(|r| *r == Rule::type_name) {
+    if !rules.is_empty() && rules.iter().all(|r| matches!(r, Rule::type_name | Rule::kw_set)) {
+        let help = if rules.contains(&Rule::kw_set) {
+            "types are `u1` to `u64` (e.g. `u8`, `u16`, `u32`) and `bool`; a config parameter may also be a `set<u32>`"
+        } else {
+            "types are `u1` to `u64` (e.g. `u8`, `u16`, `u32`) and `bool`"
+        };
         return Diagnostic::error("nfl::E0105", format!("expected a type, found {found}"), span, "expected a type here")
-            .with_help("types are `u1` to `u64` (e.g. `u8`, `u16`, `u32`) and `bool`");
+            .with_help(help);
     }
 
     let wanted = join_or(&expected);
@@ -259,12 +299,31 @@ fn help_for(found: &str, word: Option<&str>, expected: &[String]) -> String {
     if found == "`.`" {
         return "numbers have no fractional part; IPv4 addresses have four parts like `198.18.0.1`".to_string();
     }
-    if expected.iter().any(|e| e.contains("statement")) {
-        return "statements are `let`, assignments, `if`, `pass`, `drop`, `tx`, `abort`, `redirect(...)` or an action call"
+    if expected.iter().any(|e| e == "`=`") && expected.iter().any(|e| e == "`.`") {
+        return "a statement that starts with a name is an assignment (`x = 1`), an action call (`f(1)`) or a \
+                method call (`acl.apply()`)"
             .to_string();
     }
+    if expected.iter().any(|e| e.contains("statement")) {
+        return "statements are `let`, assignments, `if`, `pass`, `drop`, `tx`, `abort`, `redirect(...)`, an action call \
+                or a method call such as `acl.apply()`"
+            .to_string();
+    }
+    if expected.iter().any(|e| e == TABLE_GROUP) {
+        return "a table has the sections `key { ... }`, `actions { ... }`, `default ACTION`, `size N`, `masks N` and \
+                `entries { ... }`, each at most once"
+            .to_string();
+    }
+    if expected.iter().any(|e| e.starts_with("a key such")) {
+        return "a key is `EXPR: KIND` or `(EXPR, EXPR): KIND`, where KIND is `exact`, `lpm`, `ternary` or `range`"
+            .to_string();
+    }
+    if expected.iter().any(|e| e.starts_with("an entry such")) {
+        return "an entry is `PATTERN: ACTION` or `(PATTERN, PATTERN, ...): ACTION`, one pattern per key".to_string();
+    }
     if expected.iter().any(|e| e.starts_with("an item") || e == "another item") {
-        return "a file is a list of `import`, `const`, `header`, `meta`, `parser`, `action` and `control` items"
+        return "a file is a list of items: `import`, `const`, `header`, `meta`, `parser`, `action`, `control`, \
+                `config`, `table`, `counter`, `map`, `meter` and `pool`"
             .to_string();
     }
     if expected.iter().any(|e| e.contains("transition")) {

@@ -82,7 +82,7 @@ impl AstCheck<'_> {
         self.ids.push(e.id.0);
         self.span(e.span);
         match &e.kind {
-            ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) => {}
+            ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) | ExprKind::Duration(_) => {}
             ExprKind::Name(n) => self.ident(n),
             ExprKind::Field { base, name } => {
                 self.expr(base);
@@ -92,6 +92,12 @@ impl AstCheck<'_> {
                 self.expr(base);
                 self.expr(index);
             }
+            ExprKind::MethodCall { receiver, method, args } => {
+                self.expr(receiver);
+                self.ident(method);
+                args.iter().for_each(|a| self.expr(a));
+            }
+            ExprKind::Tuple(items) => items.iter().for_each(|i| self.expr(i)),
             ExprKind::Unary { operand, .. } => self.expr(operand),
             ExprKind::Binary { lhs, rhs, .. } => {
                 self.expr(lhs);
@@ -150,13 +156,17 @@ impl AstCheck<'_> {
     fn stmt(&mut self, s: &Stmt) {
         self.span(s.span());
         match s {
-            Stmt::Let { name, ty, value, .. } => {
+            Stmt::Let { name, ty, value, else_block, .. } => {
                 self.ident(name);
                 if let Some(t) = ty {
                     self.ty(t);
                 }
                 self.expr(value);
+                if let Some(b) = else_block {
+                    self.block(b);
+                }
             }
+            Stmt::Expr { expr, .. } => self.expr(expr),
             Stmt::Assign { target, value, .. } => {
                 self.expr(target);
                 self.expr(value);
@@ -176,6 +186,18 @@ impl AstCheck<'_> {
                 self.ident(callee);
                 args.iter().for_each(|a| self.expr(a));
             }
+        }
+    }
+
+    fn action_ref(&mut self, a: &ActionRef) {
+        self.span(a.span);
+        self.ident(&a.name);
+        a.args.iter().for_each(|e| self.expr(e));
+    }
+
+    fn opt(&mut self, e: &Option<Expr>) {
+        if let Some(e) = e {
+            self.expr(e);
         }
     }
 
@@ -261,6 +283,72 @@ impl AstCheck<'_> {
                         self.ident(p);
                     }
                     self.block(&c.body);
+                }
+                Item::Config(c) => {
+                    self.span(c.span);
+                    for p in &c.params {
+                        self.span(p.span);
+                        self.ident(&p.name);
+                        match &p.ty {
+                            ConfigType::Scalar(t) => self.ty(t),
+                            ConfigType::Set(t, s) => {
+                                self.ty(t);
+                                self.span(*s);
+                            }
+                        }
+                        match &p.default {
+                            None => {}
+                            Some(ConfigDefault::Expr(e)) => self.expr(e),
+                            Some(ConfigDefault::Set(pat)) => {
+                                assert!(matches!(pat, Pattern::Set { .. }), "{pat:?}");
+                                self.pattern(pat);
+                            }
+                        }
+                    }
+                }
+                Item::Table(t) => {
+                    self.span(t.span);
+                    self.ident(&t.name);
+                    for k in &t.keys {
+                        self.span(k.span);
+                        self.span(k.kind_span);
+                        k.exprs.iter().for_each(|e| self.expr(e));
+                    }
+                    t.actions.iter().for_each(|a| self.ident(a));
+                    if let Some(d) = &t.default {
+                        self.action_ref(d);
+                    }
+                    self.opt(&t.size);
+                    self.opt(&t.masks);
+                    for entry in t.entries.iter().flatten() {
+                        self.span(entry.span);
+                        entry.patterns.iter().for_each(|p| self.pattern(p));
+                        self.action_ref(&entry.action);
+                    }
+                }
+                Item::Counter(c) => {
+                    self.span(c.span);
+                    self.ident(&c.name);
+                    self.opt(&c.size);
+                }
+                Item::Map(m) => {
+                    self.span(m.span);
+                    self.ident(&m.name);
+                    m.key.iter().for_each(|t| self.ty(t));
+                    self.ty(&m.value);
+                    self.opt(&m.size);
+                    self.opt(&m.idle);
+                }
+                Item::Object(o) => {
+                    self.span(o.span);
+                    self.ident(&o.name);
+                    self.ident(&o.ctor);
+                    for a in &o.args {
+                        self.span(a.span);
+                        self.ident(&a.name);
+                        self.expr(&a.value);
+                    }
+                    o.keyed.iter().flatten().for_each(|e| self.expr(e));
                 }
             }
         }

@@ -224,7 +224,10 @@ impl Checker<'_> {
 
     fn stmt(&mut self, cx: &mut Cx, s: &ast::Stmt) -> (Option<hir::Stmt>, bool) {
         match s {
-            ast::Stmt::Let { name, ty, value, span } => {
+            ast::Stmt::Let { name, ty, value, else_block, span } => {
+                if let Some(b) = else_block {
+                    self.not_supported("let ... else", b.span);
+                }
                 let value = match ty {
                     Some(t) => {
                         let t = self.ty_of(t);
@@ -250,6 +253,11 @@ impl Checker<'_> {
                 (e.map(|ifindex| hir::Stmt::Redirect { ifindex, span: *span }), true)
             }
             ast::Stmt::Call { callee, args, span } => (self.call(cx, callee, args, *span), false),
+            // Always a method call, which reports E0299 itself.
+            ast::Stmt::Expr { expr, .. } => {
+                self.expr(cx, expr, None);
+                (None, false)
+            }
         }
     }
 

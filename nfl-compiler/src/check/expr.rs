@@ -84,6 +84,18 @@ impl Checker<'_> {
                 }
                 None
             }
+            AK::MethodCall { .. } => {
+                self.not_supported("method call", span);
+                None
+            }
+            AK::Tuple(_) => {
+                self.not_supported("index with several values", span);
+                None
+            }
+            AK::Duration(_) => {
+                self.not_supported("duration literal", span);
+                None
+            }
             AK::Unary { op, operand } => self.unary(cx, *op, operand, expected, span),
             AK::Binary { op, lhs, rhs } => self.binary(cx, *op, lhs, rhs, expected, span),
             AK::Cast { expr, ty } => {

@@ -202,6 +202,14 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
+    /// E0299: syntax the parser accepts but the checker does not handle yet.
+    pub(crate) fn not_supported(&mut self, construct: &str, span: Span) {
+        self.emit(
+            Diagnostic::error("nfl::E0299", format!("`{construct}` is not supported by the checker yet"), span, "not supported yet")
+                .with_help("this syntax parses, but cannot be compiled yet; remove it for now"),
+        );
+    }
+
     pub(crate) fn new_local(&mut self, name: &str, ty: Ty) -> LocalId {
         let id = LocalId(u32::try_from(self.locals.len()).unwrap_or(u32::MAX));
         self.locals.push(hir::LocalInfo { name: name.to_string(), ty });

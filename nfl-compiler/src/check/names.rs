@@ -46,6 +46,11 @@ impl<'a> Checker<'a> {
                         self.controls.push(c);
                         self.declare(&c.name, Global::Control(idx));
                     }
+                    Item::Config(c) => self.not_supported("config", c.span),
+                    Item::Table(t) => self.not_supported("table", t.name.span),
+                    Item::Counter(c) => self.not_supported("counter", c.name.span),
+                    Item::Map(m) => self.not_supported("map", m.name.span),
+                    Item::Object(o) => self.not_supported(o.kind.keyword(), o.name.span),
                 }
             }
         }
