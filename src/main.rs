@@ -68,6 +68,24 @@ enum Command {
         #[arg(long)]
         cases: Option<PathBuf>,
     },
+    /// Attach a program to an interface and watch it until Ctrl-C (--iface),
+    /// or drive a bounded burst of its test packets through it in a private
+    /// network namespace and report what became of each.
+    Run {
+        file: PathBuf,
+        /// Attach to this interface and stay in the foreground.
+        #[arg(long)]
+        iface: Option<String>,
+        /// The hook (default: xdp for XDP programs, tc-ingress for TC ones).
+        #[arg(long, value_parser = ["xdp", "xdp-generic", "tc-ingress", "tc-egress"])]
+        hook: Option<String>,
+        /// Send the frames of this capture instead of FILE's .test packets.
+        #[arg(long, conflicts_with = "iface")]
+        pcap: Option<PathBuf>,
+        /// The run's name, for its pins and record (default: FILE's stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +96,9 @@ fn main() -> ExitCode {
         Command::Build { file, output, emit, stats } => cmd::build::run(&file, output.as_deref(), emit, stats, color),
         Command::Disasm { file } => cmd::disasm::run(&file, color),
         Command::Test { file, cases } => cmd::test::run(&file, cases.as_deref(), color),
+        Command::Run { file, iface, hook, pcap, name } => {
+            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name }, color)
+        }
     };
     match result {
         Ok(code) => code,

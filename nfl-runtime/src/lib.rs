@@ -6,16 +6,32 @@
 //! - [`testfile`]: the `.test` packet-file format (`docs/test-format.md`) and its runner.
 //! - [`pcap`]: reading pcap (both byte orders) and pcapng captures, leniently.
 //! - [`netns`]: throw-away network namespaces with veth pairs, for tests.
+//! - [`run`]: `nflc run` on an interface: pins, BPF link, run record, live view
+//!   ([`attach`], [`pins`], [`record`], [`live`], [`signal`]); [`reload`] swaps
+//!   the program of a running NF; [`burst`] and [`traffic`] drive frames through
+//!   an NF in a private namespace ([`packet`]: AF_PACKET sockets).
 //!
 //! Every kernel test in the project starts with
 //! `if !nfl_runtime::require_kernel("name") { return; }`.
 
+pub mod attach;
+pub mod bpfsys;
+pub mod burst;
 pub mod kernel;
+pub mod live;
 pub mod load;
 pub mod netns;
+pub mod packet;
 pub mod pcap;
+pub mod pins;
+pub mod record;
+pub mod reload;
+pub mod run;
+pub mod run_error;
+pub mod signal;
 pub mod testfile;
 pub mod testrun;
+pub mod traffic;
 
 pub use kernel::{bpf_available, ensure_bpffs, require_kernel};
 pub use load::{LoadError, LoadedProgram, ProgramKind, load, rejection_source, trim_verifier_log};

@@ -210,14 +210,27 @@ fn map_ebpf_error(err: EbpfError) -> LoadError {
 /// Load the XDP or TC program `prog_name` from the ELF object `obj` (or the only
 /// XDP/TC program in it when `prog_name` is `None`). Maps in the object are created too.
 pub fn load(obj: &[u8], prog_name: Option<&str>) -> Result<LoadedProgram, LoadError> {
+    load_with_pins(obj, prog_name, None)
+}
+
+/// [`load`], with maps marked `pinning = LIBBPF_PIN_BY_NAME` reused from (or
+/// pinned anew in) `pin_dir` when given.
+pub fn load_with_pins(
+    obj: &[u8],
+    prog_name: Option<&str>,
+    pin_dir: Option<&std::path::Path>,
+) -> Result<LoadedProgram, LoadError> {
     // No kernel BTF: nflc's objects (and the C twins) carry no CO-RE
     // relocations, and reading /sys/kernel/btf/vmlinux on every load
     // cost more than the verifier itself.
-    let mut ebpf = EbpfLoader::new()
+    let mut loader = EbpfLoader::new();
+    loader
         .btf(None)
-        .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
-        .load(obj)
-        .map_err(map_ebpf_error)?;
+        .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS);
+    if let Some(dir) = pin_dir {
+        loader.default_map_pin_directory(dir);
+    }
+    let mut ebpf = loader.load(obj).map_err(map_ebpf_error)?;
 
     let all: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
     let name = match prog_name {

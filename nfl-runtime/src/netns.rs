@@ -89,9 +89,23 @@ pub struct VethPair {
     pub host_addr: Ipv4Addr,
     pub ns_addr: Ipv4Addr,
     pub prefix_len: u8,
+    /// Whether `host_if` is in `netns` too (see [`VethOptions::both_in_netns`]).
+    pub host_in_netns: bool,
     /// What exists and must be removed on drop.
     created_netns: bool,
     created_link: bool,
+}
+
+/// How [`VethPair::with_options`] builds a pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VethOptions {
+    /// Both ends live in the new namespace, so nothing in the caller's namespace
+    /// (no daemon, no firewall) sees or touches them.
+    pub both_in_netns: bool,
+    /// Keep the kernel from sending frames of its own on the pair: IPv6 off on
+    /// both ends (no DAD, router solicitations or MLD reports) and no ARP
+    /// replies (`arp_ignore=8`). Injected frames then meet only silence.
+    pub quiet: bool,
 }
 
 impl VethPair {
@@ -99,6 +113,11 @@ impl VethPair {
     /// `nfl<pid>n<n>` (there), addressed 198.18.x.1/24 and 198.18.x.2/24 (or 198.19.x.*)
     /// on a /24 nobody here uses yet.
     pub fn new() -> Result<VethPair, NetError> {
+        VethPair::with_options(VethOptions::default())
+    }
+
+    /// [`VethPair::new`], built as `opts` asks.
+    pub fn with_options(opts: VethOptions) -> Result<VethPair, NetError> {
         let _guard = CREATE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let pid = std::process::id();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -110,32 +129,25 @@ impl VethPair {
             host_addr: Ipv4Addr::new(198, b, c, 1),
             ns_addr: Ipv4Addr::new(198, b, c, 2),
             prefix_len: 24,
+            host_in_netns: opts.both_in_netns,
             created_netns: false,
             created_link: false,
         };
         // On any error below, dropping `pair` removes what was created so far.
         ip(None, &["netns", "add", &pair.netns])?;
         pair.created_netns = true;
-        ip(
-            None,
-            &[
-                "link",
-                "add",
-                &pair.host_if,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &pair.ns_if,
-                "netns",
-                &pair.netns,
-            ],
-        )?;
+        let host_ns = pair.host_netns().map(str::to_string);
+        let host_ns = host_ns.as_deref();
+        let (h, n, ns) = (&pair.host_if, &pair.ns_if, &pair.netns);
+        ip(host_ns, &["link", "add", h, "type", "veth", "peer", "name", n, "netns", ns])?;
         pair.created_link = true;
+        if opts.quiet {
+            pair.silence()?;
+        }
         let host_cidr = format!("{}/{}", pair.host_addr, pair.prefix_len);
         let ns_cidr = format!("{}/{}", pair.ns_addr, pair.prefix_len);
-        ip(None, &["addr", "add", &host_cidr, "dev", &pair.host_if])?;
-        ip(None, &["link", "set", "dev", &pair.host_if, "up"])?;
+        ip(host_ns, &["addr", "add", &host_cidr, "dev", &pair.host_if])?;
+        ip(host_ns, &["link", "set", "dev", &pair.host_if, "up"])?;
         ip(
             Some(&pair.netns),
             &["addr", "add", &ns_cidr, "dev", &pair.ns_if],
@@ -152,18 +164,11 @@ impl VethPair {
     /// Wait (at most ~2 s) until both ends report operational state UP: a veth
     /// silently drops what is sent before its peer is up.
     fn wait_until_up(&self) -> Result<(), NetError> {
-        let host_state = Path::new("/sys/class/net")
-            .join(&self.host_if)
-            .join("operstate");
+        let is_up = |netns, dev: &str| {
+            ip(netns, &["-br", "link", "show", "dev", dev]).is_ok_and(|s| s.split_whitespace().nth(1) == Some("UP"))
+        };
         for _ in 0..200 {
-            let host_up = std::fs::read_to_string(&host_state).is_ok_and(|s| s.trim() == "up");
-            let ns_up = host_up
-                && ip(
-                    Some(&self.netns),
-                    &["-br", "link", "show", "dev", &self.ns_if],
-                )
-                .is_ok_and(|s| s.split_whitespace().nth(1) == Some("UP"));
-            if ns_up {
+            if is_up(self.host_netns(), &self.host_if) && is_up(Some(&self.netns), &self.ns_if) {
                 return Ok(());
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
@@ -174,9 +179,25 @@ impl VethPair {
         })
     }
 
+    /// The namespace of the host end: `None` for the caller's.
+    pub fn host_netns(&self) -> Option<&str> {
+        self.host_in_netns.then_some(self.netns.as_str())
+    }
+
+    /// Set the sysctls of [`VethOptions::quiet`] on both ends, before they are up.
+    fn silence(&self) -> Result<(), NetError> {
+        let (host, ns) = (self.host_if.clone(), self.ns_if.clone());
+        if self.host_in_netns {
+            self.run_in_ns(move || quiet_sysctls(&[&host, &ns]))?
+        } else {
+            quiet_sysctls(&[&host])?;
+            self.run_in_ns(move || quiet_sysctls(&[&ns]))?
+        }
+    }
+
     /// `ip -d link show` of the host end.
     pub fn show_host(&self) -> Result<String, NetError> {
-        ip(None, &["-d", "link", "show", "dev", &self.host_if])
+        ip(self.host_netns(), &["-d", "link", "show", "dev", &self.host_if])
     }
 
     /// `ip -d link show` of the namespace end.
@@ -210,12 +231,30 @@ impl Drop for VethPair {
         // Deleting one end of a veth deletes both; deleting the namespace would too,
         // but the host end is removed explicitly in case the peer already moved.
         if self.created_link {
-            let _ = ip(None, &["link", "del", "dev", &self.host_if]);
+            let _ = ip(self.host_netns(), &["link", "del", "dev", &self.host_if]);
         }
         if self.created_netns {
             let _ = ip(None, &["netns", "del", &self.netns]);
         }
     }
+}
+
+/// Write the sysctls of [`VethOptions::quiet`] for `ifaces` in the calling
+/// thread's namespace. Without IPv6 in the kernel there is nothing to turn off.
+fn quiet_sysctls(ifaces: &[&str]) -> Result<(), NetError> {
+    for dev in ifaces {
+        let v6 = format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6");
+        let arp = format!("/proc/sys/net/ipv4/conf/{dev}/arp_ignore");
+        for (path, value) in [(v6, "1"), (arp, "8")] {
+            match std::fs::write(&path, value) {
+                Err(e) if !(e.kind() == std::io::ErrorKind::NotFound && path.contains("ipv6")) => {
+                    return Err(NetError::Command { command: format!("echo {value} > {path}"), stderr: e.to_string() });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Run `f` on a new thread inside the named namespace (`/run/netns/<netns>`).

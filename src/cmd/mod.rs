@@ -3,6 +3,7 @@
 pub mod build;
 pub mod check;
 pub mod disasm;
+pub mod run;
 pub mod test;
 
 use std::path::{Path, PathBuf};
