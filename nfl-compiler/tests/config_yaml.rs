@@ -317,6 +317,9 @@ fn empty_file_and_anchors() {
 #[test]
 fn e0701_yaml_syntax() {
     each("nfl::E0701", &[("rate_pps: 1\ntrusted: [1, 2\nmtu: 3\n", ":", 3), ("rate_pps: 1\nbad: *\n", "*", 2)]);
+    let text = "rate_pps: 1\ntrusted: [1, 2\nmtu: 3\n";
+    let (_, diags) = read(text);
+    assert_eq!((&text[diags[0].labels[1].span.range()], diags[0].labels[1].message.as_str()), ("[", "this `[` is still open"));
 }
 
 #[test]

@@ -77,7 +77,13 @@ pub(super) fn parse<'a>(file: FileId, text: &'a str, diags: &mut Vec<Diagnostic>
                 }
             }
             Err(e) => {
-                diags.push(syntax_error(file, text, &e));
+                let mut d = syntax_error(file, text, &e);
+                // The usual cause: a bracket left open on an earlier line.
+                if let Some(open) = b.stack.iter().rev().find(|f| f.flow) {
+                    let bracket = if open.map { "{" } else { "[" };
+                    d = d.with_label(Span::new(file, open.start, open.start + 1), format!("this `{bracket}` is still open"));
+                }
+                diags.push(d);
                 return None;
             }
         }
