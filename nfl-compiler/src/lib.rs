@@ -29,6 +29,7 @@ macro_rules! entity {
 }
 
 pub mod bpf;
+pub mod classify;
 pub mod elf;
 pub mod build;
 pub mod check;
