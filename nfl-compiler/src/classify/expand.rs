@@ -221,6 +221,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn wide_ranges_are_exact_aligned_and_minimal(width in 1..=64u32, a: u64, b: u64) {
+            let (lo, hi) = (a.min(b) & width_mask(width), a.max(b) & width_mask(width));
+            let (lo, hi) = (lo.min(hi), lo.max(hi));
+            let prefixes = range_to_prefixes(width, lo, hi);
+            let mut next = u128::from(lo);
+            for &(value, len) in &prefixes {
+                let size = 1u128 << (width - len);
+                proptest::prop_assert_eq!(u128::from(value), next);
+                proptest::prop_assert_eq!(u128::from(value) % size, 0);
+                next += size;
+            }
+            proptest::prop_assert_eq!(next, u128::from(hi) + 1);
+            proptest::prop_assert_eq!(prefixes.len(), trie_min(width, 0, 0, lo, hi));
+            proptest::prop_assert!(prefixes.len() <= max_range_prefixes(width));
+        }
+    }
+
     #[test]
     fn worst_case_is_two_w_minus_two() {
         for width in 2..=64u32 {
