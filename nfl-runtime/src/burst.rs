@@ -40,6 +40,7 @@ const MAX_PROTOCOLS: usize = 32;
 
 /// Run `frames` through the NF in a throw-away namespace.
 pub fn run_burst(nf: &NfSpec, frames: &[Frame], limits: &Limits, stop: &StopFlag) -> Result<BurstRun, RunError> {
+    crate::pins::validate_name(&nf.name)?;
     let pair = VethPair::with_options(VethOptions { both_in_netns: true, quiet: true })?;
     let nf_on_sender = nf.hook == Hook::TcEgress;
     let iface = if nf_on_sender { &pair.host_if } else { &pair.ns_if };

@@ -145,7 +145,6 @@ pub fn claim(rec: &RunRecord) -> Result<Claim, RunError> {
     let mut notes = Vec::new();
     let old = record::read(&run);
     if let Some(old) = &old
-        && old.pid != std::process::id()
         && record::is_alive(old)
     {
         return Err(RunError::AlreadyRunning { name: rec.name.clone(), pid: old.pid });
