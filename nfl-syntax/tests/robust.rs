@@ -32,7 +32,27 @@ parser p {
     }
 }
 action count(n: u32) { meta.hits += n }
+config { rate: u32 = 100, guard: bool, nets: set<u32> = {10.0.0.0/8, 1..=2 | 3} }
+table acl {
+    key { ipv4.src: lpm; (ipv4.proto, meta.hits): exact }
+    actions { count, allow }
+    default count(1)
+    size 1024
+    masks 8
+    entries {
+        (198.18.0.0/15, 6): allow
+        (_, 0x10 &&& 0xf0): count(2)
+    }
+}
+counter hits[64]
+map flows: (u32, u16) -> u64 size 65536 idle 30s
+meter per_src: token_bucket(rate = config.rate, burst = 2 * config.rate) keyed ipv4.src
+pool ports: ports(first = 20000, last = 29999)
 control filter(xdp, p) {
+    acl.apply()
+    let port = ports.take() else { drop }
+    flows[ipv4.src, port] += 1
+    if per_src.take(1) && hits[3].count() > 250ms { pass }
     if pkt.rejected { drop }
     if ipv4.valid && ipv4.src in 198.18.0.0/15 { drop }
     else if ipv4.valid && ipv4.dst in {10.0.0.1, 10.0.0.2 | 10.0.0.3, 0..1024} { count(1) }
@@ -46,7 +66,9 @@ control filter(xdp, p) {
 const TOKENS: &[&str] = &[
     "import", "const", "header", "meta", "parser", "state", "extract", "skip", "select", "accept", "reject", "goto",
     "action", "control", "let", "if", "else", "pass", "drop", "tx", "abort", "redirect", "in", "as", "true", "false",
-    "xdp", "tc", "x", "ipv4", "u8", "u16", "bool", "int", "_", "0", "0x0800", "0b1", "1_000", "99999999999999999999",
+    "xdp", "tc", "config", "table", "counter", "map", "meter", "pool", "key", "actions", "default", "size", "masks",
+    "entries", "idle", "keyed", "set", "exact", "lpm", "30s", "0x10s", "99999999999h", "->", "<", ">", ".take()",
+    "x", "ipv4", "u8", "u16", "bool", "int", "_", "0", "0x0800", "0b1", "1_000", "99999999999999999999",
     "198.18.0.1", "300.1.1.1", "1.5", "02:00:00:00:00:01", "aa:bb:cc:dd:ee:f", "{", "}", "(", ")", "[", "]", ":", ";",
     ",", ".", "..", "..=", "&&&", "|", "||", "&&", "&", "^", "~", "!", "-", "+", "*", "/", "%", "<<", ">>", "==",
     "!=", "<", "<=", ">", ">=", "=", "+=", "-=", "&=", "|=", "^=", "/*", "*/", "//", "\n", " ", "\t", "é", "\u{0}",
@@ -486,7 +508,7 @@ fn one_broken_item_keeps_the_others() {
     let (module, diags) = parse(FileId(0), &text);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     // Every item is kept; `meta` keeps only the field that parsed.
-    assert_eq!(module.items.len(), 9);
+    assert_eq!(module.items.len(), 15);
     let metas: Vec<&MetaDecl> = module
         .items
         .iter()
@@ -568,6 +590,10 @@ const CONTROL_STMTS: &[&str] = &[
     else { let x: u16 = -(ipv4.len as u16) * 3 + 1 << 2; meta.flag = x == 4 || !true }",
     "ethernet.dst = 02:00:00:00:00:01",
     "vlan[0].vid ^= 0b1010_1010 // trailing comment",
+    "acl.apply()",
+    "let v = flows.get(a, b) else { drop }",
+    "flows[a, b] += v",
+    "hits[1].count()",
     "redirect(pkt.ifindex)",
 ];
 
@@ -585,6 +611,11 @@ const BROKEN_STMTS: &[&str] = &[
     "meta.hits",
     "vlan[0 1].vid = 2",
     "x in {1, 2} = 3",
+    "acl.apply",
+    "flows[, a] = 1",
+    "let v = m.get() else drop",
+    "m.take() + 1",
+    "hits[1] count()",
 ];
 
 proptest! {
@@ -622,4 +653,79 @@ proptest! {
         let want: Vec<&str> = CONTROL_STMTS.iter().map(|s| s.trim_end_matches(" // trailing comment")).collect();
         prop_assert_eq!(kept, want);
     }
+}
+
+const GOOD_KEYS: &[&str] = &["ipv4.src: ternary", "(a.b, c): lpm", "meta.port: range", "x[1].y: exact"];
+const BROKEN_KEYS: &[&str] = &["ipv4.src ternary", "a.b: : lpm", "meta.x: 3", "(a b): exact", "k: exact()"];
+const GOOD_ENTRIES: &[&str] = &["(1, _): allow", "10.0.0.0/8: deny", "_: set_mark(3)", "(0..10, 5 &&& 7): deny"];
+const BROKEN_ENTRIES: &[&str] = &["(1 2): allow", "(1, 2) allow", "3: 4", "_ _: allow", "1: a b"];
+
+/// `good` with the `broken` lines inserted where `picks` say.
+fn interleave(good: &[&str], broken: &[&str], picks: &[(usize, usize)], indent: &str) -> String {
+    let mut lines: Vec<Vec<&str>> = vec![Vec::new(); good.len() + 1];
+    for (slot, which) in picks {
+        lines[slot % (good.len() + 1)].push(broken[which % broken.len()]);
+    }
+    let mut text = String::new();
+    for (i, slot) in lines.iter().enumerate() {
+        for b in slot {
+            text.push_str(&format!("{indent}{b}\n"));
+        }
+        if let Some(g) = good.get(i) {
+            text.push_str(&format!("{indent}{g}\n"));
+        }
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// N broken keys and entries in a table give N diagnostics, and every
+    /// good key, entry and section is kept.
+    #[test]
+    fn each_broken_table_line_gives_one_diagnostic(
+        key_picks in proptest::collection::vec((any::<usize>(), any::<usize>()), 0..4),
+        entry_picks in proptest::collection::vec((any::<usize>(), any::<usize>()), 0..4),
+    ) {
+        let text = format!(
+            "const A = 1\ntable t {{\n    key {{\n{}    }}\n    actions {{ allow, deny }}\n    entries {{\n{}    }}\n    size 16\n}}\nconst B = 2\n",
+            interleave(GOOD_KEYS, BROKEN_KEYS, &key_picks, "        "),
+            interleave(GOOD_ENTRIES, BROKEN_ENTRIES, &entry_picks, "        "),
+        );
+        let (module, diags) = check_module(&text);
+        prop_assert_eq!(diags.len(), key_picks.len() + entry_picks.len(), "{}", text);
+        prop_assert_eq!(module.items.len(), 3, "{}", text);
+        let Some(Item::Table(t)) = module.items.get(1) else { panic!("{:?}", module.items) };
+        let keys: Vec<&str> = t.keys.iter().map(|k| &text[k.span.range()]).collect();
+        prop_assert_eq!(keys, GOOD_KEYS.to_vec());
+        let entries: Vec<&str> = t.entries.iter().flatten().map(|e| &text[e.span.range()]).collect();
+        prop_assert_eq!(entries, GOOD_ENTRIES.to_vec());
+        prop_assert_eq!(t.actions.len(), 2);
+        prop_assert!(t.size.is_some());
+    }
+}
+
+/// Method calls, tuple keys and table entries nest without re-parsing their
+/// insides more than a fixed number of times, even when the innermost part
+/// is broken and every alternative fails.
+#[test]
+fn nested_calls_and_keys_parse_in_linear_time() {
+    let depth = 240;
+    let nested = |inner: &str| format!("{}{inner}{}", "m.f(".repeat(depth), ")".repeat(depth));
+    let start = std::time::Instant::now();
+    for inner in ["1", "1 +", "(a, b)"] {
+        let call = nested(inner);
+        for text in [
+            format!("const X = {call}"),
+            format!("control c(xdp) {{\n    {call}\n    {call}.g() = 1\n    let x = {call} else {{ {call} }}\n}}"),
+            format!("table t {{ key {{ ({call}, {call}): exact }}\n entries {{ ({call}, _): a({call}) }} }}"),
+            format!("meter m: b(r = {call}) keyed ({call}, {call})"),
+        ] {
+            let diags = run_with_small_stack(text.clone());
+            assert!(diags.iter().all(|d| d.code != "nfl::E0108"), "{diags:#?}");
+            assert_eq!(diags.is_empty(), inner == "1", "{inner}: {diags:#?}");
+        }
+    }
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }
