@@ -4,8 +4,9 @@
 //!
 //! This works on a small lexical view of the item's text, not on the pest
 //! tree (a failed parse leaves none). Every `{` that is not the set of an
-//! `in` pattern (`x in {1, 2}`) opens a *list*: an item body, a block, a
-//! parser body, a state body, a `select` case list or a field list. The
+//! `in` pattern (`x in {1, 2}`) or of a config default (`= {1, 2}`) opens a
+//! *list*: an item body, a block, a parser body, a state body, a `select`
+//! case list, a field list, a config block, a table body or a table section. The
 //! elements of a list end at a `;` or `,` at the list's own depth, at the
 //! list's closing `}`, or at a newline at the list's depth, unless the line
 //! plainly goes on: the last token before the newline or the first token

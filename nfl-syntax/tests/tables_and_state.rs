@@ -68,6 +68,17 @@ fn stmt_str(s: &Stmt) -> String {
     }
 }
 
+fn control_body_of(module: &Module) -> &[Stmt] {
+    module
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Control(c) => Some(c.body.stmts.as_slice()),
+            _ => None,
+        })
+        .expect("a control")
+}
+
 fn control_stmts(body: &str) -> Vec<String> {
     control_body(&format!("control c(xdp) {{\n{body}\n}}")).iter().map(stmt_str).collect()
 }
@@ -687,4 +698,25 @@ control c(xdp) {
 }
 "
     ));
+}
+
+#[test]
+fn broken_method_arguments_are_reported_inside() {
+    let text = "const X = a.b (1 +)";
+    let (_, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", ")".to_string())]);
+    let text = "control c(xdp) {\n    m.f(m.g(1 + ))\n    pass\n}";
+    let (module, diags) = parse(FileId(0), text);
+    assert_eq!(spans_of(text, &diags), [("nfl::E0101", ")".to_string())]);
+    assert_eq!(control_body_of(&module).len(), 1);
+}
+
+/// The example of docs/language.md parses.
+#[test]
+fn language_doc_example_parses() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md")).expect("docs");
+    let section = doc.split("## Tables, state and config (syntax)").nth(1).expect("the section");
+    let example = section.split("```").nth(1).expect("a code block");
+    let module = parse_ok(example);
+    assert_eq!(module.items.len(), 6);
 }
