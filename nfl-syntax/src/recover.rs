@@ -351,6 +351,20 @@ mod tests {
     }
 
     #[test]
+    fn config_defaults_and_set_types() {
+        // A default set is one element with its parameter, like an `in` set.
+        let t = "config {\n    a: set<u32> = {1, 2 +}\n    b: u8\n}";
+        assert_eq!(elem(t, "+").as_deref(), Some("a: set<u32> = {1, 2 +}"));
+        // `>` closing a type ends the line like a name would.
+        let t = "config {\n    a: set<u32>\n    b u8\n}";
+        assert_eq!(elem(t, "u8").as_deref(), Some("b u8"));
+        // A table's sections, keys and entries are elements of their lists.
+        let t = "table t {\n    size 1 2\n    key {\n        a exact\n        b: lpm\n    }\n}";
+        assert_eq!(elem(t, "2").as_deref(), Some("size 1 2"));
+        assert_eq!(elem(t, "exact").as_deref(), Some("a exact"));
+    }
+
+    #[test]
     fn an_error_at_a_line_start_may_belong_to_the_line_before() {
         let t = "control c(xdp) {\n    drop\n    x\n    y = 1\n}";
         assert_eq!(elem_with(t, "y", false).as_deref(), Some("x"));
