@@ -221,15 +221,20 @@ fn hex(s: &str) -> Vec<u8> {
     digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("0"), 16).unwrap_or(0)).collect()
 }
 
+/// A UDP frame 198.18.0.1 -> 198.18.0.2 to port `dst_port` (4 hex digits), as in
+/// static_filter.test.
+fn udp_frame(dst_port: &str) -> Vec<u8> {
+    let head = "020000000002 020000000001 0800 4500 0021 1234 0000 4011 dc70 c6120001 c6120002";
+    hex(&format!("{head} 9c40 {dst_port} 000d 0000 68656c6c6f"))
+}
+
 #[test]
 fn a_capture_can_replace_the_test_packets() {
     if !nfl_runtime::require_kernel("a_capture_can_replace_the_test_packets") {
         return;
     }
     // "dns query passes" and "game port range start is dropped" of static_filter.test.
-    let udp = "020000000002 020000000001 0800 4500 0021 1234 0000 4011 dc70 c6120001 c6120002";
-    let pass = hex(&format!("{udp} 9c40 0035 000d 0000 68656c6c6f"));
-    let drop = hex(&format!("{udp} 9c40 6978 000d 0000 68656c6c6f"));
+    let (pass, drop) = (udp_frame("0035"), udp_frame("6978"));
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = dir.path().join("two.pcap");
     write_pcap(&pcap, &[&pass, &drop]);
@@ -268,4 +273,28 @@ fn mistakes_are_diagnostics_with_codes() {
 
     let out = nflc().args(["run", "examples/static_filter.nf", "--iface", "x", "--pcap", "y"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2), "clap refuses --pcap with --iface");
+}
+
+#[test]
+fn ctrl_c_stops_a_burst_and_cleans_up() {
+    if !nfl_runtime::require_kernel("ctrl_c_stops_a_burst_and_cleans_up") {
+        return;
+    }
+    // 2,000 frames that static_filter drops: about 6 s of settle time, so the
+    // SIGINT lands in the middle of the burst.
+    let drop = udp_frame("6978");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("many.pcap");
+    write_pcap(&pcap, &vec![drop.as_slice(); 2000]);
+    let name = format!("cli-{}-int", std::process::id());
+    let mut run = Running::start(&["examples/static_filter.nf", "--pcap", pcap.to_str().expect("utf-8")], &name);
+    run.wait_attached();
+    let pid = run.pid();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run.stop("-INT");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("stopped (Ctrl-C or SIGTERM)") && stdout.contains("not sent"), "{stdout}");
+    assert_clean(&name);
+    assert!(!ip(&["netns", "list"]).contains(&format!("nfl-{pid}-")), "namespace left");
 }
