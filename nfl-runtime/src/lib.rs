@@ -17,6 +17,7 @@
 pub mod attach;
 pub mod bpfsys;
 pub mod burst;
+pub mod burst_report;
 pub mod kernel;
 pub mod live;
 pub mod load;
