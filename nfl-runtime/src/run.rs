@@ -111,6 +111,24 @@ fn attach_with_fallback(cfg: &RunConfig, prog: &LoadedProgram, ifindex: u32) -> 
     }
 }
 
+/// Fill in what the attach decided, and write the record and the object copy.
+fn complete_record(
+    rec: &mut RunRecord,
+    claim: &Claim,
+    prog: &LoadedProgram,
+    link: &Link,
+    object: &[u8],
+) -> Result<(), RunError> {
+    rec.program = prog.name().to_string();
+    rec.hook = link.hook();
+    rec.prog_id = Some(link.info().map(|i| i.prog_id).unwrap_or(0));
+    rec.link_id = Some(link.id());
+    rec.maps = pins::pinned_maps(claim.pins.path());
+    let run = claim.run.path();
+    record::write_atomic(run, record::OBJECT_FILE, object).map_err(RunError::fs("cannot copy the object to", run))?;
+    record::write(run, rec).map_err(RunError::fs("cannot write the run record in", run))
+}
+
 impl RunSession {
     /// Load, pin, attach and record. Returns once the program is attached.
     pub fn start(cfg: &RunConfig) -> Result<RunSession, RunError> {
@@ -134,17 +152,7 @@ impl RunSession {
         let attach_ms = t1.elapsed().as_secs_f64() * 1e3;
         link.pin(&pins::link_pin(&nf.name))?;
 
-        let prog_id = link.info().map(|i| i.prog_id).unwrap_or(0);
-        rec.program = prog.name().to_string();
-        rec.hook = link.hook();
-        rec.prog_id = Some(prog_id);
-        rec.link_id = Some(link.id());
-        rec.maps = pins::pinned_maps(claim.pins.path());
-        let run = claim.run.path().to_path_buf();
-        record::write_atomic(&run, record::OBJECT_FILE, &nf.object)
-            .map_err(RunError::fs("cannot copy the object to", &run))?;
-        record::write(&run, &rec).map_err(RunError::fs("cannot write the run record in", run))?;
-
+        complete_record(&mut rec, &claim, &prog, &link, &nf.object)?;
         let stats = bpfsys::enable_stats().ok();
         Ok(RunSession {
             link,

@@ -95,25 +95,11 @@ fn attached(
         iface: iface.to_string(),
         netns: None,
     })?;
-    for note in session.notes() {
-        eprintln!("note: {note}");
-    }
-    let info = session.info();
-    let t = session.timings();
-    let mode = if asked.is_none() && info.hook != hook { " (no native XDP here: generic mode)" } else { "" };
-    eprintln!(
-        "running `{}` on {} at {}{mode}: {}; loaded in {:.1} ms, attached in {:.2} ms",
-        info.name, info.iface, info.hook, ids(info), t.load_ms, t.attach_ms
-    );
-    let run_dir = nfl_runtime::pins::run_dir(&info.name);
-    eprintln!("pins in {}, record in {}; Ctrl-C or SIGTERM stops it", info.pin_dir.display(), run_dir.display());
-    if !session.stats_enabled() {
-        eprintln!("note: kernel run-time statistics are unavailable; run counts stay 0");
-    }
+    print_started(&session, hook);
     let mut views: Vec<Box<dyn LiveView>> = vec![Box::new(ProgStatsView)];
     let stdout = std::io::stdout();
     let end = session.watch(&mut views, &mut stdout.lock(), &stop, None);
-    let name = info.name.clone();
+    let name = session.info().name.clone();
     drop(session);
     match end {
         Ok(WatchEnd::InterfaceGone) => {
@@ -125,6 +111,25 @@ fn attached(
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(RunError::Kernel { what: "writing the live view".into(), source: e }),
+    }
+}
+
+/// What `nflc run --iface` did, on standard error.
+fn print_started(session: &RunSession, asked: Hook) {
+    for note in session.notes() {
+        eprintln!("note: {note}");
+    }
+    let info = session.info();
+    let t = session.timings();
+    let mode = if info.hook != asked { " (no native XDP here: generic mode)" } else { "" };
+    eprintln!(
+        "running `{}` on {} at {}{mode}: {}; loaded in {:.1} ms, attached in {:.2} ms",
+        info.name, info.iface, info.hook, ids(info), t.load_ms, t.attach_ms
+    );
+    let run_dir = nfl_runtime::pins::run_dir(&info.name);
+    eprintln!("pins in {}, record in {}; Ctrl-C or SIGTERM stops it", info.pin_dir.display(), run_dir.display());
+    if !session.stats_enabled() {
+        eprintln!("note: kernel run-time statistics are unavailable; run counts stay 0");
     }
 }
 
