@@ -42,6 +42,9 @@ enum Command {
     /// Parse and check a program; report every error.
     Check {
         file: PathBuf,
+        /// YAML config values (default: FILE.yaml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Compile a program to an eBPF ELF object.
     Build {
@@ -55,6 +58,13 @@ enum Command {
         /// Print instruction count, stack use and compile time.
         #[arg(long)]
         stats: bool,
+        /// YAML config values (default: FILE.yaml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Say what was specialized from the config and how each table is
+        /// implemented.
+        #[arg(long)]
+        explain: bool,
     },
     /// Disassemble a program (.nf, compiled first) or an object (.o).
     Disasm {
@@ -67,6 +77,9 @@ enum Command {
         /// The test file (default: FILE with extension .test).
         #[arg(long)]
         cases: Option<PathBuf>,
+        /// YAML config values (default: FILE.yaml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Attach a program to an interface and watch it until Ctrl-C (--iface),
     /// or drive a bounded burst of its test packets through it in a private
@@ -92,10 +105,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = report::use_color(cli.color);
     let result = match cli.command {
-        Command::Check { file } => cmd::check::run(&file, color),
-        Command::Build { file, output, emit, stats } => cmd::build::run(&file, output.as_deref(), emit, stats, color),
+        Command::Check { file, config } => cmd::check::run(&file, config.as_deref(), color),
+        Command::Build { file, output, emit, stats, config, explain } => {
+            let opts = cmd::build::Opts { output, emit, stats, config, explain };
+            cmd::build::run(&file, &opts, color)
+        }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
-        Command::Test { file, cases } => cmd::test::run(&file, cases.as_deref(), color),
+        Command::Test { file, cases, config } => cmd::test::run(&file, cases.as_deref(), config.as_deref(), color),
         Command::Run { file, iface, hook, pcap, name } => {
             cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name }, color)
         }

@@ -66,6 +66,7 @@ fn example_packet_tests_pass() {
             nfl_syntax::diag::render_all(&diags, &sources, false)
         );
         let prog = nfl_runtime::load(&build.object, Some(&build.checked.hir.name)).expect("load");
+        nfl_runtime::state::init_maps(&prog, &build.object).expect("initial map entries");
         let outcomes = testfile::run_cases(&prog, &cases);
         let report = testfile::format_outcomes(&outcomes);
         eprintln!("{}:\n{report}", display_name(path));
@@ -281,6 +282,7 @@ fn a_kernel_rejection_points_at_the_nf_line() {
             line_info: nfl_compiler::driver::line_info(&build.checked.sources, &build.codegen.lines),
         }],
         maps: Vec::new(),
+        notes: Vec::new(),
     };
     let object = nfl_compiler::elf::write_object(&spec).expect("object");
     let err = match nfl_runtime::load(&object, Some("static_filter")) {

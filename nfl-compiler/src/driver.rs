@@ -33,6 +33,8 @@ pub struct Build {
     /// ELF section of the program (`xdp` or `classifier`).
     pub section: &'static str,
     pub object: Vec<u8>,
+    /// What the object says about itself (also inside `object`).
+    pub schema: crate::schema::Schema,
 }
 
 /// The ELF section a hook's program goes in.
@@ -45,11 +47,22 @@ pub fn section_for(hook: Hook) -> &'static str {
 
 /// Parse, resolve imports and check.
 pub fn check(root_name: &str, root_text: &str, loader: &mut dyn ModuleLoader) -> Result<Checked, Failed> {
-    let (sources, modules, diags) = load_program(root_name, root_text, loader);
+    check_with(root_name, root_text, loader, None)
+}
+
+/// [`check`] with a YAML config file `(name, text)`.
+pub fn check_with(
+    root_name: &str,
+    root_text: &str,
+    loader: &mut dyn ModuleLoader,
+    config: Option<(&str, &str)>,
+) -> Result<Checked, Failed> {
+    let (mut sources, modules, diags) = load_program(root_name, root_text, loader);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Failed { sources, diagnostics: diags });
     }
-    let (hir, mut more) = crate::check::check_all(&sources, &modules);
+    let config_file = config.map(|(name, text)| sources.add(name, text));
+    let (hir, mut more) = crate::check::check_with_config(&sources, &modules, config_file);
     let mut all = diags;
     all.append(&mut more);
     match hir {
@@ -157,8 +170,16 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
     };
     let section = section_for(checked.hir.hook);
     let lines = line_info(&checked.sources, &codegen.lines);
-    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines, None) {
-        Ok(object) => Ok(Build { checked, codegen, section, object }),
+    let schema = match crate::schema::Schema::describe(&checked.hir, &codegen.ir.maps) {
+        Ok(s) => s,
+        Err(e) => {
+            let d = Diagnostic::error("nfl::E0904", format!("cannot fill the tables: {e}"), span, "this program")
+                .with_help("a table's entries need more mask slots or map entries than it has; raise `masks` or `size`");
+            return Err(Failed { sources: checked.sources, diagnostics: vec![d] });
+        }
+    };
+    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines, Some(&schema)) {
+        Ok(object) => Ok(Build { checked, codegen, section, object, schema }),
         Err(e) => {
             let d = Diagnostic::error("nfl::E0903", format!("cannot write the object: {e}"), span, "this program")
                 .with_help("names of controls must be C identifiers");
@@ -170,4 +191,14 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
 /// Source text to object, in one call.
 pub fn build(root_name: &str, root_text: &str, loader: &mut dyn ModuleLoader) -> Result<Build, Failed> {
     build_checked(check(root_name, root_text, loader)?)
+}
+
+/// [`build`] with a YAML config file `(name, text)`.
+pub fn build_with(
+    root_name: &str,
+    root_text: &str,
+    loader: &mut dyn ModuleLoader,
+    config: Option<(&str, &str)>,
+) -> Result<Build, Failed> {
+    build_checked(check_with(root_name, root_text, loader, config)?)
 }

@@ -53,6 +53,10 @@ pub struct Hir {
     pub tables: Vec<TableHir>,
     pub counters: Vec<CounterHir>,
     pub maps: Vec<StateMapHir>,
+    /// Config parameters and the values compiled in.
+    pub config: Vec<(String, String)>,
+    /// What specialization decided, one line each.
+    pub explain: Vec<String>,
     pub parser: Option<ParserHir>,
     pub control: Block,
     pub span: Span,

@@ -31,8 +31,10 @@ macro_rules! entity {
 pub mod bpf;
 pub mod classify;
 pub mod elf;
+pub mod entries;
 pub mod build;
 pub mod check;
+pub mod config;
 pub mod driver;
 pub mod frontend;
 pub mod hir;

@@ -71,6 +71,52 @@ pub struct MapInit {
 }
 
 impl Schema {
+    /// Describe a compiled program: its HIR and the maps its IR uses.
+    pub fn describe(hir: &crate::hir::Hir, maps: &[crate::ir::MapDef]) -> Result<Schema, String> {
+        let mut initial = Vec::new();
+        for t in &hir.tables {
+            initial.extend(crate::entries::initial_maps(&t.layout, &t.entries).map_err(|e| format!("table `{}`: {e}", t.layout.name))?);
+        }
+        Ok(Schema {
+            version: VERSION,
+            program: hir.name.clone(),
+            hook: match hir.hook {
+                nfl_syntax::ast::Hook::Xdp => "xdp".into(),
+                nfl_syntax::ast::Hook::Tc => "tc".into(),
+            },
+            maps: maps
+                .iter()
+                .map(|m| MapSchema {
+                    name: m.name.clone(),
+                    kind: m.kind.name().into(),
+                    key_size: m.key_size,
+                    value_size: m.value_size,
+                    max_entries: m.max_entries,
+                    flags: m.flags,
+                })
+                .collect(),
+            tables: hir.tables.iter().map(|t| t.layout.clone()).collect(),
+            counters: hir.counters.iter().map(|c| CounterSchema { name: c.name.clone(), size: c.size }).collect(),
+            state_maps: hir
+                .maps
+                .iter()
+                .map(|m| {
+                    let (slots, _) = crate::build::state_key_layout(&m.key);
+                    StateMapSchema {
+                        name: m.name.clone(),
+                        key_widths: m.key.iter().map(|t| t.width()).collect(),
+                        key_slots: slots,
+                        value_width: m.value.width(),
+                        idle_ns: m.idle_ns,
+                    }
+                })
+                .collect(),
+            config: hir.config.clone(),
+            initial,
+            explain: hir.explain.clone(),
+        })
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }

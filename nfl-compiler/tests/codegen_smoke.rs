@@ -92,6 +92,8 @@ fn hir() -> Hir {
         tables: vec![],
         counters: vec![],
         maps: vec![],
+        config: vec![],
+        explain: vec![],
         parser: Some(parser),
         control: Block {
             stmts: vec![Stmt::If { cond, then_block, else_block: None, span: Span::default() }],

@@ -5,6 +5,8 @@
 //! - [`testrun`]: `BPF_PROG_TEST_RUN` on one packet, with the kernel's size rules.
 //! - [`testfile`]: the `.test` packet-file format (`docs/test-format.md`) and its runner.
 //! - [`pcap`]: reading pcap (both byte orders) and pcapng captures, leniently.
+//! - [`state`]: a program's maps typed by its schema: initial entries,
+//!   counters, dumps ([`mapops`]: raw map element syscalls).
 //! - [`netns`]: throw-away network namespaces with veth pairs, for tests.
 //! - [`run`]: `nflc run` on an interface: pins, BPF link, run record, live view
 //!   ([`attach`], [`pins`], [`record`], [`live`], [`signal`]); [`reload`] swaps
@@ -21,6 +23,7 @@ pub mod burst_report;
 pub mod kernel;
 pub mod live;
 pub mod load;
+pub mod mapops;
 pub mod netns;
 pub mod packet;
 pub mod pcap;
@@ -30,6 +33,7 @@ pub mod reload;
 pub mod run;
 pub mod run_error;
 pub mod signal;
+pub mod state;
 pub mod testfile;
 pub mod testrun;
 pub mod traffic;

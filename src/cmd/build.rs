@@ -1,6 +1,6 @@
 //! `nflc build FILE -o OUT.o`
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -19,11 +19,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     })
 }
 
-pub fn run(file: &Path, output: Option<&Path>, emit: Option<Emit>, stats: bool, color: bool) -> Result<ExitCode, String> {
+/// `nflc build` options.
+pub struct Opts {
+    pub output: Option<PathBuf>,
+    pub emit: Option<Emit>,
+    pub stats: bool,
+    pub config: Option<PathBuf>,
+    pub explain: bool,
+}
+
+pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
+    let (emit, stats) = (opts.emit, opts.stats);
     let started = Instant::now();
-    let Some(build) = super::build_file(file, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_with(file, opts.config.as_deref(), color)? else { return Ok(ExitCode::FAILURE) };
     let elapsed = started.elapsed();
-    let out = output.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("o"));
+    let out = opts.output.clone().unwrap_or_else(|| file.with_extension("o"));
     write_atomic(&out, &build.object)?;
     match emit {
         Some(Emit::Ast) => println!("{:#?}", build.checked.modules.first()),
@@ -43,6 +53,27 @@ pub fn run(file: &Path, output: Option<&Path>, emit: Option<Emit>, stats: bool, 
             elapsed.as_secs_f64() * 1e3
         );
     }
+    if opts.explain {
+        print!("{}", explain(&build.schema));
+    }
     eprintln!("wrote {} (section {}, program {})", out.display(), build.section, build.checked.hir.name);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--explain` report: what specialization did, then the maps.
+pub fn explain(schema: &nfl_compiler::schema::Schema) -> String {
+    let mut out = String::new();
+    if schema.explain.is_empty() {
+        out.push_str("nothing to specialize: no config parameters and no tables\n");
+    }
+    for line in &schema.explain {
+        out.push_str(&format!("- {line}\n"));
+    }
+    for m in &schema.maps {
+        out.push_str(&format!(
+            "  map {}: {}, key {} B, value {} B, {} entries max\n",
+            m.name, m.kind, m.key_size, m.value_size, m.max_entries
+        ));
+    }
+    out
 }

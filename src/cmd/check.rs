@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(file: &Path, color: bool) -> Result<ExitCode, String> {
-    match super::check_file(file, color)? {
+pub fn run(file: &Path, config: Option<&Path>, color: bool) -> Result<ExitCode, String> {
+    match super::check_file_with(file, config, color)? {
         Some(checked) => {
             let hir = &checked.hir;
             let n_states = hir.parser.as_ref().map_or(0, |p| p.states.len());

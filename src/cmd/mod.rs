@@ -42,10 +42,28 @@ fn loader_for(file: &Path) -> DirLoader {
     DirLoader { dir }
 }
 
+/// The config file of `file`: the one given, else `FILE.yaml` next to it
+/// when that exists (announced on stderr, so it is never a surprise).
+pub fn config_for(file: &Path, given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(g) = given {
+        return Some(g.to_path_buf());
+    }
+    let implicit = file.with_extension("yaml");
+    implicit.is_file().then(|| {
+        eprintln!("using config {}", implicit.display());
+        implicit
+    })
+}
+
 /// Check a file, printing diagnostics; `None` when it has errors.
-pub fn check_file(file: &Path, color: bool) -> Result<Option<Checked>, String> {
+pub fn check_file_with(file: &Path, config: Option<&Path>, color: bool) -> Result<Option<Checked>, String> {
     let text = read_source(file)?;
-    match driver::check(&file.display().to_string(), &text, &mut loader_for(file)) {
+    let config = match config_for(file, config) {
+        Some(p) => Some((p.display().to_string(), std::fs::read_to_string(&p).map_err(|e| format!("cannot read the config {}: {e}", p.display()))?)),
+        None => None,
+    };
+    let config_ref = config.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
+    match driver::check_with(&file.display().to_string(), &text, &mut loader_for(file), config_ref) {
         Ok(checked) => {
             report::print_diagnostics(&checked.warnings, &checked.sources, color);
             Ok(Some(checked))
@@ -57,9 +75,14 @@ pub fn check_file(file: &Path, color: bool) -> Result<Option<Checked>, String> {
     }
 }
 
-/// Compile a file, printing diagnostics; `None` when it fails.
+/// Compile a file with its default config (see [`config_for`]).
 pub fn build_file(file: &Path, color: bool) -> Result<Option<Build>, String> {
-    let Some(checked) = check_file(file, color)? else { return Ok(None) };
+    build_file_with(file, None, color)
+}
+
+/// Compile a file, printing diagnostics; `None` when it fails.
+pub fn build_file_with(file: &Path, config: Option<&Path>, color: bool) -> Result<Option<Build>, String> {
+    let Some(checked) = check_file_with(file, config, color)? else { return Ok(None) };
     match driver::build_checked(checked) {
         Ok(build) => Ok(Some(build)),
         Err(failed) => {

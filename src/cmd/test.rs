@@ -7,11 +7,11 @@ use nfl_runtime::testfile;
 
 use crate::report;
 
-pub fn run(file: &Path, cases: Option<&Path>, color: bool) -> Result<ExitCode, String> {
+pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, color: bool) -> Result<ExitCode, String> {
     let case_path = cases.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("test"));
     let case_text = std::fs::read_to_string(&case_path)
         .map_err(|e| format!("cannot read the test file {}: {e}", case_path.display()))?;
-    let Some(build) = super::build_file(file, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_with(file, config, color)? else { return Ok(ExitCode::FAILURE) };
     let mut sources = build.checked.sources.clone();
     let (_, cases, diags) = testfile::parse_source(&mut sources, &case_path.display().to_string(), &case_text);
     report::print_diagnostics(&diags, &sources, color);
@@ -22,6 +22,7 @@ pub fn run(file: &Path, cases: Option<&Path>, color: bool) -> Result<ExitCode, S
         Ok(p) => p,
         Err(e) => return Err(super::super::cmd::test::load_failure(&e)),
     };
+    nfl_runtime::state::init_maps(&prog, &build.object).map_err(|e| format!("cannot fill the program's maps: {e}"))?;
     let outcomes = testfile::run_cases(&prog, &cases);
     print!("{}", testfile::format_outcomes(&outcomes));
     if outcomes.iter().all(|o| o.passed()) { Ok(ExitCode::SUCCESS) } else { Ok(ExitCode::FAILURE) }

@@ -39,9 +39,13 @@ pub fn check_file(path: &Path) -> Result<Checked, Failed> {
     driver::check(&display_name(path), &text, &mut loader(path))
 }
 
+/// Build with `FILE.yaml` as the config when it exists (as `nflc` does).
 pub fn build_file(path: &Path) -> Result<Build, Failed> {
     let text = std::fs::read_to_string(path).expect("read source");
-    driver::build(&display_name(path), &text, &mut loader(path))
+    let yaml = path.with_extension("yaml");
+    let config = yaml.is_file().then(|| (display_name(&yaml), std::fs::read_to_string(&yaml).expect("read config")));
+    let config = config.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
+    driver::build_with(&display_name(path), &text, &mut loader(path), config)
 }
 
 /// Build or panic with the rendered diagnostics.

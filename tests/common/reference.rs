@@ -213,6 +213,9 @@ impl Machine<'_> {
 
     fn stmt(&mut self, s: &Stmt) -> Result<Option<Verdict>, String> {
         match s {
+            Stmt::Apply { .. } | Stmt::Count { .. } | Stmt::MapSet { .. } | Stmt::MapRemove { .. } => {
+                Err("the reference interpreter has no tables or maps".into())
+            }
             Stmt::Let { local, value, .. } => {
                 let v = self.eval(value)?;
                 self.locals[local.index()] = Some(v);
@@ -283,6 +286,9 @@ impl Machine<'_> {
     fn eval(&self, e: &Expr) -> Result<u64, String> {
         let mask = ones(e.ty.width());
         Ok(match &e.kind {
+            ExprKind::MapGet { .. } | ExprKind::MapContains { .. } => {
+                return Err("the reference interpreter has no maps".into());
+            }
             ExprKind::Const(v) => v & mask,
             ExprKind::Local(l) => self.locals[l.index()].ok_or("read of an unbound local")? & mask,
             ExprKind::Meta(m) => self.metas[m.index()] & mask,

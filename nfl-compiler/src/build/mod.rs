@@ -15,6 +15,8 @@ mod parser;
 mod state;
 mod table;
 
+pub use state::state_key_layout;
+
 
 use nfl_syntax::ast::{Hook, Span, VerdictKind};
 

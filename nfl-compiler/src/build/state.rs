@@ -16,7 +16,7 @@ use crate::table::slot_bytes;
 const UPDATE_ANY: u64 = 0;
 
 /// Key slots `(offset, bytes)` of a state map key and its size.
-pub(crate) fn state_key_layout(key: &[Ty]) -> (Vec<(u32, u32)>, u32) {
+pub fn state_key_layout(key: &[Ty]) -> (Vec<(u32, u32)>, u32) {
     let mut off = 0u32;
     let mut slots = Vec::new();
     for ty in key {

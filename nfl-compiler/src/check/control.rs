@@ -245,7 +245,10 @@ impl Checker<'_> {
                 }
                 (Some(hir::Stmt::Let { local, value, span: *span }), false)
             }
-            ast::Stmt::Assign { target, op, value, span } => (self.assign(cx, target, *op, value, *span), false),
+            ast::Stmt::Assign { target, op, value, span } => match self.map_assign(cx, target, *op, value, *span) {
+                Some(stmt) => (stmt, false),
+                None => (self.assign(cx, target, *op, value, *span), false),
+            },
             ast::Stmt::If { .. } => self.if_stmt(cx, s),
             ast::Stmt::Verdict { kind, span } => (Some(hir::Stmt::Verdict { kind: *kind, span: *span }), true),
             ast::Stmt::Redirect { ifindex, span } => {
@@ -253,11 +256,7 @@ impl Checker<'_> {
                 (e.map(|ifindex| hir::Stmt::Redirect { ifindex, span: *span }), true)
             }
             ast::Stmt::Call { callee, args, span } => (self.call(cx, callee, args, *span), false),
-            // Always a method call, which reports E0299 itself.
-            ast::Stmt::Expr { expr, .. } => {
-                self.expr(cx, expr, None);
-                (None, false)
-            }
+            ast::Stmt::Expr { expr, span } => (self.method_stmt(cx, expr, *span), false),
         }
     }
 

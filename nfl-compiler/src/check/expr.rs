@@ -41,11 +41,14 @@ pub(crate) struct Cx {
     /// In an action: uses of header instances not proven valid in the body,
     /// checked at each call site instead of reported here.
     pub requires: Vec<(HeaderRef, Span, bool)>,
+    /// Collect header requirements in `requires` instead of reporting them
+    /// (table keys: checked at each `apply`).
+    pub deferred: bool,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new() }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false }
     }
 
     fn local(&self, name: &str) -> Option<(LocalId, Ty)> {
@@ -73,7 +76,10 @@ impl Checker<'_> {
             AK::Bool(b) => Some(konst(u64::from(*b), Ty::Bool, span)),
             AK::Name(id) => self.name_expr(cx, id, expected),
             AK::Field { base, name } => self.field_expr(cx, base, name, span),
-            AK::Index { .. } => {
+            AK::Index { base, index } => {
+                if let Some(read) = self.map_index_expr(cx, base, index, span) {
+                    return read;
+                }
                 // Check the stack reference for its own errors first.
                 let sel = self.header_sel(cx, e);
                 if sel.is_some() {
@@ -84,18 +90,15 @@ impl Checker<'_> {
                 }
                 None
             }
-            AK::MethodCall { .. } => {
-                self.not_supported("method call", span);
-                None
-            }
+            AK::MethodCall { receiver, method, args } => self.method_expr(cx, receiver, method, args, span),
             AK::Tuple(_) => {
-                self.not_supported("index with several values", span);
+                self.emit(
+                    Diagnostic::error("nfl::E0335", "several values only make sense as a map key", span, "not a map key")
+                        .with_help("index a map with them: `flows[a, b]`"),
+                );
                 None
             }
-            AK::Duration(_) => {
-                self.not_supported("duration literal", span);
-                None
-            }
+            AK::Duration(ns) => self.literal(*ns, expected.or(Some(Ty::UInt(64))), span, None),
             AK::Unary { op, operand } => self.unary(cx, *op, operand, expected, span),
             AK::Binary { op, lhs, rhs } => self.binary(cx, *op, lhs, rhs, expected, span),
             AK::Cast { expr, ty } => {
@@ -250,6 +253,9 @@ impl Checker<'_> {
                 let help = match g {
                     Global::Header(_) => format!("read a field (`{}.FIELD`) or test `{}.valid`", id.name, id.name),
                     Global::Action(_) => format!("call it as a statement: `{}(...)`", id.name),
+                    Global::Table(_) => format!("apply it as a statement: `{}.apply()`", id.name),
+                    Global::Counter(_) => format!("count with `{}.count()`; `nflc stats` reads it", id.name),
+                    Global::Map(_) => format!("read an entry: `{}[key]`, or test `{}.contains(key)`", id.name, id.name),
                     Global::Parser(_) | Global::Control(_) | Global::Const(_) => "only constants, locals and fields have values".to_string(),
                 };
                 self.emit(
@@ -259,7 +265,7 @@ impl Checker<'_> {
                 );
                 None
             }
-            None if id.name == "meta" || id.name == "pkt" => {
+            None if id.name == "meta" || id.name == "pkt" || id.name == "config" => {
                 self.emit(
                     Diagnostic::error("nfl::E0207", format!("`{}` is not a value", id.name), id.span, "needs a field")
                         .with_help(format!("read one of its fields: `{}.NAME`", id.name)),
@@ -304,6 +310,9 @@ impl Checker<'_> {
             && !Self::is_local(cx, base)
             && !self.globals.contains_key(&b.name)
         {
+            if b.name == "config" {
+                return self.config_expr(name, span);
+            }
             if b.name == "meta" {
                 let Some(idx) = self.metas.iter().position(|m| m.name == name.name) else {
                     let known: Vec<String> = self.metas.iter().map(|m| format!("`{}`", m.name)).collect();
@@ -414,7 +423,7 @@ impl Checker<'_> {
     pub(crate) fn require_valid(&mut self, cx: &mut Cx, sel: HdrSel, span: Span, write: bool) {
         let verb = if write { "written" } else { "read" };
         match (cx.mode, sel) {
-            (Mode::Control, HdrSel::Fixed(r)) if cx.action.is_some() => {
+            (Mode::Control, HdrSel::Fixed(r)) if cx.action.is_some() || cx.deferred => {
                 if !cx.valid.contains(&r) {
                     cx.requires.push((r, span, write));
                 }

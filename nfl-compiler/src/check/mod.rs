@@ -17,6 +17,7 @@
 //! already reported for that sub-expression, so parents stay quiet instead of
 //! cascading. A `Hir` is only returned when no error was reported at all.
 
+mod config;
 mod consts;
 mod control;
 mod eval;
@@ -24,7 +25,11 @@ mod expr;
 mod names;
 mod parser_graph;
 mod pattern;
+mod state;
+mod tables;
 mod types;
+
+pub use tables::{DEFAULT_MASKS, INLINE_MAX};
 
 use std::collections::HashMap;
 
@@ -49,9 +54,27 @@ pub fn check(sources: &SourceMap, modules: &[Module]) -> Result<Hir, Vec<Diagnos
 /// Like [`check`], but always returns all diagnostics (errors and warnings);
 /// the `Hir` is `Some` exactly when none of them is an error.
 pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<Diagnostic>) {
+    check_with_config(sources, modules, None)
+}
+
+/// [`check_all`] with the values of a YAML config file (already in
+/// `sources` under `config`).
+pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option<ast::FileId>) -> (Option<Hir>, Vec<Diagnostic>) {
     let mut ck = Checker::new(sources, modules);
     ck.collect();
     ck.fold_consts();
+    ck.lower_config_defaults();
+    ck.config_used = vec![false; ck.config.len()];
+    ck.lower_state_decls();
+    ck.type_tables();
+    let values = config.and_then(|file| {
+        let text = sources.get(file)?.text.clone();
+        let schema = crate::config::ConfigSchema { params: ck.config_params_schema(), tables: ck.table_schemas() };
+        let (values, diags) = config::read_yaml(file, &text, &schema);
+        ck.diags.extend(diags);
+        Some(values)
+    });
+    ck.apply_config_params(values.as_ref());
     // The parser comes first: what it extracts before each header tells the
     // validity analysis of actions and the control what `H.valid` implies.
     let choice = ck.control_parser_choice();
@@ -60,12 +83,15 @@ pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<D
         ck.implied = parser_graph::implied_validity(p, &ck.headers);
     }
     let actions = ck.lower_actions();
-    ck.check_action_recursion();
+    let tables = ck.lower_tables(values.as_ref());
     let control = ck.lower_control();
+    ck.check_action_recursion();
+    ck.explain_config();
     let has_error = ck.diags.iter().any(Diagnostic::is_error);
     let mut diags = std::mem::take(&mut ck.diags);
     // Report in source order (stable, so related diagnostics stay together).
     diags.sort_by_key(|d| d.primary_span().map(|s| (s.file, s.start)));
+    let config_shown = ck.config_values_display();
     let hir = match (has_error, control) {
         (false, Some(c)) => Some(Hir {
             name: c.name,
@@ -74,9 +100,11 @@ pub fn check_all(sources: &SourceMap, modules: &[Module]) -> (Option<Hir>, Vec<D
             metas: ck.metas,
             locals: ck.locals,
             actions,
-            tables: Vec::new(),
-            counters: Vec::new(),
-            maps: Vec::new(),
+            tables,
+            counters: std::mem::take(&mut ck.counters),
+            maps: std::mem::take(&mut ck.maps),
+            config: config_shown,
+            explain: std::mem::take(&mut ck.explain),
             parser,
             control: c.body,
             span: c.span,
@@ -94,6 +122,9 @@ pub(crate) enum Global {
     Parser(usize),
     Action(ActionId),
     Control(usize),
+    Table(usize),
+    Counter(usize),
+    Map(usize),
 }
 
 impl Global {
@@ -104,6 +135,9 @@ impl Global {
             Global::Parser(_) => "parser",
             Global::Action(_) => "action",
             Global::Control(_) => "control",
+            Global::Table(_) => "table",
+            Global::Counter(_) => "counter",
+            Global::Map(_) => "map",
         }
     }
 }
@@ -175,6 +209,16 @@ pub(crate) struct Checker<'a> {
     /// Per header instance: the instances every parse path extracts before
     /// it, so `ipv4.valid` also proves `ethernet.valid`.
     pub implied: std::collections::HashMap<hir::HeaderRef, std::collections::HashSet<hir::HeaderRef>>,
+    pub config: Vec<config::CfgParam<'a>>,
+    /// Per config parameter: whether the program reads it.
+    pub config_used: Vec<bool>,
+    pub tables: Vec<tables::TableSig<'a>>,
+    pub counter_decls: Vec<&'a ast::CounterDecl>,
+    pub map_decls: Vec<&'a ast::MapDecl>,
+    pub counters: Vec<hir::CounterHir>,
+    pub maps: Vec<hir::StateMapHir>,
+    /// What specialization decided, for `nflc build --explain`.
+    pub explain: Vec<String>,
 }
 
 impl<'a> Checker<'a> {
@@ -195,6 +239,14 @@ impl<'a> Checker<'a> {
             calls: Vec::new(),
             action_calls: Vec::new(),
             implied: std::collections::HashMap::new(),
+            config: Vec::new(),
+            config_used: Vec::new(),
+            tables: Vec::new(),
+            counter_decls: Vec::new(),
+            map_decls: Vec::new(),
+            counters: Vec::new(),
+            maps: Vec::new(),
+            explain: Vec::new(),
         }
     }
 

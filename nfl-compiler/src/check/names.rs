@@ -8,7 +8,7 @@ use super::{ActionSig, Checker, ConstEntry, ConstState, Global};
 use crate::hir::{ActionId, HeaderId, MetaInfo};
 
 /// Names with a built-in meaning that no declaration may take.
-pub(crate) const RESERVED_NAMES: [&str; 2] = ["meta", "pkt"];
+pub(crate) const RESERVED_NAMES: [&str; 3] = ["meta", "pkt", "config"];
 
 impl<'a> Checker<'a> {
     /// Pass 1: register every item of every module.
@@ -46,10 +46,29 @@ impl<'a> Checker<'a> {
                         self.controls.push(c);
                         self.declare(&c.name, Global::Control(idx));
                     }
-                    Item::Config(c) => self.not_supported("config", c.span),
-                    Item::Table(t) => self.not_supported("table", t.name.span),
-                    Item::Counter(c) => self.not_supported("counter", c.name.span),
-                    Item::Map(m) => self.not_supported("map", m.name.span),
+                    Item::Config(c) => self.collect_config(c),
+                    Item::Table(t) => {
+                        let idx = self.tables.len();
+                        self.tables.push(super::tables::TableSig {
+                            decl: t,
+                            keys: Vec::new(),
+                            key_exprs: Vec::new(),
+                            actions: Vec::new(),
+                            requires: Vec::new(),
+                            ok: false,
+                        });
+                        self.declare(&t.name, Global::Table(idx));
+                    }
+                    Item::Counter(c) => {
+                        let idx = self.counter_decls.len();
+                        self.counter_decls.push(c);
+                        self.declare(&c.name, Global::Counter(idx));
+                    }
+                    Item::Map(m) => {
+                        let idx = self.map_decls.len();
+                        self.map_decls.push(m);
+                        self.declare(&m.name, Global::Map(idx));
+                    }
                     Item::Object(o) => self.not_supported(o.kind.keyword(), o.name.span),
                 }
             }

@@ -16,6 +16,10 @@ impl Checker<'_> {
     pub(crate) fn pattern(&mut self, cx: &mut Cx, p: &ast::Pattern, w: u32) -> Option<Pattern> {
         match p {
             ast::Pattern::Wildcard(_) => Some(Pattern::Any),
+            ast::Pattern::Value(e) if self.is_config_set(e) => {
+                let ast::ExprKind::Field { name, .. } = &e.kind else { return None };
+                self.config_set(name, w, e.span)
+            }
             ast::Pattern::Value(e) => {
                 let v = self.pattern_value(cx, e, w, false)?;
                 Some(Pattern::Value(v))

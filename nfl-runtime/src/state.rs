@@ -1,0 +1,146 @@
+//! A program's maps by name, typed by its schema: writing the entries the
+//! build computed, and reading counters, tables and state maps back.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use nfl_compiler::schema::{MapSchema, Schema};
+
+use crate::load::LoadedProgram;
+use crate::mapops::{self, MapShape};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the program has no map `{0}`")]
+    MissingMap(String),
+    #[error("map `{map}`: {source}")]
+    Io { map: String, source: io::Error },
+    #[error("the object carries no nflc schema")]
+    NoSchema,
+    #[error("{0}")]
+    Schema(String),
+}
+
+pub struct MapHandle {
+    pub fd: OwnedFd,
+    pub shape: MapShape,
+}
+
+impl MapHandle {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The maps of one program instance, by name.
+pub struct MapSet {
+    maps: BTreeMap<String, MapHandle>,
+}
+
+fn shape(m: &MapSchema) -> MapShape {
+    MapShape { key_size: m.key_size as usize, value_size: m.value_size as usize, per_cpu: m.kind.starts_with("percpu") }
+}
+
+fn io_err(map: &str) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| StateError::Io { map: map.to_string(), source }
+}
+
+fn map_data(m: &aya::maps::Map) -> Option<&aya::maps::MapData> {
+    use aya::maps::Map;
+    Some(match m {
+        Map::Array(d) | Map::HashMap(d) | Map::LpmTrie(d) | Map::LruHashMap(d) => d,
+        Map::PerCpuArray(d) | Map::PerCpuHashMap(d) | Map::PerCpuLruHashMap(d) | Map::Queue(d) => d,
+        Map::Unsupported(d) => d,
+        _ => return None,
+    })
+}
+
+impl MapSet {
+    /// The maps of a program loaded in this process.
+    pub fn from_loaded(prog: &LoadedProgram, schema: &Schema) -> Result<MapSet, StateError> {
+        let mut maps = BTreeMap::new();
+        for m in &schema.maps {
+            let data = prog.ebpf().map(&m.name).and_then(map_data).ok_or_else(|| StateError::MissingMap(m.name.clone()))?;
+            let fd = data.fd().as_fd().try_clone_to_owned().map_err(io_err(&m.name))?;
+            maps.insert(m.name.clone(), MapHandle { fd, shape: shape(m) });
+        }
+        Ok(MapSet { maps })
+    }
+
+    /// The maps pinned in `dir` (one file per map, named as in the schema).
+    pub fn from_pins(dir: &Path, schema: &Schema) -> Result<MapSet, StateError> {
+        let mut maps = BTreeMap::new();
+        for m in &schema.maps {
+            let data = aya::maps::MapData::from_pin(dir.join(&m.name)).map_err(|e| StateError::Io {
+                map: m.name.clone(),
+                source: io::Error::other(e.to_string()),
+            })?;
+            let fd = data.fd().as_fd().try_clone_to_owned().map_err(io_err(&m.name))?;
+            maps.insert(m.name.clone(), MapHandle { fd, shape: shape(m) });
+        }
+        Ok(MapSet { maps })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&MapHandle, StateError> {
+        self.maps.get(name).ok_or_else(|| StateError::MissingMap(name.to_string()))
+    }
+
+    /// Write the entries the build computed (tables fixed in code or
+    /// config). Run this after loading and before attaching.
+    pub fn write_initial(&self, schema: &Schema) -> Result<(), StateError> {
+        for init in &schema.initial {
+            let h = self.get(&init.map)?;
+            for (k, v) in &init.entries {
+                mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every counter cell that counted something: `(counter, index,
+    /// packets, bytes)`, summed over CPUs.
+    pub fn counters(&self, schema: &Schema) -> Result<Vec<(String, u32, u64, u64)>, StateError> {
+        let mut out = Vec::new();
+        for c in &schema.counters {
+            let h = self.get(&c.name)?;
+            for i in 0..c.size {
+                let Some(v) = mapops::lookup(h.fd(), h.shape, &i.to_le_bytes()).map_err(io_err(&c.name))? else { continue };
+                let (p, b) = (mapops::sum_per_cpu_u64(h.shape, &v, 0), mapops::sum_per_cpu_u64(h.shape, &v, 8));
+                if p != 0 || b != 0 || c.size == 1 {
+                    out.push((c.name.clone(), i, p, b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Raw `(key, value)` pairs of a map.
+    pub fn dump(&self, map: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        let h = self.get(map)?;
+        let keys = mapops::keys(h.fd(), h.shape).map_err(io_err(map))?;
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(v) = mapops::lookup(h.fd(), h.shape, &k).map_err(io_err(map))? {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The schema inside an object, or an error saying why there is none.
+pub fn schema_of(obj: &[u8]) -> Result<Schema, StateError> {
+    Schema::from_object(obj).map_err(StateError::Schema)?.ok_or(StateError::NoSchema)
+}
+
+/// Write the initial entries of an nflc object into the maps of the program
+/// just loaded from it (a no-op for objects without a schema or entries).
+pub fn init_maps(prog: &LoadedProgram, obj: &[u8]) -> Result<(), StateError> {
+    let schema = match Schema::from_object(obj).map_err(StateError::Schema)? {
+        Some(s) if !s.initial.is_empty() => s,
+        _ => return Ok(()),
+    };
+    MapSet::from_loaded(prog, &schema)?.write_initial(&schema)
+}
