@@ -46,7 +46,8 @@ fn field_widths(keys: &[KeySpec]) -> Vec<u32> {
     keys.iter().flat_map(|k| k.widths.iter().copied()).collect()
 }
 
-fn prio(i: usize, n: usize) -> u32 {
+/// The priority of entry `i` of `n` (the first listed is highest).
+pub fn prio(i: usize, n: usize) -> u32 {
     u32::try_from(n - i).unwrap_or(u32::MAX)
 }
 

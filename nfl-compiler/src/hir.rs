@@ -210,7 +210,7 @@ pub struct EntryHir {
 }
 
 /// How one key of an entry matches (values up to 128 bits for tuple keys).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KeyMatch {
     Exact(u128),
     Prefix { value: u128, len: u32 },

@@ -32,6 +32,9 @@ pub struct Schema {
     pub config: Vec<(String, String)>,
     /// Entries to write into maps after loading and before attaching.
     pub initial: Vec<MapInit>,
+    /// The table entries known at build time, as rules (what `initial`
+    /// was computed from; the control plane adds to and removes from them).
+    pub entries: Vec<EntrySchema>,
     /// What specialization did, one line each (`nflc build --explain`).
     pub explain: Vec<String>,
 }
@@ -63,6 +66,17 @@ pub struct StateMapSchema {
     pub idle_ns: Option<u64>,
 }
 
+/// One table entry: per-key matches, priority (higher wins), action and
+/// arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntrySchema {
+    pub table: String,
+    pub prio: u32,
+    pub matches: Vec<crate::hir::KeyMatch>,
+    pub action: String,
+    pub args: Vec<u64>,
+}
+
 /// Entries for one map, as raw key and value bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapInit {
@@ -74,8 +88,19 @@ impl Schema {
     /// Describe a compiled program: its HIR and the maps its IR uses.
     pub fn describe(hir: &crate::hir::Hir, maps: &[crate::ir::MapDef]) -> Result<Schema, String> {
         let mut initial = Vec::new();
+        let mut entries = Vec::new();
         for t in &hir.tables {
             initial.extend(crate::entries::initial_maps(&t.layout, &t.entries).map_err(|e| format!("table `{}`: {e}", t.layout.name))?);
+            let n = t.entries.len();
+            for (i, e) in t.entries.iter().enumerate() {
+                entries.push(EntrySchema {
+                    table: t.layout.name.clone(),
+                    prio: crate::entries::prio(i, n),
+                    matches: e.matches.clone(),
+                    action: t.layout.actions.get(e.action).map(|a| a.name.clone()).unwrap_or_default(),
+                    args: e.args.clone(),
+                });
+            }
         }
         Ok(Schema {
             version: VERSION,
@@ -113,6 +138,7 @@ impl Schema {
                 .collect(),
             config: hir.config.clone(),
             initial,
+            entries,
             explain: hir.explain.clone(),
         })
     }
@@ -145,5 +171,23 @@ impl Schema {
             Some(s) => Schema::from_json(s.data().map_err(|e| e.to_string())?).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_matches_survive_json() {
+        let e = EntrySchema {
+            table: "r6".into(),
+            prio: 3,
+            matches: vec![crate::hir::KeyMatch::Prefix { value: 0x2001_0db8u128 << 96, len: 32 }, crate::hir::KeyMatch::Any],
+            action: "fwd".into(),
+            args: vec![7],
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<EntrySchema>(&json).unwrap(), e);
     }
 }

@@ -229,6 +229,11 @@ fn tss_slots(n: usize) -> (Vec<KeySlot>, u32) {
 }
 
 impl TableLayout {
+    /// The per-CPU hit/miss counters of the table.
+    pub fn stats_map(&self) -> String {
+        format!("{}_stats", self.name)
+    }
+
     /// Bits of the LPM data before the lpm key (the exact keys).
     pub fn lpm_exact_bits(&self) -> u32 {
         self.keys.iter().filter(|k| k.kind != MatchKind::Lpm).flat_map(|k| &k.widths).map(|w| w.div_ceil(8) * 8).sum()

@@ -238,6 +238,7 @@ fn schema_section_is_skipped_by_the_loader_and_reads_back() {
         state_maps: Vec::new(),
         config: vec![("rate".into(), "10".into())],
         initial: Vec::new(),
+        entries: Vec::new(),
         explain: vec!["nothing".into()],
     };
     let obj = nfl_compiler::driver::object_bytes(&name, hook, &cg, Vec::new(), Some(&schema)).expect("object");

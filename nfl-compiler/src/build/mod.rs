@@ -61,6 +61,8 @@ pub(crate) struct Builder<'h> {
     table_maps: Vec<(MapId, Option<MapId>)>,
     counter_maps: Vec<MapId>,
     state_maps: Vec<MapId>,
+    /// Per table: its hit/miss stats map.
+    table_stats: Vec<MapId>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -131,6 +133,7 @@ pub fn build(hir: &Hir) -> Function {
             (rules, ids.next())
         })
         .collect();
+    let table_stats = hir.tables.iter().map(|t| add_map(&mut func, table::stats_map(&t.layout))).collect();
     let counter_maps = hir.counters.iter().map(|c| add_map(&mut func, state::counter_map(&c.name, c.size))).collect();
     let state_maps = hir
         .maps
@@ -154,6 +157,7 @@ pub fn build(hir: &Hir) -> Function {
         table_maps,
         counter_maps,
         state_maps,
+        table_stats,
     };
     b.build_program();
     b.func

@@ -118,7 +118,7 @@ impl Builder<'_> {
         self.count_at(map, key, idx);
     }
 
-    fn count_at(&mut self, map: MapId, key: BufId, idx: Operand) {
+    pub(crate) fn count_at(&mut self, map: MapId, key: BufId, idx: Operand) {
         self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: idx });
         let len = self.value(&Expr { kind: crate::hir::ExprKind::Pkt(crate::hir::PktField::Len), ty: Ty::UInt(32), span: self.span }, None);
         let (p, miss) = self.lookup(map, key);

@@ -20,6 +20,12 @@ use crate::table::{TableImpl, TableLayout};
 /// `BPF_F_NO_PREALLOC`, required by LPM tries.
 const NO_PREALLOC: u32 = 1;
 
+/// The per-CPU `{packets, bytes}` of a table's hits (index 0) and misses
+/// (index 1), for `nflc stats` and the live view.
+pub(crate) fn stats_map(t: &TableLayout) -> MapDef {
+    MapDef { name: t.stats_map(), kind: MapKind::PerCpuArray, key_size: 4, value_size: 16, max_entries: 2, flags: 0 }
+}
+
 /// The maps a table needs: rules (and masks for Tss).
 pub(crate) fn table_maps(t: &TableLayout) -> Vec<MapDef> {
     let rules = |kind, flags| MapDef {
@@ -133,6 +139,7 @@ impl Builder<'_> {
                 self.terminate(Term::Jump(hit));
             }
             self.switch_to(hit);
+            self.count_table(table, 0);
             let action = self.hir.tables[table.index()].actions[entry.action];
             let args = entry.args.iter().map(|a| Operand::Imm(*a)).collect();
             self.invoke(action, args);
@@ -144,7 +151,15 @@ impl Builder<'_> {
         self.run_default(table, join);
     }
 
+    /// Count a hit (0) or a miss (1) in the table's stats.
+    fn count_table(&mut self, table: TableId, which: u64) {
+        let map = self.table_stats[table.index()];
+        let key = self.new_buf(4);
+        self.count_at(map, key, Operand::Imm(which));
+    }
+
     fn run_default(&mut self, table: TableId, join: BlockId) {
+        self.count_table(table, 1);
         if let Some((action, args)) = self.hir.tables[table.index()].default.clone() {
             self.invoke(action, args.into_iter().map(Operand::Imm).collect());
         }
@@ -175,6 +190,7 @@ impl Builder<'_> {
         let actions = t.actions.clone();
         let id = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: id, ptr: p, off: 4, bytes: 4 });
+        self.count_table(table, 0);
         for (al, action) in layout.actions.iter().zip(actions) {
             let this = self.new_block();
             let next = self.new_block();
