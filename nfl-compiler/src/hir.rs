@@ -24,6 +24,8 @@ crate::entity!(ActionId, "action");
 crate::entity!(TableId, "table");
 crate::entity!(CounterId, "counter");
 crate::entity!(StateMapId, "map");
+crate::entity!(MeterId, "meter");
+crate::entity!(PoolId, "pool");
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
@@ -53,6 +55,8 @@ pub struct Hir {
     pub tables: Vec<TableHir>,
     pub counters: Vec<CounterHir>,
     pub maps: Vec<StateMapHir>,
+    pub meters: Vec<MeterHir>,
+    pub pools: Vec<PoolHir>,
     /// Config parameters and the values compiled in.
     pub config: Vec<(String, String)>,
     /// What specialization decided, one line each.
@@ -239,6 +243,42 @@ pub struct StateMapHir {
     pub span: Span,
 }
 
+/// `meter NAME: token_bucket(rate = R, burst = B, size = N) keyed K`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeterHir {
+    pub name: String,
+    /// Tokens added per second.
+    pub rate: u64,
+    /// Bucket depth in tokens.
+    pub burst: u64,
+    /// Buckets kept (LRU).
+    pub size: u32,
+    /// The key, evaluated where `take` is called (empty: one bucket).
+    pub key: Vec<Expr>,
+    pub span: Span,
+}
+
+/// `pool NAME: ports(first = A, last = B)`: free values handed out and
+/// taken back, safe across CPUs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolHir {
+    pub name: String,
+    pub first: u64,
+    pub last: u64,
+    /// The values' type.
+    pub ty: Ty,
+    pub span: Span,
+}
+
+/// What a `let ... else` binds when present.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optional {
+    /// `M.get(k)`: the live entry's value.
+    MapGet { map: StateMapId, key: Vec<Expr> },
+    /// `P.take()`: a free value from the pool.
+    PoolTake(PoolId),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
@@ -261,6 +301,10 @@ pub enum Stmt {
     MapSet { map: StateMapId, key: Vec<Expr>, value: Expr, span: Span },
     /// `M.remove(k)`
     MapRemove { map: StateMapId, key: Vec<Expr>, span: Span },
+    /// `let NAME = OPTIONAL else { diverging block }`
+    LetElse { local: LocalId, value: Optional, else_block: Block, span: Span },
+    /// `P.give(v)`: return a value to the pool.
+    PoolGive { pool: PoolId, value: Expr, span: Span },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,4 +351,6 @@ pub enum ExprKind {
     MapGet { map: StateMapId, key: Vec<Expr> },
     /// `M.contains(k)`
     MapContains { map: StateMapId, key: Vec<Expr> },
+    /// `M.take(n)`: true when `n` tokens were available (and are now taken).
+    MeterTake { meter: MeterId, amount: Box<Expr> },
 }

@@ -28,6 +28,9 @@ pub struct Schema {
     pub tables: Vec<TableLayout>,
     pub counters: Vec<CounterSchema>,
     pub state_maps: Vec<StateMapSchema>,
+    pub meters: Vec<MeterSchema>,
+    /// Pools; the loader fills each queue map with `first..=last`.
+    pub pools: Vec<PoolSchema>,
     /// Config parameters and the values compiled in, for display.
     pub config: Vec<(String, String)>,
     /// Entries to write into maps after loading and before attaching.
@@ -75,6 +78,21 @@ pub struct EntrySchema {
     pub matches: Vec<crate::hir::KeyMatch>,
     pub action: String,
     pub args: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterSchema {
+    pub name: String,
+    pub rate: u64,
+    pub burst: u64,
+    pub key_widths: Vec<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSchema {
+    pub name: String,
+    pub first: u64,
+    pub last: u64,
 }
 
 /// Entries for one map, as raw key and value bytes.
@@ -136,6 +154,12 @@ impl Schema {
                     }
                 })
                 .collect(),
+            meters: hir
+                .meters
+                .iter()
+                .map(|m| MeterSchema { name: m.name.clone(), rate: m.rate, burst: m.burst, key_widths: m.key.iter().map(|e| e.ty.width()).collect() })
+                .collect(),
+            pools: hir.pools.iter().map(|p| PoolSchema { name: p.name.clone(), first: p.first, last: p.last }).collect(),
             config: hir.config.clone(),
             initial,
             entries,

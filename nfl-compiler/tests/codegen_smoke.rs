@@ -92,6 +92,8 @@ fn hir() -> Hir {
         tables: vec![],
         counters: vec![],
         maps: vec![],
+        meters: vec![],
+        pools: vec![],
         config: vec![],
         explain: vec![],
         parser: Some(parser),

@@ -39,6 +39,12 @@ fn attr(fd: BorrowedFd<'_>, key: *const u8, value: u64, flags: u64) -> ElemAttr 
     ElemAttr { map_fd: fd.as_raw_fd() as u32, _pad: 0, key: key as u64, value, flags }
 }
 
+/// Keyless maps (queues, stacks) take a NULL key; the kernel refuses any
+/// other pointer for them.
+fn key_ptr(key: &[u8]) -> *const u8 {
+    if key.is_empty() { std::ptr::null() } else { key.as_ptr() }
+}
+
 /// The number of possible CPUs (the per-CPU value count).
 pub fn possible_cpus() -> usize {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
@@ -77,7 +83,7 @@ impl MapShape {
 
 pub fn update(fd: BorrowedFd<'_>, shape: MapShape, key: &[u8], value: &[u8], flags: u64) -> io::Result<()> {
     shape.check(key, Some(value))?;
-    sys(BPF_MAP_UPDATE_ELEM, &mut attr(fd, key.as_ptr(), value.as_ptr() as u64, flags))
+    sys(BPF_MAP_UPDATE_ELEM, &mut attr(fd, key_ptr(key), value.as_ptr() as u64, flags))
 }
 
 /// Write the same value on every CPU of a per-CPU map (or once otherwise).

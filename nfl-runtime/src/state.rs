@@ -96,6 +96,13 @@ impl MapSet {
                 mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
             }
         }
+        for pool in &schema.pools {
+            let h = self.get(&pool.name)?;
+            for v in pool.first..=pool.last {
+                // A queue map has no key: each update pushes one value.
+                mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
+            }
+        }
         Ok(())
     }
 
@@ -139,7 +146,7 @@ pub fn schema_of(obj: &[u8]) -> Result<Schema, StateError> {
 /// just loaded from it (a no-op for objects without a schema or entries).
 pub fn init_maps(prog: &LoadedProgram, obj: &[u8]) -> Result<(), StateError> {
     let schema = match Schema::from_object(obj).map_err(StateError::Schema)? {
-        Some(s) if !s.initial.is_empty() => s,
+        Some(s) if !s.initial.is_empty() || !s.pools.is_empty() => s,
         _ => return Ok(()),
     };
     MapSet::from_loaded(prog, &schema)?.write_initial(&schema)

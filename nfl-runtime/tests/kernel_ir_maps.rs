@@ -236,6 +236,8 @@ fn schema_section_is_skipped_by_the_loader_and_reads_back() {
         tables: Vec::new(),
         counters: Vec::new(),
         state_maps: Vec::new(),
+        meters: Vec::new(),
+        pools: Vec::new(),
         config: vec![("rate".into(), "10".into())],
         initial: Vec::new(),
         entries: Vec::new(),

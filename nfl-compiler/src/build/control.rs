@@ -114,6 +114,14 @@ impl Builder<'_> {
                 self.span = *span;
                 self.map_remove(*map, key);
             }
+            Stmt::LetElse { local, value, else_block, span } => {
+                self.span = *span;
+                self.let_else(*local, value, else_block);
+            }
+            Stmt::PoolGive { pool, value, span } => {
+                self.span = *span;
+                self.pool_give(*pool, value);
+            }
         }
     }
 }

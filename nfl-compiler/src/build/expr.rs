@@ -224,6 +224,7 @@ impl Builder<'_> {
             ExprKind::In { .. } => self.materialize_bool(expr, levels),
             ExprKind::MapGet { map, key } => self.map_read(*map, key, false),
             ExprKind::MapContains { map, key } => self.map_read(*map, key, true),
+            ExprKind::MeterTake { meter, amount } => self.meter_take(*meter, amount),
         }
     }
 

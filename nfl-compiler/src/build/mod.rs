@@ -11,6 +11,7 @@
 
 mod control;
 mod expr;
+mod objects;
 mod parser;
 mod state;
 mod table;
@@ -63,6 +64,8 @@ pub(crate) struct Builder<'h> {
     state_maps: Vec<MapId>,
     /// Per table: its hit/miss stats map.
     table_stats: Vec<MapId>,
+    meter_maps: Vec<MapId>,
+    pool_maps: Vec<MapId>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -133,6 +136,8 @@ pub fn build(hir: &Hir) -> Function {
             (rules, ids.next())
         })
         .collect();
+    let meter_maps = hir.meters.iter().map(|m| add_map(&mut func, objects::meter_map(m))).collect();
+    let pool_maps = hir.pools.iter().map(|p| add_map(&mut func, objects::pool_map(p))).collect();
     let table_stats = hir.tables.iter().map(|t| add_map(&mut func, table::stats_map(&t.layout))).collect();
     let counter_maps = hir.counters.iter().map(|c| add_map(&mut func, state::counter_map(&c.name, c.size))).collect();
     let state_maps = hir
@@ -158,6 +163,8 @@ pub fn build(hir: &Hir) -> Function {
         counter_maps,
         state_maps,
         table_stats,
+        meter_maps,
+        pool_maps,
     };
     b.build_program();
     b.func

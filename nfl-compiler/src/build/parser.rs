@@ -184,6 +184,7 @@ fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
         ExprKind::MapGet { key, .. } | ExprKind::MapContains { key, .. } => {
             key.iter().for_each(|k| last_refs(k, out));
         }
+        ExprKind::MeterTake { amount, .. } => last_refs(amount, out),
         ExprKind::Const(_)
         | ExprKind::Local(_)
         | ExprKind::Meta(_)

@@ -132,9 +132,14 @@ impl Builder<'_> {
     }
 
     /// Write a state map key into a fresh buffer.
-    fn state_key(&mut self, map: StateMapId, key: &[Expr]) -> BufId {
-        let tys = &self.hir.maps[map.index()].key;
-        let (slots, size) = state_key_layout(tys);
+    pub(crate) fn state_key(&mut self, _map: StateMapId, key: &[Expr]) -> BufId {
+        self.state_key_of(key)
+    }
+
+    /// Write key values (laid out by their types) into a fresh buffer.
+    pub(crate) fn state_key_of(&mut self, key: &[Expr]) -> BufId {
+        let tys: Vec<Ty> = key.iter().map(|e| e.ty).collect();
+        let (slots, size) = state_key_layout(&tys);
         let buf = self.new_buf(size);
         let values: Vec<Operand> = key.iter().map(|e| self.value(e, None)).collect();
         self.fill_gaps(buf, size, &slots);
@@ -150,7 +155,7 @@ impl Builder<'_> {
 
     /// Continue only if the entry at `p` is live (refreshing it); jump to
     /// `dead` otherwise.
-    fn check_live(&mut self, map: StateMapId, p: VarId, dead: crate::ir::BlockId) {
+    pub(crate) fn check_live(&mut self, map: StateMapId, p: VarId, dead: crate::ir::BlockId) {
         let Some(idle) = self.idle_ns(map) else { return };
         let now = self.new_var(VarKind::Scalar);
         self.push(Inst::Call { dst: Some(now), call: Call::KtimeNs });

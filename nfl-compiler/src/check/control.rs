@@ -224,10 +224,10 @@ impl Checker<'_> {
 
     fn stmt(&mut self, cx: &mut Cx, s: &ast::Stmt) -> (Option<hir::Stmt>, bool) {
         match s {
-            ast::Stmt::Let { name, ty, value, else_block, span } => {
-                if let Some(b) = else_block {
-                    self.not_supported("let ... else", b.span);
-                }
+            ast::Stmt::Let { name, ty, value, else_block: Some(b), span } => {
+                (self.let_else(cx, name, ty.as_ref(), value, b, *span), false)
+            }
+            ast::Stmt::Let { name, ty, value, else_block: None, span } => {
                 let value = match ty {
                     Some(t) => {
                         let t = self.ty_of(t);

@@ -60,7 +60,8 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         ExprKind::In { expr, pattern } => Some(u64::from(matches(eval(expr)?, pattern))),
         ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_)
         | ExprKind::MapGet { .. }
-        | ExprKind::MapContains { .. } => None,
+        | ExprKind::MapContains { .. }
+        | ExprKind::MeterTake { .. } => None,
     }
 }
 

@@ -256,6 +256,8 @@ impl Checker<'_> {
                     Global::Table(_) => format!("apply it as a statement: `{}.apply()`", id.name),
                     Global::Counter(_) => format!("count with `{}.count()`; `nflc stats` reads it", id.name),
                     Global::Map(_) => format!("read an entry: `{}[key]`, or test `{}.contains(key)`", id.name, id.name),
+                    Global::Meter(_) => format!("test it: `{}.take(1)`", id.name),
+                    Global::Pool(_) => format!("take a value: `let v = {}.take() else {{ drop }}`", id.name),
                     Global::Parser(_) | Global::Control(_) | Global::Const(_) => "only constants, locals and fields have values".to_string(),
                 };
                 self.emit(

@@ -23,6 +23,7 @@ mod control;
 mod eval;
 mod expr;
 mod names;
+mod objects;
 mod parser_graph;
 mod pattern;
 mod state;
@@ -75,6 +76,7 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
         Some(values)
     });
     ck.apply_config_params(values.as_ref());
+    ck.lower_objects();
     // The parser comes first: what it extracts before each header tells the
     // validity analysis of actions and the control what `H.valid` implies.
     let choice = ck.control_parser_choice();
@@ -103,6 +105,8 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
             tables,
             counters: std::mem::take(&mut ck.counters),
             maps: std::mem::take(&mut ck.maps),
+            meters: std::mem::take(&mut ck.meters),
+            pools: std::mem::take(&mut ck.pools),
             config: config_shown,
             explain: std::mem::take(&mut ck.explain),
             parser,
@@ -125,6 +129,8 @@ pub(crate) enum Global {
     Table(usize),
     Counter(usize),
     Map(usize),
+    Meter(usize),
+    Pool(usize),
 }
 
 impl Global {
@@ -138,6 +144,8 @@ impl Global {
             Global::Table(_) => "table",
             Global::Counter(_) => "counter",
             Global::Map(_) => "map",
+            Global::Meter(_) => "meter",
+            Global::Pool(_) => "pool",
         }
     }
 }
@@ -217,6 +225,10 @@ pub(crate) struct Checker<'a> {
     pub map_decls: Vec<&'a ast::MapDecl>,
     pub counters: Vec<hir::CounterHir>,
     pub maps: Vec<hir::StateMapHir>,
+    pub object_decls: Vec<&'a ast::ObjectDecl>,
+    pub meter_sigs: Vec<objects::MeterSig>,
+    pub meters: Vec<hir::MeterHir>,
+    pub pools: Vec<hir::PoolHir>,
     /// What specialization decided, for `nflc build --explain`.
     pub explain: Vec<String>,
 }
@@ -246,20 +258,16 @@ impl<'a> Checker<'a> {
             map_decls: Vec::new(),
             counters: Vec::new(),
             maps: Vec::new(),
+            object_decls: Vec::new(),
+            meter_sigs: Vec::new(),
+            meters: Vec::new(),
+            pools: Vec::new(),
             explain: Vec::new(),
         }
     }
 
     pub(crate) fn emit(&mut self, d: Diagnostic) {
         self.diags.push(d);
-    }
-
-    /// E0299: syntax the parser accepts but the checker does not handle yet.
-    pub(crate) fn not_supported(&mut self, construct: &str, span: Span) {
-        self.emit(
-            Diagnostic::error("nfl::E0299", format!("`{construct}` is not supported by the checker yet"), span, "not supported yet")
-                .with_help("this syntax parses, but cannot be compiled yet; remove it for now"),
-        );
     }
 
     pub(crate) fn new_local(&mut self, name: &str, ty: Ty) -> LocalId {

@@ -69,13 +69,13 @@ impl<'a> Checker<'a> {
                         self.map_decls.push(m);
                         self.declare(&m.name, Global::Map(idx));
                     }
-                    Item::Object(o) => self.not_supported(o.kind.keyword(), o.name.span),
+                    Item::Object(o) => self.collect_object(o),
                 }
             }
         }
     }
 
-    fn declare(&mut self, name: &Ident, what: Global) {
+    pub(crate) fn declare(&mut self, name: &Ident, what: Global) {
         if self.reserved(name) {
             return;
         }

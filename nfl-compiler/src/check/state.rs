@@ -141,7 +141,30 @@ impl<'a> Checker<'a> {
                 None
             }
             (Global::Map(_), _) => {
-                self.no_method("map", &name, method, "`contains(k)`, `remove(k)`, and `m[k]` to read or write");
+                self.no_method("map", &name, method, "`contains(k)`, `remove(k)`, `get(k)` in `let ... else`, and `m[k]` to read or write");
+                None
+            }
+            (Global::Pool(p), "give") => self.pool_give(cx, p, args, span),
+            (Global::Pool(_), "take") => {
+                self.emit(
+                    Diagnostic::error("nfl::E0339", "`take` may find the pool empty", span, "used as a statement")
+                        .with_help(format!("bind it: `let p = {name}.take() else {{ drop }}`")),
+                );
+                None
+            }
+            (Global::Pool(_), _) => {
+                self.no_method("pool", &name, method, "`take()` in `let ... else`, and `give(v)`");
+                None
+            }
+            (Global::Meter(_), "take") => {
+                self.emit(
+                    Diagnostic::error("nfl::E0334", "the result of `take` is unused", span, "a value, not a statement")
+                        .with_help(format!("test it: `if !{name}.take(1) {{ drop }}`")),
+                );
+                None
+            }
+            (Global::Meter(_), _) => {
+                self.no_method("meter", &name, method, "`take(n)`");
                 None
             }
             (g, _) => {
@@ -167,6 +190,12 @@ impl<'a> Checker<'a> {
 
     /// A method call used as a value: `M.contains(k)`.
     pub(crate) fn method_expr(&mut self, cx: &mut Cx, receiver: &ast::Expr, method: &Ident, args: &[ast::Expr], span: Span) -> Option<hir::Expr> {
+        if let Some((Global::Meter(m), name)) = self.global_of(receiver)
+            && method.name == "take"
+        {
+            let name = name.name.clone();
+            return self.meter_take(cx, m, &name, args, span);
+        }
         if let Some((Global::Map(m), _)) = self.global_of(receiver)
             && method.name == "contains"
         {
@@ -175,7 +204,7 @@ impl<'a> Checker<'a> {
         }
         self.emit(
             Diagnostic::error("nfl::E0334", format!("`.{}()` has no value", method.name), span, "used as a value")
-                .with_help("only `m.contains(k)` gives a value; call the others as statements"),
+                .with_help("`m.contains(k)` and `meter.take(n)` give values; `m.get(k)` and `pool.take()` go in `let ... else`; call the others as statements"),
         );
         None
     }
@@ -221,7 +250,7 @@ impl<'a> Checker<'a> {
         Some(Some(hir::Stmt::MapSet { map: StateMapId(m as u32), key, value, span }))
     }
 
-    fn map_key(&mut self, cx: &mut Cx, m: usize, args: &[ast::Expr], span: Span) -> Option<Vec<hir::Expr>> {
+    pub(crate) fn map_key(&mut self, cx: &mut Cx, m: usize, args: &[ast::Expr], span: Span) -> Option<Vec<hir::Expr>> {
         let tys = self.maps.get(m)?.key.clone();
         if tys.len() != args.len() {
             let name = self.maps.get(m)?.name.clone();
