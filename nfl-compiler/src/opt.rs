@@ -378,7 +378,7 @@ pub fn thread_flag_tests(func: &mut Function) {
         return;
     }
     // Known value of each flag word at the end of each block (`None`:
-    // unknown), forward over the acyclic CFG in reverse post-order.
+    // unknown), forward in reverse post-order (loops start unknown).
     let order = func.reverse_postorder();
     let mut preds: Vec<Vec<BlockId>> = vec![Vec::new(); func.blocks.len()];
     for &b in &order {
@@ -388,7 +388,9 @@ pub fn thread_flag_tests(func: &mut Function) {
     }
     let mut out: Vec<Option<Vec<Option<u64>>>> = vec![None; func.blocks.len()];
     for &b in &order {
-        let mut state: Vec<Option<u64>> = if b == func.entry {
+        // A predecessor not seen yet is a loop's back edge: know nothing.
+        let back_edge = preds[b.index()].iter().any(|p| out[p.index()].is_none());
+        let mut state: Vec<Option<u64>> = if b == func.entry || back_edge {
             vec![None; flags.len()]
         } else {
             let mut it = preds[b.index()].iter().filter_map(|p| out[p.index()].as_ref());

@@ -92,7 +92,58 @@ pub(crate) fn field_patterns(widths: &[u32], m: &KeyMatch) -> Vec<Pattern> {
         .collect()
 }
 
+/// Mask bounds up to this are walked by straight-line code; larger ones by
+/// a bounded loop (smaller code, a verifier cost linear in the bound).
+pub const UNROLL_MASKS: u32 = 8;
+
+/// What one tuple-space probe needs.
+struct Walk {
+    keys: Vec<Operand>,
+    key: BufId,
+    rules: MapId,
+    best: VarId,
+    best_prio: VarId,
+    done: BlockId,
+}
+
 impl Builder<'_> {
+    /// Probe the slot at `ptr + base` (`max_prio`, `tuple_id`, masks): stop
+    /// at `done` if it cannot beat the best so far, else mask the key,
+    /// look it up and keep a better hit. Continues in a fresh block.
+    fn probe_slot(&mut self, w: &Walk, ptr: VarId, base: u32) {
+        let max_prio = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: max_prio, ptr, off: base, bytes: 4 });
+        let probe = self.new_block();
+        self.branch(CmpOp::Gt, Operand::Var(max_prio), Operand::Var(w.best_prio), 32, probe, w.done);
+        self.switch_to(probe);
+        let tuple = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: tuple, ptr, off: base + 4, bytes: 4 });
+        self.push(Inst::BufStore { buf: w.key, off: 0, bytes: 4, src: Operand::Var(tuple) });
+        for (f, k) in w.keys.iter().enumerate() {
+            let m = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: m, ptr, off: base + 8 + 8 * f as u32, bytes: 8 });
+            let masked = self.alu(AluOp::And, *k, Operand::Var(m), 64);
+            self.push(Inst::BufStore { buf: w.key, off: 8 + 8 * f as u32, bytes: 8, src: masked });
+        }
+        let r = self.new_var(VarKind::MapValueOrNull);
+        self.push(Inst::MapLookup { dst: r, map: w.rules, key: w.key });
+        let found = self.new_block();
+        let next = self.new_block();
+        self.terminate(Term::Branch { op: CmpOp::Eq, lhs: r, rhs: Operand::Imm(0), width: 64, then_bb: next, else_bb: found });
+        self.switch_to(found);
+        let fp = self.new_var(VarKind::MapValue);
+        self.push(Inst::Copy { dst: fp, src: r });
+        let prio = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: prio, ptr: fp, off: 0, bytes: 4 });
+        let better = self.new_block();
+        self.branch(CmpOp::Gt, Operand::Var(prio), Operand::Var(w.best_prio), 32, better, next);
+        self.switch_to(better);
+        self.push(Inst::Copy { dst: w.best, src: r });
+        self.push(Inst::Copy { dst: w.best_prio, src: prio });
+        self.terminate(Term::Jump(next));
+        self.switch_to(next);
+    }
+
     pub(crate) fn apply(&mut self, table: TableId) {
         let hir = self.hir;
         let t = &hir.tables[table.index()];
@@ -271,44 +322,39 @@ impl Builder<'_> {
         let key = self.new_buf(8 + 8 * n);
         self.push(Inst::BufStore { buf: key, off: 4, bytes: 4, src: Operand::Imm(0) });
         let done = self.new_block();
-        for i in 0..masks {
-            let base = 8 + i * stride;
-            let body = self.new_block();
-            self.branch(CmpOp::Gt, Operand::Var(count), Operand::Imm(u64::from(i)), 32, body, done);
-            self.switch_to(body);
-            let max_prio = self.new_var(VarKind::Scalar);
-            self.push(Inst::MemLoad { dst: max_prio, ptr: mp, off: base, bytes: 4 });
-            let probe = self.new_block();
-            self.branch(CmpOp::Gt, Operand::Var(max_prio), Operand::Var(best_prio), 32, probe, done);
-            self.switch_to(probe);
-            let tuple = self.new_var(VarKind::Scalar);
-            self.push(Inst::MemLoad { dst: tuple, ptr: mp, off: base + 4, bytes: 4 });
-            self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Var(tuple) });
-            for (f, k) in keys.iter().enumerate() {
-                let m = self.new_var(VarKind::Scalar);
-                self.push(Inst::MemLoad { dst: m, ptr: mp, off: base + 8 + 8 * f as u32, bytes: 8 });
-                let masked = self.alu(AluOp::And, *k, Operand::Var(m), 64);
-                self.push(Inst::BufStore { buf: key, off: 8 + 8 * f as u32, bytes: 8, src: masked });
+        let w = Walk { keys: keys.to_vec(), key, rules, best, best_prio, done };
+        if masks <= UNROLL_MASKS {
+            for i in 0..masks {
+                let body = self.new_block();
+                self.branch(CmpOp::Gt, Operand::Var(count), Operand::Imm(u64::from(i)), 32, body, done);
+                self.switch_to(body);
+                self.probe_slot(&w, mp, 8 + i * stride);
             }
-            let r = self.new_var(VarKind::MapValueOrNull);
-            self.push(Inst::MapLookup { dst: r, map: rules, key });
-            let found = self.new_block();
-            let next = self.new_block();
-            self.terminate(Term::Branch { op: CmpOp::Eq, lhs: r, rhs: Operand::Imm(0), width: 64, then_bb: next, else_bb: found });
-            self.switch_to(found);
-            let fp = self.new_var(VarKind::MapValue);
-            self.push(Inst::Copy { dst: fp, src: r });
-            let prio = self.new_var(VarKind::Scalar);
-            self.push(Inst::MemLoad { dst: prio, ptr: fp, off: 0, bytes: 4 });
-            let better = self.new_block();
-            self.branch(CmpOp::Gt, Operand::Var(prio), Operand::Var(best_prio), 32, better, next);
-            self.switch_to(better);
-            self.push(Inst::Copy { dst: best, src: r });
-            self.push(Inst::Copy { dst: best_prio, src: prio });
-            self.terminate(Term::Jump(next));
-            self.switch_to(next);
+        } else {
+            // A bounded loop: `slot` walks the slots; the verifier follows
+            // `i` exactly, so the constant bound proves termination and
+            // every slot access in range.
+            let i = self.new_var(VarKind::Scalar);
+            self.push(Inst::Const { dst: i, value: 0 });
+            let slot = self.new_var(VarKind::MapValue);
+            self.push(Inst::Copy { dst: slot, src: mp });
+            let (head, in_count, body) = (self.new_block(), self.new_block(), self.new_block());
+            self.terminate(Term::Jump(head));
+            self.switch_to(head);
+            self.branch(CmpOp::Lt, Operand::Var(i), Operand::Var(count), 32, in_count, done);
+            self.switch_to(in_count);
+            self.branch(CmpOp::Lt, Operand::Var(i), Operand::Imm(u64::from(masks)), 32, body, done);
+            self.switch_to(body);
+            self.probe_slot(&w, slot, 8);
+            let next_i = self.alu(AluOp::Add, Operand::Var(i), Operand::Imm(1), 32);
+            self.assign(i, next_i);
+            self.push(Inst::PtrAdd { dst: slot, ptr: slot, off: Operand::Imm(u64::from(stride)) });
+            self.terminate(Term::Jump(head));
+            self.switch_to(done);
         }
-        self.terminate(Term::Jump(done));
+        if self.cur.is_some() {
+            self.terminate(Term::Jump(done));
+        }
         self.switch_to(done);
         let hit = self.new_block();
         let miss = self.new_block();

@@ -222,7 +222,7 @@ pub enum Inst {
     CtxLoad { dst: VarId, ctx: VarId, field: CtxField },
     /// `dst = end - ptr` (bytes left in the packet).
     PktRemaining { dst: VarId, ptr: VarId, end: VarId },
-    /// `dst = ptr + off` on packet pointers.
+    /// `dst = ptr + off` on packet pointers or map value pointers.
     PtrAdd { dst: VarId, ptr: VarId, off: Operand },
     /// `dst = the big-endian bit field [bit_offset, bit_offset + width)` of
     /// the header at `ptr` (whose checked length is `hdr_len`). With `wire`

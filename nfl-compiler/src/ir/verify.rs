@@ -159,8 +159,12 @@ pub fn verify(func: &Function) -> Result<(), String> {
                     check_kind(func, *end, VarKind::PktEnd, &what)?;
                 }
                 Inst::PtrAdd { dst, ptr, off } => {
-                    check_kind(func, *dst, VarKind::PktPtr, &what)?;
-                    check_kind(func, *ptr, VarKind::PktPtr, &what)?;
+                    // Packet pointers, or map value pointers walking a value.
+                    let kind = func.var(*ptr).kind;
+                    if !matches!(kind, VarKind::PktPtr | VarKind::MapValue) {
+                        return Err(format!("{what}: {ptr} is {kind:?}, not a pointer"));
+                    }
+                    check_kind(func, *dst, kind, &what)?;
                     check_operand_scalar(func, off, &what)?;
                 }
                 Inst::LoadField { dst, ptr, hdr_len, bit_offset, width, .. } => {
