@@ -111,8 +111,6 @@ mod tests {
         let mut e = CliEntry { matches: Vec::new(), action: None, args: Vec::new(), at: Span::new(file, 0, line.len()) };
         let mut at = 0;
         for word in line.split(' ') {
-            let piece = |s: usize, t: &'static str| -> Piece<'static> { Piece { text: t, span: Span::new(file, s, s + t.len()) } };
-            let _ = piece;
             let (k, v) = word.split_once('=').unwrap_or(("", word));
             let kp = Piece { text: k, span: Span::new(file, at, at + k.len()) };
             let vs = at + word.len() - v.len();

@@ -13,9 +13,11 @@
 //!   range, mask, wildcard, bool); `fit`: a literal against a width.
 //! - `reader`: shape checks (mapping, list, single value), key lookup with
 //!   duplicates refused, literals for a target.
-//! - `params`: the top level; `tables`, `keys`, `args`: table entries.
+//! - `params`: the top level; `tables`, `keys`, `args`: table entries;
+//!   `cli`: one entry from a command line (the control plane).
 
 mod args;
+mod cli;
 mod codes;
 mod fit;
 mod keys;
@@ -29,6 +31,7 @@ mod yaml;
 use nfl_syntax::Diagnostic;
 use nfl_syntax::ast::FileId;
 
+pub use cli::{CliEntry, CliEntryValue, Piece, read_entry};
 pub use schema::{
     ActionSchema, CfgType, ConfigSchema, ConfigValues, EntryValue, KeyMatch, KeySchema, MatchKind, ParamSchema, ParamValue, SetItem,
     TableSchema,
