@@ -149,3 +149,81 @@ fn help_lists_the_commands_that_exist() {
         assert!(out.contains(cmd), "{out}");
     }
 }
+
+const CONFIGURED: &str = "import std.net
+config {
+    guard: bool = true
+    trusted: set<u32> = {198.18.0.0/16}
+}
+action deny() { drop }
+table acl {
+    key { ipv4.src: ternary }
+    actions { deny }
+    size 16
+}
+control c(xdp) {
+    if !ipv4.valid { pass }
+    if ipv4.src in config.trusted { pass }
+    if config.guard { acl.apply() }
+    pass
+}
+";
+
+/// A mistake in the YAML config is reported at its line in the YAML file,
+/// and nothing is written.
+#[test]
+fn a_yaml_mistake_points_at_the_yaml_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nf = dir.path().join("c.nf");
+    std::fs::write(&nf, CONFIGURED).expect("write nf");
+    let yaml = dir.path().join("bad.yaml");
+    std::fs::write(&yaml, "guard: false\ntables:\n  acl:\n    - match: { ipv4.src: 198.18.0.0/40 }\n      action: deny\n").expect("write yaml");
+    let out = dir.path().join("c.o");
+    let o = nflc(&["build", nf.to_str().expect("path"), "--config", yaml.to_str().expect("path"), "-o", out.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("nfl::E0718"), "{err}");
+    assert!(err.contains("bad.yaml:4:"), "the label points into the YAML file:\n{err}");
+    assert!(err.contains("198.18.0.0/40"), "the offending text is quoted:\n{err}");
+    assert!(err.contains("help:"), "{err}");
+    assert!(!out.exists(), "no object after a failed build");
+}
+
+/// `--explain` says what the config folded and how each table is built;
+/// `FILE.yaml` is picked up (and announced) without `--config`.
+#[test]
+fn explain_reports_specialization() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nf = dir.path().join("c.nf");
+    std::fs::write(&nf, CONFIGURED).expect("write nf");
+    std::fs::write(dir.path().join("c.yaml"), "guard: false\n").expect("write yaml");
+    let out = dir.path().join("c.o");
+    let o = nflc(&["build", nf.to_str().expect("path"), "--explain", "-o", out.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("using config"), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("config.guard = 0 (from the config file); folded into the code"), "{text}");
+    assert!(text.contains("config.trusted = {1 items} (default); folded into the code"), "{text}");
+    assert!(text.contains("table acl [ipv4.src: ternary]: tuple-space classifier"), "{text}");
+}
+
+/// A feature turned off by config disappears from the bytecode: with the
+/// guard off, the table's lookup is gone from the program.
+#[test]
+fn config_off_removes_the_feature_from_the_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nf = dir.path().join("c.nf");
+    std::fs::write(&nf, CONFIGURED).expect("write nf");
+    let asm = |guard: &str| {
+        let yaml = dir.path().join(format!("{guard}.yaml"));
+        std::fs::write(&yaml, format!("guard: {guard}\n")).expect("write yaml");
+        let out = dir.path().join(format!("{guard}.o"));
+        let o = nflc(&["build", nf.to_str().expect("p"), "--config", yaml.to_str().expect("p"), "--emit", "asm", "-o", out.to_str().expect("p")]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (on, off) = (asm("true"), asm("false"));
+    assert!(on.contains("bpf_map_lookup_elem"), "{on}");
+    assert!(!off.contains("bpf_map_lookup_elem"), "{off}");
+    assert!(off.lines().count() < on.lines().count());
+}
