@@ -213,15 +213,9 @@ pub struct EntryHir {
     pub args: Vec<u64>,
 }
 
-/// How one key of an entry matches (values up to 128 bits for tuple keys).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum KeyMatch {
-    Exact(u128),
-    Prefix { value: u128, len: u32 },
-    Ternary { value: u128, mask: u128 },
-    Range { lo: u128, hi: u128 },
-    Any,
-}
+/// How one key of an entry matches (values up to 128 bits for tuple keys);
+/// the config reader produces the same type.
+pub use crate::config::KeyMatch;
 
 /// `counter NAME[N]`: per-CPU packets and bytes.
 #[derive(Clone, Debug, PartialEq)]

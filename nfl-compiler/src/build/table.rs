@@ -13,6 +13,7 @@
 //! the value; a miss runs the default action.
 
 use super::Builder;
+use crate::classify::FieldMatch;
 use crate::hir::{ActionId, EntryHir, KeyMatch, Pattern, TableId};
 use crate::ir::{AluOp, BlockId, BufId, CmpOp, Inst, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
 use crate::table::{TableImpl, TableLayout};
@@ -59,35 +60,18 @@ pub(crate) fn table_maps(t: &TableLayout) -> Vec<MapDef> {
 
 /// Per-field patterns of one key match (a tuple key spans several fields).
 pub(crate) fn field_patterns(widths: &[u32], m: &KeyMatch) -> Vec<Pattern> {
-    let total: u32 = widths.iter().sum();
-    let full = |w: u32| if w >= 128 { u128::MAX } else { (1u128 << w) - 1 };
-    let (value, mask) = match *m {
-        KeyMatch::Any => return widths.iter().map(|_| Pattern::Any).collect(),
-        KeyMatch::Range { lo, hi } => {
-            // The checker only allows ranges on single-field keys.
-            return vec![Pattern::Range { lo: lo as u64, hi: hi as u64 }];
-        }
-        KeyMatch::Exact(v) => (v, full(total)),
-        KeyMatch::Prefix { value, len } => {
-            let mask = if len == 0 { 0 } else { full(total) & !(full(total - len.min(total))) };
-            (value & mask, mask)
-        }
-        KeyMatch::Ternary { value, mask } => (value & mask, mask),
-    };
-    let mut shift = total;
-    widths
-        .iter()
-        .map(|&w| {
-            shift -= w;
-            let fm = ((mask >> shift) & full(w)) as u64;
-            let fv = ((value >> shift) & full(w)) as u64;
-            if fm == 0 {
-                Pattern::Any
-            } else if u128::from(fm) == full(w) {
-                Pattern::Value(fv)
-            } else {
-                Pattern::Mask { value: fv, mask: fm }
+    crate::entries::field_matches(widths, m)
+        .into_iter()
+        .zip(widths)
+        .map(|(f, &w)| match f {
+            FieldMatch::Any => Pattern::Any,
+            FieldMatch::Exact(v) => Pattern::Value(v),
+            FieldMatch::Ternary { value, mask } => Pattern::Mask { value: value & mask, mask },
+            FieldMatch::Prefix { value, len } => {
+                let mask = crate::classify::expand::prefix_mask(w, len);
+                Pattern::Mask { value: value & mask, mask }
             }
+            FieldMatch::Range { lo, hi } => Pattern::Range { lo, hi },
         })
         .collect()
 }

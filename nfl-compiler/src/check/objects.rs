@@ -181,7 +181,7 @@ impl<'a> Checker<'a> {
             }
         };
         let requires = self.meter_sigs.get(m).map(|s| s.requires.clone()).unwrap_or_default();
-        self.require_all(cx, requires, &format!("meter `{name}`"), span);
+        self.require_all(cx, requires, &format!("meter `{name}` is used"), span);
         Some(hir::Expr { kind: ExprKind::MeterTake { meter: MeterId(m as u32), amount: Box::new(amount) }, ty: Ty::Bool, span })
     }
 
@@ -252,7 +252,8 @@ impl<'a> Checker<'a> {
         None
     }
 
-    /// Header requirements of a call on a stateful object.
+    /// Header requirements of using a table or meter: deferred inside an
+    /// action or a key, reported (E0502) in the control.
     pub(crate) fn require_all(&mut self, cx: &mut Cx, requires: Vec<(HeaderRef, Span, bool)>, what: &str, span: Span) {
         if cx.action.is_some() || cx.deferred {
             for (r, s, w) in requires {
@@ -269,9 +270,9 @@ impl<'a> Checker<'a> {
             }
             let n = self.ref_name(r);
             self.emit(
-                Diagnostic::error("nfl::E0502", format!("header `{n}` may not be valid where {what} is used"), span, format!("`{n}` is not known valid here"))
-                    .with_label(use_span, format!("its key reads `{n}` here"))
-                    .with_help(format!("use it inside `if {n}.valid {{ ... }}`")),
+                Diagnostic::error("nfl::E0502", format!("header `{n}` may not be valid when {what}"), span, format!("`{n}` is not known valid here"))
+                    .with_label(use_span, format!("`{n}` is used here"))
+                    .with_help(format!("do it inside `if {n}.valid {{ ... }}`")),
             );
         }
     }

@@ -2,8 +2,6 @@
 //! (`T.apply()`, `C.count()`, `C[i].count()`, `M[k]`, `M[k] = v`,
 //! `M.contains(k)`, `M.remove(k)`) — E0332–E0336.
 
-use std::collections::HashSet;
-
 use nfl_syntax::Diagnostic;
 use nfl_syntax::ast::{self, ExprKind as AK, Ident, Span};
 
@@ -21,7 +19,7 @@ impl<'a> Checker<'a> {
         for i in 0..self.counter_decls.len() {
             let d = self.counter_decls[i];
             let size = match &d.size {
-                Some(e) => self.state_const(e, "a counter's size", 1, 1 << 24).unwrap_or(1),
+                Some(e) => self.const_u32(e, "a counter's size", 1, 1 << 24).unwrap_or(1),
                 None => 1,
             };
             self.counters.push(CounterHir { name: d.name.name.clone(), size, span: d.span });
@@ -31,25 +29,12 @@ impl<'a> Checker<'a> {
             let key: Vec<Ty> = d.key.iter().map(|t| self.ty_of(t)).collect();
             let value = self.ty_of(&d.value);
             let size = match &d.size {
-                Some(e) => self.state_const(e, "a map's size", 1, 1 << 24).unwrap_or(1),
+                Some(e) => self.const_u32(e, "a map's size", 1, 1 << 24).unwrap_or(1),
                 None => DEFAULT_MAP_SIZE,
             };
             let idle_ns = d.idle.as_ref().and_then(|e| self.duration(e));
             self.maps.push(StateMapHir { name: d.name.name.clone(), key, value, size, idle_ns, span: d.span });
         }
-    }
-
-    fn state_const(&mut self, e: &ast::Expr, what: &str, min: u64, max: u64) -> Option<u32> {
-        let mut cx = Cx::new(super::expr::Mode::Const);
-        let v = self.expr_as(&mut cx, e, Ty::UInt(32), None, what).and_then(|x| super::eval::eval(&x))?;
-        if v < min || v > max {
-            self.emit(
-                Diagnostic::error("nfl::E0331", format!("{what} must be from {min} to {max}"), e.span, format!("{v}"))
-                    .with_help("the kernel caps map sizes; pick a value in range"),
-            );
-            return None;
-        }
-        u32::try_from(v).ok()
     }
 
     fn duration(&mut self, e: &ast::Expr) -> Option<u64> {
@@ -276,31 +261,16 @@ impl<'a> Checker<'a> {
     /// the table read must be known valid here (or, inside an action,
     /// becomes that action's requirement).
     fn apply_validity(&mut self, cx: &mut Cx, t: usize, name: &str, span: Span) {
-        let requires = self.table_requires(t);
         if let Some(caller) = cx.action {
             for a in self.tables[t].actions.clone() {
                 self.calls.push((caller, a, span));
                 self.action_calls.push((caller, a, cx.valid.clone(), span));
             }
-            for (r, s, w) in self.tables[t].requires.clone() {
-                if !cx.valid.contains(&r) {
-                    cx.requires.push((r, s, w));
-                }
-            }
+            let keys = self.tables[t].requires.clone();
+            self.require_all(cx, keys, &format!("table `{name}` is applied"), span);
             return;
         }
-        let mut reported = HashSet::new();
-        for (r, use_span, write) in requires {
-            if cx.valid.contains(&r) || !reported.insert(r) {
-                continue;
-            }
-            let n = self.ref_name(r);
-            let verb = if write { "writes" } else { "reads" };
-            self.emit(
-                Diagnostic::error("nfl::E0502", format!("header `{n}` may not be valid when table `{name}` is applied"), span, format!("`{n}` is not known valid here"))
-                    .with_label(use_span, format!("the table {verb} `{n}` here"))
-                    .with_help(format!("apply it inside `if {n}.valid {{ ... }}`")),
-            );
-        }
+        let requires = self.table_requires(t);
+        self.require_all(cx, requires, &format!("table `{name}` is applied"), span);
     }
 }

@@ -173,16 +173,7 @@ impl<'a> Checker<'a> {
                 keys: t
                     .keys
                     .iter()
-                    .map(|k| yaml::KeySchema {
-                        name: k.name.clone(),
-                        width: k.width(),
-                        kind: match k.kind {
-                            MatchKind::Exact => yaml::MatchKind::Exact,
-                            MatchKind::Lpm => yaml::MatchKind::Lpm,
-                            MatchKind::Ternary => yaml::MatchKind::Ternary,
-                            MatchKind::Range => yaml::MatchKind::Range,
-                        },
-                    })
+                    .map(|k| yaml::KeySchema { name: k.name.clone(), width: k.width(), kind: k.kind })
                     .collect(),
                 actions: t
                     .actions
@@ -299,23 +290,12 @@ impl<'a> Checker<'a> {
         list.iter()
             .filter_map(|e| {
                 let pos = t.actions.iter().position(|a| self.actions.get(a.index()).is_some_and(|s| s.decl.name.name == e.action))?;
-                let matches = e
-                    .matches
-                    .iter()
-                    .map(|m| match *m {
-                        yaml::KeyMatch::Exact(v) => KeyMatch::Exact(v),
-                        yaml::KeyMatch::Prefix { value, len } => KeyMatch::Prefix { value, len },
-                        yaml::KeyMatch::Ternary { value, mask } => KeyMatch::Ternary { value, mask },
-                        yaml::KeyMatch::Range { lo, hi } => KeyMatch::Range { lo, hi },
-                        yaml::KeyMatch::Any => KeyMatch::Any,
-                    })
-                    .collect();
-                Some(EntryHir { matches, action: pos, args: e.args.clone() })
+                Some(EntryHir { matches: e.matches.clone(), action: pos, args: e.args.clone() })
             })
             .collect()
     }
 
-    fn const_u32(&mut self, e: &ast::Expr, what: &str, min: u64, max: u64) -> Option<u32> {
+    pub(crate) fn const_u32(&mut self, e: &ast::Expr, what: &str, min: u64, max: u64) -> Option<u32> {
         let mut cx = Cx::new(Mode::Const);
         let v = self.expr_as(&mut cx, e, Ty::UInt(32), None, what).and_then(|x| super::eval::eval(&x))?;
         if v < min || v > max {

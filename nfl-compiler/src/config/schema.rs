@@ -24,13 +24,8 @@ pub struct ParamSchema {
     pub required: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MatchKind {
-    Exact,
-    Lpm,
-    Ternary,
-    Range,
-}
+/// A key's match kind (the tables' own type).
+pub use crate::table::MatchKind;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySchema {
