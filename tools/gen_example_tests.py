@@ -3,6 +3,8 @@
 
 Run from the repository root: python3 tools/gen_example_tests.py
 """
+import functools
+import ipaddress
 import struct
 import sys
 from pathlib import Path
@@ -80,9 +82,286 @@ def rewrite() -> str:
     return t
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def check_oracle(name: str, expected: str, oracle: str) -> None:
+    """Each expected verdict is written by hand and checked against a Python
+    model of the NF's rules: a disagreement is a mistake in one of them."""
+    if expected != oracle:
+        raise SystemExit(f"case {name!r}: written as {expected}, but the rule model says {oracle}")
+
+
+# --- firewall ---------------------------------------------------------------
+
+# The key of `acl`, in order, with widths.
+FW_KEYS = [("ipv4.src", 32), ("ipv4.dst", 32), ("ipv4.protocol", 8), ("meta.sport", 16), ("meta.dport", 16)]
+# Entries in the .nf source come first (the management SSH rule).
+FW_CODE_RULES = [({"ipv4.src": "198.18.255.0/24", "ipv4.protocol": "6", "meta.dport": "22"}, "allow")]
+
+
+def fw_rules() -> list:
+    conf = load_yaml(EXAMPLES / "firewall.yaml")
+    rules = FW_CODE_RULES + [(e.get("match", {}), e["action"]) for e in conf["tables"]["acl"]]
+    return [([parse_match(m.get(k, "_"), w) for k, w in FW_KEYS], action) for m, action in rules]
+
+
+def fw_oracle(src: str, dst: str, proto: int, sport=0, dport=0) -> str:
+    key = [ip4int(src), ip4int(dst), proto, sport, dport]
+    for ms, action in fw_rules():
+        if all(matches(m, v) for m, v in zip(ms, key)):
+            return {"allow": "pass", "deny": "drop", "no_match": "drop"}[action]
+    return "drop"  # default no_match
+
+
+def firewall() -> str:
+    t = HEADER
+    n = 0
+
+    def fw(name, pkt, expect, src, dst, proto, sport=0, dport=0, out=True):
+        check_oracle(name, expect, fw_oracle(src, dst, proto, sport, dport))
+        # The firewall never changes a packet: what passes leaves as it came.
+        return case(name, pkt, expect, pkt if out and expect == "pass" else None)
+
+    # (name, protocol, source, destination, source port, destination port, verdict)
+    l4_cases = [
+        # A rule written in the .nf source, ahead of the config file's rules.
+        ("ssh from the management network is allowed", 6, "198.18.255.7", "198.18.1.10", 50000, 22, "pass"),
+        ("ssh from elsewhere matches nothing", 6, "198.18.5.5", "198.18.1.10", 50000, 22, "drop"),
+        # Exact ports on one host.
+        ("http to the web server is allowed", 6, "198.18.5.5", "198.18.1.10", 40000, 80, "pass"),
+        ("https to the web server is allowed", 6, "198.18.5.5", "198.18.1.10", 40000, 443, "pass"),
+        ("port 81 on the web server matches nothing", 6, "198.18.5.5", "198.18.1.10", 40000, 81, "drop"),
+        ("http to the host next to the web server matches nothing", 6, "198.18.5.5", "198.18.1.11", 40000, 80, "drop"),
+        ("udp to port 80 of the web server matches nothing", 17, "198.18.5.5", "198.18.1.10", 40000, 80, "drop"),
+        # Range boundaries of 8000..=8099.
+        ("app port 7999 on 198.18.1.0/24", 6, "198.18.5.5", "198.18.1.20", 40000, 7999, "drop"),
+        ("app port 8000 on 198.18.1.0/24", 6, "198.18.5.5", "198.18.1.20", 40000, 8000, "pass"),
+        ("app port 8099 on 198.18.1.0/24", 6, "198.18.5.5", "198.18.1.20", 40000, 8099, "pass"),
+        ("app port 8100 on 198.18.1.0/24", 6, "198.18.5.5", "198.18.1.20", 40000, 8100, "drop"),
+        ("app port outside 198.18.1.0/24 matches nothing", 6, "198.18.5.5", "198.18.3.20", 40000, 8050, "drop"),
+        # Priority: the quarantine rule is listed first and wins over the overlaps.
+        ("quarantined host to the web server is denied (first rule wins)", 6, "198.18.66.5", "198.18.1.10", 40000, 80, "drop"),
+        ("quarantined host to an app port is denied", 6, "198.18.66.200", "198.18.1.20", 40000, 8000, "drop"),
+        ("host just past the quarantined /24 reaches the web server", 6, "198.18.67.0", "198.18.1.10", 40000, 80, "pass"),
+        ("quarantine is for tcp only: its dns passes", 17, "198.18.66.5", "198.18.2.53", 40000, 53, "pass"),
+        # DNS: protocol 17 exact.
+        ("dns to the resolver is allowed", 17, "198.18.5.5", "198.18.2.53", 40000, 53, "pass"),
+        ("tcp dns to the resolver matches nothing", 6, "198.18.5.5", "198.18.2.53", 40000, 53, "drop"),
+        # Replies (SYN+ACK) to ephemeral ports: 1024..=65535, the top of the u16 range.
+        ("reply from https to port 1023", 6, "198.19.7.7", "198.18.5.5", 443, 1023, "drop"),
+        ("reply from https to port 1024", 6, "198.19.7.7", "198.18.5.5", 443, 1024, "pass"),
+        ("reply from https to port 65535", 6, "198.19.7.7", "198.18.5.5", 443, 65535, "pass"),
+        ("reply from port 444 matches nothing", 6, "198.19.7.7", "198.18.5.5", 444, 50000, "drop"),
+    ]
+    for name, proto, src, dst, sport, dport, expect in l4_cases:
+        if proto == 6:
+            pkt = tcp4(src, dst, sport, dport, flags=0x12 if sport == 443 else 0x02)
+        else:
+            pkt = udp4(src, dst, sport, dport)
+        t += fw(name, pkt, expect, src, dst, proto, sport, dport)
+    # A ternary mask that is not a prefix: .1 of every /24 in 198.18.0.0/15.
+    ospf = b"\x02\x01\x00\x2c" + b"\0" * 40
+    for src, v in [("198.18.7.1", "pass"), ("198.19.200.1", "pass"), ("198.18.7.2", "drop"), ("198.18.7.129", "drop")]:
+        t += fw(f"ospf from {src}", ip4pkt(src, "198.18.0.5", 89, ospf), v, src, "198.18.0.5", 89)
+    t += fw("icmp echo is allowed", icmp4("198.19.1.1", "198.18.5.5"), "pass", "198.19.1.1", "198.18.5.5", 1)
+    # A protocol no rule names.
+    gre = b"\0\0\x08\x00" + b"\0" * 20
+    t += fw("gre matches nothing", ip4pkt("198.18.5.5", "198.18.1.10", 47, gre), "drop", "198.18.5.5", "198.18.1.10", 47)
+    # Not IPv4.
+    t += case("arp passes", arp_request(), "pass", arp_request())
+    t += case("ipv6 is dropped (allow_ipv6: false)", udp6(), "drop")
+    lldp = eth("01:80:c2:00:00:0e", "02:00:00:00:00:01", 0x88CC) + b"\x02\x07\x04" + b"\0" * 30
+    t += case("lldp passes", lldp, "pass", lldp)
+    t += case("truncated tcp header is dropped", tcp4("198.18.255.7", "198.18.1.10", 50000, 22)[:14 + 20 + 10], "drop")
+    return t
+
+
+# --- router -----------------------------------------------------------------
+
+@functools.cache
+def lpm_routes(table: str, key: str, width: int) -> tuple:
+    conf = load_yaml(EXAMPLES / "router.yaml")
+    out = []
+    for e in conf["tables"][table]:
+        m = parse_match(e["match"][key], width)
+        args = e.get("args")
+        if isinstance(args, dict):
+            args = [args["next_hop"], args["src_mac"], args["port"]]
+        out.append((m, e["action"], args))
+    return tuple(out)
+
+
+def lpm_lookup(routes: list, addr: int):
+    """The longest matching prefix's action and arguments, or None."""
+    best = None
+    for m, action, args in routes:
+        if matches(m, addr) and (best is None or prefix_len(m) > prefix_len(best[0])):
+            best = (m, action, args)
+    return None if best is None or best[1] == "unreachable" else best[2]
+
+
+def routed4(src, dst, ttl, payload=b"data", ident=0x1234, ihl=5, options=b""):
+    """The packet in, and the packet out built from scratch (new MACs, TTL
+    - 1, header checksum recomputed over the whole header) or None."""
+    seg = udp(40000, 53, payload)
+    pkt = eth() + ipv4(src, dst, 17, len(seg), ttl=ttl, ident=ident, ihl=ihl, options=options) + seg
+    hop = lpm_lookup(lpm_routes("routes4", "ipv4.dst", 32), ip4int(dst))
+    if hop is None or ttl <= 1:
+        return pkt, None
+    nh, smac, _ = hop
+    out = eth(nh, smac) + ipv4(src, dst, 17, len(seg), ttl=ttl - 1, ident=ident, ihl=ihl, options=options) + seg
+    assert ipv4_csum_ok(out[14:14 + ihl * 4])
+    return pkt, out
+
+
+def routed6(dst, hop_limit):
+    seg = udp(40000, 53, b"data")
+    pkt = ip6pkt("2001:db8::1", dst, 17, seg, hop=hop_limit)
+    hop = lpm_lookup(lpm_routes("routes6", "(ipv6.dst_hi, ipv6.dst_lo)", 128), int(ipaddress.IPv6Address(dst)))
+    if hop is None or hop_limit <= 1:
+        return pkt, None
+    nh, smac, _ = hop
+    return pkt, ip6pkt("2001:db8::1", dst, 17, seg, hop=hop_limit - 1, dmac=nh, smac=smac)
+
+
+def router() -> str:
+    t = HEADER
+
+    def r4(name, dst, ttl=64, expect="redirect", **kw):
+        pkt, out = routed4("198.18.0.1", dst, ttl, **kw)
+        check_oracle(name, expect, "drop" if out is None else "redirect")
+        return case(name, pkt, expect, out)
+
+    def r6(name, dst, hop=64, expect="redirect"):
+        pkt, out = routed6(dst, hop)
+        check_oracle(name, expect, "drop" if out is None else "redirect")
+        return case(name, pkt, expect, out)
+
+    # Longest prefix wins: /32 over /24 over /16 over the default route.
+    # The source MAC names the egress interface (02:00:00:00:01:0N).
+    t += r4("host route /32 to interface 5", "198.18.7.77")
+    t += r4("the host next to it takes the /24 to interface 4", "198.18.7.78")
+    t += r4("first address of the /24", "198.18.7.0")
+    t += r4("last address of the /24", "198.18.7.255")
+    t += r4("just past the /24 takes the /16 to interface 3", "198.18.8.0")
+    t += r4("just before the /24 takes the /16", "198.18.6.255")
+    t += r4("outside the /16 takes the default route to interface 2", "198.19.1.1")
+    t += r4("black hole /24 inside the /16 drops", "198.18.9.5", expect="drop")
+    # TTL: 2 leaves as 1; 1 and 0 are dropped.
+    t += r4("ttl 2 is forwarded with ttl 1", "198.18.7.77", ttl=2)
+    t += r4("ttl 255 is forwarded with ttl 254", "198.18.7.77", ttl=255)
+    t += r4("ttl 1 is dropped", "198.18.7.77", ttl=1, expect="drop")
+    t += r4("ttl 0 is dropped", "198.18.7.77", ttl=0, expect="drop")
+    # Checksums at the edges of the ones' complement range: the incremental
+    # update must agree with a full recomputation (the oracle's).
+    def ident_for(want: int, which: int) -> int:
+        return next(i for i in range(65536)
+                    if routed4("198.18.0.1", "198.18.8.8", 64, ident=i)[which][24:26] == struct.pack("!H", want))
+
+    # (A full computation never gives 0xffff: the sum of nonzero words is
+    # never ones' complement +0.)
+    for want in (0x0000, 0x0001, 0xFFFE):
+        t += r4(f"checksum {want:#06x} after the update", "198.18.8.8", ident=ident_for(want, 1))
+    ident = ident_for(0x0000, 0)
+    t += r4("checksum 0x0000 before the update", "198.18.8.8", ident=ident)
+    # The same header with the other ones' complement zero, 0xffff, in its
+    # checksum: equally valid, and RFC 1624 eqn. 3 gives the same result.
+    pkt, out = routed4("198.18.0.1", "198.18.8.8", 64, ident=ident)
+    pkt = pkt[:24] + b"\xff\xff" + pkt[26:]
+    t += case("checksum 0xffff (negative zero) before the update", pkt, "redirect", out)
+    t += r4("ipv4 with options keeps them, checksum over all 24 bytes", "198.19.1.1", ihl=6,
+            options=bytes([1, 1, 1, 0]))
+    # IPv6 on the 128-bit (dst_hi, dst_lo) key.
+    t += r6("ipv6 host route /128 to interface 5", "2001:db8:1:2::100")
+    t += r6("ipv6 next address takes the /64 to interface 4", "2001:db8:1:2::101")
+    t += r6("ipv6 outside the /64 takes the /48 to interface 3", "2001:db8:1:3::1")
+    t += r6("ipv6 last address of the /48", "2001:db8:1:ffff:ffff:ffff:ffff:ffff")
+    t += r6("ipv6 without a route is dropped", "2001:db8:2::1", expect="drop")
+    t += r6("ipv6 hop limit 2 is forwarded with 1", "2001:db8:1:2::100", hop=2)
+    t += r6("ipv6 hop limit 1 is dropped", "2001:db8:1:2::100", hop=1, expect="drop")
+    t += case("arp is for the host", arp_request(), "pass", arp_request())
+    t += case("truncated ipv4 is dropped", routed4("198.18.0.1", "198.18.7.77", 64)[0][:30], "drop")
+    return t
+
+
+# --- bridge -----------------------------------------------------------------
+
+# BPF_PROG_TEST_RUN without a context runs XDP as if received on the
+# loopback device of the runner's network namespace: ifindex 1.
+TEST_RUN_IFINDEX = 1
+
+
+class BridgeModel:
+    """The bridge's forwarding decision, with the learned table carried from
+    case to case (the runner keeps one loaded program, so its maps too)."""
+
+    def __init__(self):
+        conf = load_yaml(EXAMPLES / "bridge.yaml")
+        self.static = {parse_scalar(e["match"]["ethernet.dst"]): int(e["args"]["port"])
+                       for e in conf["tables"]["static_fdb"]}
+        self.learned = {}
+
+    def frame(self, dst: str, src: str) -> str:
+        d, s_ = int.from_bytes(mac(dst), "big"), int.from_bytes(mac(src), "big")
+        group = 1 << 40
+        if not s_ & group and s_ != 0:
+            self.learned[s_] = TEST_RUN_IFINDEX
+        if d & group:
+            return "pass"
+        port = self.static.get(d, self.learned.get(d, 0))
+        if port == 0:
+            return "pass"
+        return "drop" if port == TEST_RUN_IFINDEX else "redirect"
+
+
+def bridge() -> str:
+    t = HEADER
+    t += ("# Cases run in order on one loaded program, so what one case teaches\n"
+          "# the bridge, the next ones see. Every frame arrives on ifindex 1 (the\n"
+          "# test runner's loopback), so a learned station is always behind the\n"
+          "# ingress port: learning shows as `drop`, forwarding to another port\n"
+          "# only through the static entries (bridge.yaml).\n\n")
+    model = BridgeModel()
+    a, b, c = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
+
+    def frame(name, dst, src, expect, etype=0x0800, body=None):
+        check_oracle(name, expect, model.frame(dst, src))
+        if body is None:
+            body = ipv4("198.18.0.1", "198.18.0.2", 17, 13) + udp(40000, 9, b"hello")
+        pkt = eth(dst, src, etype) + body
+        # The bridge never changes a frame.
+        return case(name, pkt, expect, pkt if expect != "drop" else None)
+
+    t += frame("unknown destination is flooded", b, a, "pass")
+    t += frame("still unknown: b has not sent anything yet", b, c, "pass")
+    t += frame("a was learned behind the ingress port: filtered", a, b, "drop")
+    t += frame("b was learned by the previous frame", b, c, "drop")
+    arp = (struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac("02:00:00:00:00:0d") + ip4("198.18.0.13")
+           + b"\0" * 6 + ip4("198.18.0.1"))
+    t += frame("broadcast is flooded (and teaches d)", "ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0d", "pass",
+               etype=0x0806, body=arp)
+    t += frame("d was learned from its broadcast", "02:00:00:00:00:0d", a, "drop")
+    t += frame("multicast destination is flooded", "01:00:5e:00:00:fb", a, "pass")
+    t += frame("a group source is not learned", a, "03:00:00:00:00:0e", "drop")
+    t += frame("so its address stays unknown", "03:00:00:00:00:0e", a, "pass")
+    t += frame("an all-zero source is not learned", a, "00:00:00:00:00:00", "drop")
+    t += frame("so the all-zero address stays unknown", "00:00:00:00:00:00", a, "pass")
+    t += frame("static entry: the router on interface 3", "02:00:00:00:fe:01", a, "redirect")
+    t += frame("static entry on the ingress interface is filtered", "02:00:00:00:fe:02", a, "drop")
+    t += frame("the router's own frame teaches its MAC on interface 1", a, "02:00:00:00:fe:01", "drop")
+    t += frame("the static entry still wins over the learned one", "02:00:00:00:fe:01", b, "redirect")
+    t += frame("a non-ip frame to c (learned in the second case) is filtered too", c, a, "drop",
+               etype=0x88B5, body=b"\0" * 46)
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
-    for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite)]:
+    for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
+                      ("firewall", firewall),
+                      ("router", router),
+                      ("bridge", bridge)]:
         (root / f"{name}.test").write_text(gen())
 
 
