@@ -356,12 +356,216 @@ def bridge() -> str:
     return t
 
 
+# --- nat --------------------------------------------------------------------
+
+class NatModel:
+    """Source NAT as nat.nf describes it: a pool that turns like a clock,
+    ownership by (public port, protocol), mappings that never expire within
+    a test run. Packets are built from scratch, every checksum computed over
+    the whole header or segment."""
+
+    def __init__(self):
+        conf = load_yaml(EXAMPLES / "nat.yaml")
+        self.public = conf["public_ip"]
+        self.inside = [parse_match(x, 32) for x in conf["inside"]]
+        self.first, self.last = parse_int(conf["port_first"]), parse_int(conf["port_last"])
+        self.pool = list(range(self.first, self.last + 1))  # filled in order at load; a FIFO
+        self.out = {}  # (inside addr, inside port, proto) -> public port
+        self.inn = {}  # (public port, proto) -> (inside addr, inside port)
+
+    def is_inside(self, addr: str) -> bool:
+        return any(matches(m, ip4int(addr)) for m in self.inside)
+
+    def step(self, src, dst, proto, sport, dport):
+        """The verdict and the translated (src, dst, sport, dport)."""
+        same = ("pass", (src, dst, sport, dport))
+        l4 = proto in (6, 17)
+        if self.is_inside(src):
+            if self.is_inside(dst):
+                return same
+            if not l4:
+                return "drop", None
+            key = (src, sport, proto)
+            port = self.out.get(key)
+            if port is None or self.inn.get((port, proto)) != (src, sport):
+                if not self.pool:
+                    return "drop", None
+                port = self.pool.pop(0)
+                self.pool.append(port)
+                if (port, proto) in self.inn:
+                    return "drop", None
+                self.out[key] = port
+                self.inn[(port, proto)] = (src, sport)
+            return "pass", (self.public, dst, port, dport)
+        if dst == self.public and l4 and self.first <= dport <= self.last:
+            owner = self.inn.get((dport, proto))
+            if owner is None:
+                return "drop", None
+            self.out.setdefault((owner[0], owner[1], proto), dport)
+            return "pass", (src, owner[0], sport, owner[1])
+        return same
+
+
+def nat_segment(proto, src, dst, sport, dport, payload=b"", flags=0x02, seq=1, ack=0, with_csum=True):
+    if proto == 6:
+        return tcp_cs(src, dst, sport, dport, flags, seq, ack, payload)
+    if with_csum:
+        return udp_cs(src, dst, sport, dport, payload)
+    return udp(sport, dport, payload)
+
+
+def nat() -> str:
+    t = HEADER
+    t += ("# Cases run in order on one loaded program: the mappings and the pool\n"
+          "# carry over. nat.yaml gives a pool of four ports, 20000..=20003.\n\n")
+    model = NatModel()
+
+    def flow(name, src, dst, proto, sport, dport, expect, payload=b"hello", ident=0x1234, **seg):
+        pkt = ip4pkt(src, dst, proto, nat_segment(proto, src, dst, sport, dport, payload, **seg), ident=ident)
+        verdict, tr = model.step(src, dst, proto, sport, dport)
+        check_oracle(name, expect, verdict)
+        out = None
+        if tr is not None:
+            s2, d2, sp2, dp2 = tr
+            out = ip4pkt(s2, d2, proto, nat_segment(proto, s2, d2, sp2, dp2, payload, **seg), ident=ident)
+        return case(name, pkt, expect, out)
+
+    A, B, C, D, E, F = ("198.18.10.5", "198.18.20.6", "198.18.10.7", "198.18.10.8", "198.18.10.9", "198.18.30.1")
+    web, web2, dns, pub = "198.19.200.10", "198.19.200.11", "198.19.200.53", model.public
+    t += flow("first tcp connection gets the first pool port, 20000", A, web, 6, 40000, 80, "pass")
+    t += flow("its next packet keeps the mapping", A, web, 6, 40000, 80, "pass", flags=0x10, seq=2, ack=1001)
+    t += flow("the reply to 20000 is translated back", web, pub, 6, 80, 20000, "pass", flags=0x12, seq=1000, ack=2)
+    t += flow("the same endpoint to another server keeps port 20000", A, web2, 6, 40000, 443, "pass")
+    t += flow("udp from another host gets the next port, 20001", B, dns, 17, 5353, 53, "pass")
+    t += flow("the udp reply is translated back", dns, pub, 17, 53, 20001, "pass", payload=b"answer")
+    t += flow("udp without a checksum keeps none (port 20002)", C, dns, 17, 6000, 53, "pass", with_csum=False)
+    t += flow("its reply without a checksum keeps none", dns, pub, 17, 53, 20002, "pass", with_csum=False)
+
+    # D gets 20003. Choose its payload so that the translated datagram's
+    # checksum computes to 0, which UDP sends as 0xffff.
+    def zero_after(payload: bytes) -> bool:
+        seg = udp_cs(pub, dns, 20003, 53, payload)
+        return seg[6:8] == b"\xff\xff"
+    payload = next(p for p in (b"z" + struct.pack("!H", i) for i in range(65536)) if zero_after(p))
+    t += flow("a translated udp checksum of 0 is sent as 0xffff (port 20003)", D, dns, 17, 7000, 53, "pass",
+              payload=payload)
+    # The pool has come round: 20000 is still A's for TCP.
+    t += flow("the pool came round to 20000, still in use by tcp: dropped", E, web, 6, 41000, 80, "drop")
+    t += flow("the retransmitted syn gets 20001 (in use by udp only)", E, web, 6, 41000, 80, "pass")
+    t += flow("a new udp flow: 20002 is in use by udp, dropped", F, dns, 17, 8000, 53, "drop")
+    t += flow("again: 20003 is in use by udp, dropped", F, dns, 17, 8000, 53, "drop")
+    t += flow("third try: 20000 is free for udp", F, dns, 17, 8000, 53, "pass")
+    t += flow("udp to 20000 goes to the udp mapping", dns, pub, 17, 53, 20000, "pass")
+    t += flow("tcp to 20000 still goes to the first connection", web, pub, 6, 80, 20000, "pass", flags=0x10)
+    t += flow("tcp to 20001 goes to the second tcp mapping", web, pub, 6, 80, 20001, "pass", flags=0x12)
+    t += flow("tcp to 20002 has no mapping: unsolicited, dropped", web, pub, 6, 80, 20002, "drop")
+    t += flow("udp to 20001 goes to the first udp mapping", dns, pub, 17, 53, 20001, "pass")
+    # Checksum edges on an existing mapping (A, port 20000): the IPv4 header
+    # checksum and the TCP checksum each 0x0000 after translation.
+    ident = next(i for i in range(65536)
+                 if ipv4(pub, web, 6, 20, ident=i)[10:12] == b"\0\0")
+    t += flow("ipv4 checksum 0x0000 after translation", A, web, 6, 40000, 80, "pass", flags=0x10, ident=ident)
+    seq = next(i for i in range(1, 1 << 20)
+               if tcp_cs(web, A, 80, 40000, 0x10, i, 2)[16:18] == b"\0\0")
+    t += flow("tcp checksum 0x0000 after translating a reply", web, pub, 6, 80, 20000, "pass", flags=0x10, seq=seq,
+              ack=2)
+    # What is not translated.
+    t += flow("public address outside the pool (the box's ssh) passes as is", web, pub, 6, 50000, 22, "pass")
+    t += flow("inside to inside is not translated", A, "198.18.99.1", 6, 40000, 80, "pass")
+    t += flow("transit between outside hosts passes as is", web, web2, 17, 1000, 2000, "pass")
+    pkt = icmp4(A, web)
+    check_oracle("icmp", "drop", model.step(A, web, 1, 0, 0)[0])
+    t += case("icmp from inside to outside cannot be translated: dropped", pkt, "drop")
+    t += case("icmp to the public address passes", icmp4(web, pub), "pass", icmp4(web, pub))
+    t += case("arp passes", arp_request(), "pass", arp_request())
+    t += case("a truncated tcp header is dropped", ip4pkt(A, web, 6, nat_segment(6, A, web, 40000, 80))[:40], "drop")
+    return t
+
+
+# --- ddos -------------------------------------------------------------------
+
+class DdosModel:
+    """ddos.nf's decisions, with buckets that do not refill: the cases run
+    in far less time than one SYN token takes to come back (1 s), and the
+    packet buckets (10000/s, burst 20000) are never near empty here."""
+
+    def __init__(self):
+        conf = load_yaml(EXAMPLES / "ddos.yaml")
+        self.conf = conf
+        self.allow = [parse_match(e["match"]["ipv4.src"], 32) for e in conf["tables"]["allow_list"]]
+        self.blocked = [parse_match(x, 32) for x in conf["blocked"]]
+        self.buckets = {}
+
+    def take(self, meter: str, key, rate_name: str, burst_name: str) -> bool:
+        # A new bucket starts full; a packet takes one token.
+        burst = int(self.conf[burst_name])
+        left = self.buckets.get((meter, key), burst)
+        if left < 1:
+            return False
+        self.buckets[(meter, key)] = left - 1
+        return True
+
+    def ipv4(self, src: str, syn: bool) -> str:
+        a = ip4int(src)
+        if any(matches(m, a) for m in self.blocked):
+            return "drop"
+        if any(matches(m, a) for m in self.allow):
+            return "pass"
+        if not self.take("per_src", a, "pps_per_source", "burst_per_source"):
+            return "drop"
+        if syn and self.conf["syn_guard"] == "true":
+            if not self.take("syn_per_src", a, "syn_per_source", "syn_burst_per_source"):
+                return "drop"
+            if not self.take("syn_all", None, "syn_total", "syn_total"):
+                return "drop"
+        return "pass"
+
+
+def ddos() -> str:
+    t = HEADER
+    t += ("# Cases run in order on one loaded program, so buckets carry over. The\n"
+          "# SYN bucket refills one token a second: the cases must run within a\n"
+          "# second of each other, which they do by far.\n\n")
+    model = DdosModel()
+
+    def tcp_(name, src, flags, expect):
+        check_oracle(name, expect, model.ipv4(src, flags & 0x12 == 0x02))
+        pkt = tcp4(src, "198.18.1.10", 40000, 443, flags=flags)
+        return case(name, pkt, expect, pkt if expect == "pass" else None)
+
+    for i in range(1, 7):
+        t += tcp_(f"allow-listed monitoring host: syn {i} passes", "198.18.0.10", 0x02, "pass")
+    for i in range(1, 5):
+        t += tcp_(f"syn {i} of 4 from one source passes (burst 4)", "198.19.1.1", 0x02, "pass")
+    t += tcp_("syn 5 from that source is over its syn rate", "198.19.1.1", 0x02, "drop")
+    t += tcp_("syn 6 too", "198.19.1.1", 0x02, "drop")
+    t += tcp_("its established traffic (ack) still passes", "198.19.1.1", 0x10, "pass")
+    t += tcp_("a syn+ack is not a connection attempt", "198.19.1.1", 0x12, "pass")
+    t += tcp_("another source has its own syn bucket", "198.19.1.2", 0x02, "pass")
+    for i in range(1, 6):
+        t += tcp_(f"partner network (a /23) is not limited: syn {i} passes", "198.18.51.200", 0x02, "pass")
+    for i in range(1, 5):
+        t += tcp_(f"just past the partner /23: syn {i} passes", "198.18.52.0", 0x02, "pass")
+    t += tcp_("just past the partner /23: syn 5 is limited", "198.18.52.0", 0x02, "drop")
+    t += tcp_("blocked /24 is dropped", "198.19.66.7", 0x10, "drop")
+    t += tcp_("blocked host is dropped", "198.19.77.7", 0x10, "drop")
+    t += tcp_("its neighbour is not", "198.19.77.8", 0x10, "pass")
+    check_oracle("udp", "pass", model.ipv4("198.19.1.1", False))
+    t += case("udp from the syn-limited source passes", udp4("198.19.1.1"), "pass", udp4("198.19.1.1"))
+    t += case("ipv6 passes its /64's bucket", udp6(), "pass", udp6())
+    t += case("arp passes", arp_request(), "pass", arp_request())
+    t += case("a truncated header is dropped", tcp4("198.19.1.9")[:40], "drop")
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
     for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
                       ("firewall", firewall),
                       ("router", router),
-                      ("bridge", bridge)]:
+                      ("bridge", bridge),
+                      ("nat", nat),
+                      ("ddos", ddos)]:
         (root / f"{name}.test").write_text(gen())
 
 
