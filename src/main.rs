@@ -98,6 +98,83 @@ enum Command {
         /// The run's name, for its pins and record (default: FILE's stem).
         #[arg(long)]
         name: Option<String>,
+        /// YAML config values (default: FILE.yaml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// With --iface: reload (keeping state) whenever FILE or its config
+        /// changes.
+        #[arg(long, requires = "iface")]
+        watch: bool,
+    },
+    /// Recompile a running NF from its source (with a new config) and swap it
+    /// in, keeping its state.
+    Reload {
+        /// The run's name (`nflc list`).
+        name: String,
+        /// YAML config values (default: the one the run uses now).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Add, delete or list the entries of a running NF's table.
+    Table {
+        #[command(subcommand)]
+        op: TableOp,
+    },
+    /// Counters, table hit rates and program runs of a running NF.
+    Stats {
+        name: String,
+    },
+    /// The keyed state of a running NF.
+    State {
+        #[command(subcommand)]
+        op: StateOp,
+    },
+    /// The NFs running on this machine.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TableOp {
+    /// Add an entry: `nflc table add fw acl --match ipv4.src=198.18.0.0/16 --action mark --arg port=7`.
+    Add {
+        name: String,
+        table: String,
+        /// A key and its value, as in a YAML config (`ipv4.src=198.18.0.0/16`).
+        #[arg(long = "match", value_name = "KEY=VALUE")]
+        matches: Vec<String>,
+        /// One of the table's actions.
+        #[arg(long)]
+        action: String,
+        /// An argument of the action, by name or in parameter order.
+        #[arg(long = "arg", value_name = "[PARAM=]VALUE")]
+        args: Vec<String>,
+        /// Tuple-space tables: the rule's priority (higher wins; default: above every rule).
+        #[arg(long)]
+        priority: Option<u32>,
+    },
+    /// Delete an entry, named by its keys (`--match`) or, in a tuple-space table, its priority.
+    Del {
+        name: String,
+        table: String,
+        #[arg(long = "match", value_name = "KEY=VALUE")]
+        matches: Vec<String>,
+        #[arg(long)]
+        priority: Option<u32>,
+    },
+    /// The entries of a table (or of every table), with hit and miss counts.
+    List {
+        name: String,
+        table: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateOp {
+    /// Every entry of the state maps (or of MAP): key fields, value, and for
+    /// idle maps the age and whether it expired.
+    Dump {
+        name: String,
+        map: Option<String>,
     },
 }
 
@@ -112,9 +189,14 @@ fn main() -> ExitCode {
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
         Command::Test { file, cases, config } => cmd::test::run(&file, cases.as_deref(), config.as_deref(), color),
-        Command::Run { file, iface, hook, pcap, name } => {
-            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name }, color)
+        Command::Run { file, iface, hook, pcap, name, config, watch } => {
+            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch }, color)
         }
+        Command::Reload { name, config } => cmd::reload::run(&name, config.as_deref(), color),
+        Command::Table { op } => cmd::table::run(&op, color),
+        Command::Stats { name } => cmd::stats::run(&name, color),
+        Command::State { op: StateOp::Dump { name, map } } => cmd::state::run(&name, map.as_deref(), color),
+        Command::List => cmd::list::run(),
     };
     match result {
         Ok(code) => code,

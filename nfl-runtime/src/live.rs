@@ -59,6 +59,13 @@ pub trait LiveView {
     fn tick(&mut self, tick: &Tick<'_>, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// Work done between ticks of the live view (`nflc run --watch` looks for
+/// changed files), every [`Poll::every`].
+pub trait Poll {
+    fn every(&self) -> Duration;
+    fn poll(&mut self, out: &mut dyn Write) -> io::Result<()>;
+}
+
 /// Program runs, runs per second and average nanoseconds per run.
 #[derive(Debug, Default)]
 pub struct ProgStatsView;

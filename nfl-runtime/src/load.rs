@@ -220,18 +220,79 @@ pub fn load_with_pins(
     prog_name: Option<&str>,
     pin_dir: Option<&std::path::Path>,
 ) -> Result<LoadedProgram, LoadError> {
+    let pins = MapPins { default_dir: pin_dir, by_name: Vec::new() };
+    load_program(create_maps(obj, &pins)?, prog_name)
+}
+
+/// Where maps are pinned: `default_dir` for maps the object marks pinned,
+/// and one path per map name (whatever the object says). A pin that exists
+/// is reused; otherwise the map is created and pinned there.
+#[derive(Clone, Debug, Default)]
+pub struct MapPins<'a> {
+    pub default_dir: Option<&'a std::path::Path>,
+    pub by_name: Vec<(&'a str, std::path::PathBuf)>,
+}
+
+/// The first half of a load: parse the object and create (or open the pins
+/// of) its maps. Nothing is verified yet; the caller may fill maps before
+/// [`load_program`].
+pub fn create_maps(obj: &[u8], pins: &MapPins<'_>) -> Result<Ebpf, LoadError> {
+    if pins.default_dir.is_none() && !pins.by_name.is_empty() {
+        return create_maps_cached(obj, &pins.by_name);
+    }
+    let mut loader = EbpfLoader::new();
+    configure(&mut loader);
+    if let Some(dir) = pins.default_dir {
+        loader.default_map_pin_directory(dir);
+    }
+    for (name, path) in &pins.by_name {
+        loader.map_pin_path(name, path.as_path());
+    }
+    loader.load(obj).map_err(map_ebpf_error)
+}
+
+fn configure(loader: &mut EbpfLoader<'_>) {
     // No kernel BTF: nflc's objects (and the C twins) carry no CO-RE
     // relocations, and reading /sys/kernel/btf/vmlinux on every load
     // cost more than the verifier itself.
-    let mut loader = EbpfLoader::new();
     loader
         .btf(None)
         .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS);
-    if let Some(dir) = pin_dir {
-        loader.default_map_pin_directory(dir);
-    }
-    let mut ebpf = loader.load(obj).map_err(map_ebpf_error)?;
+}
 
+/// aya's `EbpfLoader::new` parses the kernel's BTF (5 MB) even when it is
+/// then told not to use it: a process that loads many times (`nflc run
+/// --watch`, reloads) keeps one loader. Only for loads that give every map
+/// its own pin path, so that nothing from an earlier load applies.
+fn create_maps_cached(obj: &[u8], by_name: &[(&str, std::path::PathBuf)]) -> Result<Ebpf, LoadError> {
+    static LOADER: std::sync::Mutex<Option<EbpfLoader<'static>>> = std::sync::Mutex::new(None);
+    let mut guard = LOADER.lock().unwrap_or_else(|e| e.into_inner());
+    let loader = guard.get_or_insert_with(|| {
+        let mut l = EbpfLoader::new();
+        configure(&mut l);
+        l
+    });
+    for (name, path) in by_name {
+        loader.map_pin_path(intern(name), path.clone());
+    }
+    loader.load(obj).map_err(map_ebpf_error)
+}
+
+/// Map names live as long as the cached loader (a few per program).
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// The second half of a load: verify and load program `prog_name` (or the
+/// only XDP/TC program) of an object whose maps [`create_maps`] made.
+pub fn load_program(mut ebpf: Ebpf, prog_name: Option<&str>) -> Result<LoadedProgram, LoadError> {
     let all: Vec<String> = ebpf.programs().map(|(n, _)| n.to_string()).collect();
     let name = match prog_name {
         Some(name) => {

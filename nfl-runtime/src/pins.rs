@@ -55,14 +55,57 @@ pub fn link_pin(name: &str) -> PathBuf {
     pin_dir(name).join(LINK_PIN)
 }
 
-/// The maps pinned in `dir`: every pin but the link, sorted.
+/// The prefix of a map pinned under a temporary name during a reload
+/// (bpffs refuses names with a `.`; no map name has a `-`).
+pub const TEMP_PREFIX: &str = "new-";
+
+/// Where a reload builds map `map` before the swap.
+pub fn temp_pin(dir: &Path, map: &str) -> PathBuf {
+    dir.join(format!("{TEMP_PREFIX}{map}"))
+}
+
+/// The control plane's rule lists of a run (`/run/nfl/<name>/tables/`).
+pub fn tables_dir(name: &str) -> PathBuf {
+    run_dir(name).join("tables")
+}
+
+/// Exclusive use of one run's maps by the control plane (table writes,
+/// reloads): `flock` on `/run/nfl/<name>/.lock`, released on drop.
+#[derive(Debug)]
+pub struct NfLock {
+    _file: File,
+}
+
+impl NfLock {
+    /// Wait for the lock of run `name` (whose run directory must exist).
+    pub fn acquire(name: &str) -> Result<NfLock, RunError> {
+        let path = run_dir(name).join(".lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path);
+        let file = file.map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => RunError::NotRunning(name.to_string()),
+            _ => RunError::fs("cannot open", &path)(e),
+        })?;
+        flock(&file, &path)?;
+        Ok(NfLock { _file: file })
+    }
+}
+
+fn flock(file: &File, path: &Path) -> Result<(), RunError> {
+    // SAFETY: flock on an fd we own; it blocks until the lock is ours.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(RunError::fs("cannot lock", path)(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// The maps pinned in `dir`: every pin but the link and temporary ones, sorted.
 pub fn pinned_maps(dir: &Path) -> Vec<String> {
     let mut maps: Vec<String> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != LINK_PIN)
+        .filter(|n| n != LINK_PIN && !n.starts_with(TEMP_PREFIX))
         .collect();
     maps.sort();
     maps
@@ -87,10 +130,7 @@ impl Lock {
         std::fs::create_dir_all(RUN_ROOT).map_err(RunError::fs("cannot create", RUN_ROOT))?;
         let path = Path::new(RUN_ROOT).join(".lock");
         let file = File::create(&path).map_err(RunError::fs("cannot open", &path))?;
-        // SAFETY: flock on an fd we own; it blocks until the lock is ours.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(RunError::fs("cannot lock", path)(io::Error::last_os_error()));
-        }
+        flock(&file, &path)?;
         Ok(Lock { _file: file })
     }
 }

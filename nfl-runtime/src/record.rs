@@ -40,6 +40,9 @@ pub struct RunRecord {
     pub maps: Vec<String>,
     /// How many times the program was swapped since the start.
     pub reloads: u32,
+    /// The YAML config the running program was built with, if any.
+    #[serde(default)]
+    pub config: Option<PathBuf>,
 }
 
 pub fn unix_ms() -> u64 {
@@ -112,6 +115,7 @@ mod tests {
             pin_dir: "/sys/fs/bpf/nfl/f".into(),
             maps: vec!["counts".into()],
             reloads: 0,
+            config: None,
         }
     }
 

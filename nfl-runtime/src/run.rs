@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::attach::{self, Hook, Link};
 use crate::bpfsys;
-use crate::live::{LiveView, ProgStats, Tick};
-use crate::load::{LoadedProgram, load_with_pins};
+use crate::live::{LiveView, Poll, ProgStats, Tick};
+use crate::load::{LoadedProgram, MapPins, create_maps, load_program, load_with_pins};
 use crate::pins::{self, Claim};
 use crate::record::{self, RunRecord};
 pub use crate::run_error::RunError;
@@ -98,6 +98,7 @@ fn initial_record(cfg: &RunConfig, ifindex: u32) -> RunRecord {
         pin_dir: pins::pin_dir(&cfg.nf.name),
         maps: Vec::new(),
         reloads: 0,
+        config: None,
     }
 }
 
@@ -129,6 +130,40 @@ fn complete_record(
     record::write(run, rec).map_err(RunError::fs("cannot write the run record in", run))
 }
 
+/// Load `nf` with every map of its schema pinned by name in `dir`, the
+/// build's entries written into the maps this load created (never into
+/// reused ones), and the rule lists of its tuple-space tables seeded; an
+/// object without a schema pins only the maps it marks pinned.
+fn load_nf(nf: &NfSpec, dir: &Path) -> Result<LoadedProgram, RunError> {
+    let Some(schema) = nfl_compiler::schema::Schema::from_object(&nf.object).ok().flatten() else {
+        return Ok(load_with_pins(&nf.object, nf.program.as_deref(), Some(dir))?);
+    };
+    let existing = pins::pinned_maps(dir);
+    let by_name = schema.maps.iter().map(|m| (m.name.as_str(), dir.join(&m.name))).collect();
+    let ebpf = create_maps(&nf.object, &MapPins { default_dir: None, by_name })?;
+    let fresh: Vec<&str> = schema.maps.iter().map(|m| m.name.as_str()).filter(|m| !existing.iter().any(|e| e == m)).collect();
+    let written = crate::state::MapSet::from_ebpf(&ebpf, &schema).and_then(|maps| maps.write_initial_for(&schema, &fresh));
+    written.map_err(|e| RunError::Kernel { what: "writing the build's table entries".into(), source: std::io::Error::other(e.to_string()) })?;
+    for t in schema.tables.iter().filter(|t| crate::rules::keeps_list(t)) {
+        let tables = pins::tables_dir(&nf.name);
+        crate::rules::save(&nf.name, &t.name, &crate::rules::from_schema(&schema, t)).map_err(RunError::fs("cannot write a rule list in", tables))?;
+    }
+    Ok(load_program(ebpf, nf.program.as_deref())?)
+}
+
+/// No polling between ticks.
+struct NoPoll;
+
+impl Poll for NoPoll {
+    fn every(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    fn poll(&mut self, _out: &mut dyn Write) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl RunSession {
     /// Load, pin, attach and record. Returns once the program is attached.
     pub fn start(cfg: &RunConfig) -> Result<RunSession, RunError> {
@@ -141,7 +176,7 @@ impl RunSession {
         let claim = pins::claim(&rec)?;
 
         let t0 = Instant::now();
-        let prog = load_with_pins(&nf.object, nf.program.as_deref(), Some(claim.pins.path()))?;
+        let prog = load_nf(nf, claim.pins.path())?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
         if prog.kind() != nf.hook.program_kind() {
             return Err(RunError::HookMismatch { program: prog.name().to_string(), kind: prog.kind(), hook: nf.hook });
@@ -201,6 +236,13 @@ impl RunSession {
         Some(ProgStats { prog_id: info.id, run_cnt: info.run_cnt, run_time_ns: info.run_time_ns })
     }
 
+    /// Record the config file the running program was built with.
+    pub fn record_config(&mut self, config: Option<PathBuf>) -> Result<(), RunError> {
+        self.info.config = config;
+        let run = self.claim.run.path();
+        record::write(run, &self.info).map_err(RunError::fs("cannot write the run record in", run))
+    }
+
     /// Show the live view once a second until `stop`, the interface goes away,
     /// or `limit` passes.
     pub fn watch(
@@ -209,6 +251,18 @@ impl RunSession {
         out: &mut dyn Write,
         stop: &StopFlag,
         limit: Option<Duration>,
+    ) -> std::io::Result<WatchEnd> {
+        self.watch_polling(views, out, stop, limit, &mut NoPoll)
+    }
+
+    /// [`RunSession::watch`], calling `poll` every `poll.every()` between ticks.
+    pub fn watch_polling(
+        &self,
+        views: &mut [Box<dyn LiveView>],
+        out: &mut dyn Write,
+        stop: &StopFlag,
+        limit: Option<Duration>,
+        poll: &mut dyn Poll,
     ) -> std::io::Result<WatchEnd> {
         for v in views.iter_mut() {
             v.header(&self.info, out)?;
@@ -219,8 +273,15 @@ impl RunSession {
             if limit.is_some_and(|l| due > l) {
                 return Ok(WatchEnd::TimeLimit);
             }
-            if stop.sleep(due.saturating_sub(self.started.elapsed())) {
-                return Ok(WatchEnd::Stopped);
+            loop {
+                let left = due.saturating_sub(self.started.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                if stop.sleep(left.min(poll.every())) {
+                    return Ok(WatchEnd::Stopped);
+                }
+                poll.poll(out)?;
             }
             let stats = self.stats();
             let tick = Tick { n, elapsed: self.started.elapsed(), stats, prev, info: &self.info, prog: &self.prog };

@@ -32,6 +32,12 @@ impl MapHandle {
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+
+    /// The map pinned at `path`, shaped as `m` says.
+    pub fn from_pin(path: &Path, m: &MapSchema) -> Result<MapHandle, StateError> {
+        let fd = crate::bpfsys::obj_get(path).map_err(io_err(&m.name))?;
+        Ok(MapHandle { fd, shape: shape(m) })
+    }
 }
 
 /// The maps of one program instance, by name.
@@ -39,7 +45,8 @@ pub struct MapSet {
     maps: BTreeMap<String, MapHandle>,
 }
 
-fn shape(m: &MapSchema) -> MapShape {
+/// The element sizes of a map as the schema describes it.
+pub fn shape(m: &MapSchema) -> MapShape {
     MapShape { key_size: m.key_size as usize, value_size: m.value_size as usize, per_cpu: m.kind.starts_with("percpu") }
 }
 
@@ -60,9 +67,14 @@ fn map_data(m: &aya::maps::Map) -> Option<&aya::maps::MapData> {
 impl MapSet {
     /// The maps of a program loaded in this process.
     pub fn from_loaded(prog: &LoadedProgram, schema: &Schema) -> Result<MapSet, StateError> {
+        MapSet::from_ebpf(prog.ebpf(), schema)
+    }
+
+    /// The maps of an object whose maps exist (its program may not be loaded yet).
+    pub fn from_ebpf(ebpf: &aya::Ebpf, schema: &Schema) -> Result<MapSet, StateError> {
         let mut maps = BTreeMap::new();
         for m in &schema.maps {
-            let data = prog.ebpf().map(&m.name).and_then(map_data).ok_or_else(|| StateError::MissingMap(m.name.clone()))?;
+            let data = ebpf.map(&m.name).and_then(map_data).ok_or_else(|| StateError::MissingMap(m.name.clone()))?;
             let fd = data.fd().as_fd().try_clone_to_owned().map_err(io_err(&m.name))?;
             maps.insert(m.name.clone(), MapHandle { fd, shape: shape(m) });
         }
@@ -73,14 +85,25 @@ impl MapSet {
     pub fn from_pins(dir: &Path, schema: &Schema) -> Result<MapSet, StateError> {
         let mut maps = BTreeMap::new();
         for m in &schema.maps {
-            let data = aya::maps::MapData::from_pin(dir.join(&m.name)).map_err(|e| StateError::Io {
-                map: m.name.clone(),
-                source: io::Error::other(e.to_string()),
-            })?;
-            let fd = data.fd().as_fd().try_clone_to_owned().map_err(io_err(&m.name))?;
-            maps.insert(m.name.clone(), MapHandle { fd, shape: shape(m) });
+            maps.insert(m.name.clone(), MapHandle::from_pin(&dir.join(&m.name), m)?);
         }
         Ok(MapSet { maps })
+    }
+
+    /// Add (or replace) one map.
+    pub fn insert(&mut self, name: &str, handle: MapHandle) {
+        self.maps.insert(name.to_string(), handle);
+    }
+
+    /// Write the build's entries for the maps in `only`.
+    pub fn write_initial_for(&self, schema: &Schema, only: &[&str]) -> Result<(), StateError> {
+        for init in schema.initial.iter().filter(|i| only.contains(&i.map.as_str())) {
+            let h = self.get(&init.map)?;
+            for (k, v) in &init.entries {
+                mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
+            }
+        }
+        Ok(())
     }
 
     pub fn get(&self, name: &str) -> Result<&MapHandle, StateError> {

@@ -3,8 +3,14 @@
 pub mod build;
 pub mod check;
 pub mod disasm;
+pub mod list;
+pub mod reload;
 pub mod run;
+pub mod state;
+pub mod stats;
+pub mod table;
 pub mod test;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,8 @@
-//! `nflc run FILE [--iface IF] [--hook H] [--pcap P] [--name N]`: attach to an
-//! interface and show a live view until Ctrl-C or SIGTERM, or, without
-//! `--iface`, drive a bounded burst of frames through the NF in a private
-//! namespace and report what became of each (docs/running.md).
+//! `nflc run FILE [--iface IF [--watch]] [--hook H] [--pcap P] [--name N]
+//! [--config C]`: attach to an interface and show a live view until Ctrl-C or
+//! SIGTERM (with `--watch`, reloading whenever FILE or its config changes),
+//! or, without `--iface`, drive a bounded burst of frames through the NF in a
+//! private namespace and report what became of each (docs/running.md).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,10 +26,12 @@ pub struct Args {
     pub hook: Option<String>,
     pub pcap: Option<PathBuf>,
     pub name: Option<String>,
+    pub config: Option<PathBuf>,
+    pub watch: bool,
 }
 
-/// Print a runtime error as a diagnostic, with the verifier's log when it has one.
-fn print_error(err: &RunError, color: bool) {
+/// Print an error as a miette diagnostic (code, message, help).
+pub fn print_report(err: &dyn miette::Diagnostic, color: bool) {
     let theme =
         if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
@@ -37,17 +40,45 @@ fn print_error(err: &RunError, color: bool) {
         out = format!("{err}\n");
     }
     eprint!("{out}");
-    if let Some(log) = err.trimmed_verifier_log() {
-        eprintln!("{log}");
+}
+
+/// The verifier's trimmed log, and the `.nf` line it stopped at.
+pub fn print_verifier_log(log: Option<String>) {
+    let Some(log) = log else { return };
+    eprintln!("{log}");
+    if let Some(at) = nfl_runtime::rejection_source(&log) {
+        let place = match (at.file, at.line) {
+            (Some(f), Some(l)) => format!("{f}:{l}: "),
+            _ => String::new(),
+        };
+        eprintln!("the verifier stopped at {place}{}", at.text.trim());
     }
 }
 
+/// Print a runtime error as a diagnostic, with the verifier's log when it has one.
+fn print_error(err: &RunError, color: bool) {
+    print_report(err, color);
+    print_verifier_log(err.trimmed_verifier_log());
+}
+
+/// The config a build of `file` uses: the one given, else `FILE.yaml` when
+/// it exists (as [`super::config_for`] decides, without saying so again).
+pub fn config_used(file: &Path, given: Option<&Path>) -> Option<PathBuf> {
+    let implicit = file.with_extension("yaml");
+    given.map(Path::to_path_buf).or_else(|| implicit.is_file().then_some(implicit))
+}
+
+/// `path` made absolute, so that a reload from another directory finds it.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 pub fn run(args: &Args, color: bool) -> Result<ExitCode, String> {
-    let Some(build) = super::build_file(&args.file, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_with(&args.file, args.config.as_deref(), color)? else { return Ok(ExitCode::FAILURE) };
     let kind = if build.section == "xdp" { ProgramKind::Xdp } else { ProgramKind::Tc };
     let hook = args.hook.as_deref().and_then(Hook::from_name);
     let result = match &args.iface {
-        Some(iface) => attached(args, iface, &build, kind, hook),
+        Some(iface) => attached(args, iface, &build, kind, hook, color),
         None => burst(args, &build, kind, hook, color),
     };
     match result {
@@ -84,21 +115,31 @@ fn attached(
     build: &nfl_compiler::driver::Build,
     kind: ProgramKind,
     asked: Option<Hook>,
+    color: bool,
 ) -> Result<ExitCode, RunError> {
     let program = build.checked.hir.name.clone();
     let hook = choose_hook(&program, kind, asked)?;
     let stop = stop_flag()?;
     let name = args.name.clone().unwrap_or_else(|| stem(&args.file));
-    let session = RunSession::start(&RunConfig {
-        nf: NfSpec { name, source: args.file.clone(), object: build.object.clone(), program: Some(program), hook },
+    let source = absolute(&args.file);
+    let mut session = RunSession::start(&RunConfig {
+        nf: NfSpec { name: name.clone(), source: source.clone(), object: build.object.clone(), program: Some(program), hook },
         generic_fallback: asked.is_none(),
         iface: iface.to_string(),
         netns: None,
     })?;
+    let config = config_used(&args.file, args.config.as_deref()).map(|c| absolute(&c));
+    session.record_config(config.clone())?;
     print_started(&session, hook);
     let mut views: Vec<Box<dyn LiveView>> = vec![Box::new(ProgStatsView)];
+    views.extend(nfl_runtime::views::nf_views(&name));
     let stdout = std::io::stdout();
-    let end = session.watch(&mut views, &mut stdout.lock(), &stop, None);
+    let end = if args.watch {
+        let mut watcher = super::watch::Watcher::new(&name, &source, config, color);
+        session.watch_polling(&mut views, &mut stdout.lock(), &stop, None, &mut watcher)
+    } else {
+        session.watch(&mut views, &mut stdout.lock(), &stop, None)
+    };
     let name = session.info().name.clone();
     drop(session);
     match end {
