@@ -160,6 +160,7 @@ fn write_record(name: &str, pid: u32, pid_start: Option<u64>) {
         pin_dir: pins::pin_dir(name),
         maps: Vec::new(),
         reloads: 0,
+        config: None,
     };
     record::write(&dir, &rec).expect("write record");
 }
