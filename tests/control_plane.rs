@@ -332,7 +332,7 @@ fn table_changes_take_effect_on_the_next_packet(s: &Setup, h: &mut [u64; 4]) {
     expect_hits(name, add(h, [2, 2, 0, 0]));
 
     let (list, _) = ok(&["table", "list", name, "acl"]);
-    assert!(list.contains(&format!("prio    50  ipv4.protocol=6 meta.dport=8080  -> deny()")), "{list}");
+    assert!(list.contains("prio    50  ipv4.protocol=6 meta.dport=8080  -> deny()"), "{list}");
     assert!(list.contains(&format!("{src} meta.dport=80  -> mark(port=7)")), "{list}");
     assert!(list.contains("ipv4.src=198.18.0.0/15 ipv4.protocol=17 meta.dport=5000..=5099  -> deny()"), "{list}");
     let (list, _) = ok(&["table", "list", name, "blocklist"]);

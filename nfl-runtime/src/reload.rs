@@ -216,6 +216,9 @@ pub fn reload_nf(name: &str, object: &[u8], opts: &ReloadOptions) -> Result<Relo
     let (swap_ms, after) = swapped.inspect_err(|_| remove_temp_pins(&dir))?;
     let swapped_at = std::time::SystemTime::now();
     let maps = commit(name, &dir, &plan, staged.outcomes, &staged.lists);
+    for t in old.tables.iter().filter(|t| new.table(&t.name).is_none()) {
+        rules::forget(name, &t.name);
+    }
     update_record(name, object, after.prog_id, opts.config.as_deref());
     let reused = plan.maps.iter().filter(|m| m.fate == Fate::Keep).map(|m| m.map.clone()).collect();
     let created = plan.maps.iter().filter(|m| m.fate != Fate::Keep).map(|m| m.map.clone()).collect();

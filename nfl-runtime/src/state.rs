@@ -40,6 +40,9 @@ impl MapHandle {
     }
 }
 
+/// A map element's key and value bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// The maps of one program instance, by name.
 pub struct MapSet {
     maps: BTreeMap<String, MapHandle>,
@@ -147,7 +150,7 @@ impl MapSet {
     }
 
     /// Raw `(key, value)` pairs of a map.
-    pub fn dump(&self, map: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    pub fn dump(&self, map: &str) -> Result<Vec<Entry>, StateError> {
         let h = self.get(map)?;
         let keys = mapops::keys(h.fd(), h.shape).map_err(io_err(map))?;
         let mut out = Vec::new();
