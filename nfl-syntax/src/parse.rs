@@ -790,7 +790,7 @@ impl<'c> Builder<'c> {
         let mut action = None;
         for p in kids(pair) {
             match p.as_rule() {
-                Rule::pat_tuple => patterns = kids(p).map(|q| self.pattern(q)).collect(),
+                Rule::pat_tuple | Rule::pat_single => patterns = kids(p).map(|q| self.pattern(q)).collect(),
                 Rule::action_ref => action = Some(self.action_ref(p)),
                 _ => patterns = vec![self.pattern(p)],
             }

@@ -720,3 +720,16 @@ fn language_doc_example_parses() {
     let module = parse_ok(example);
     assert_eq!(module.items.len(), 6);
 }
+
+/// A one-key entry may be parenthesised like a tuple entry, whatever its
+/// pattern: a range, a mask or the wildcard.
+#[test]
+fn one_pattern_entries_in_parentheses() {
+    let t = table_of("table t { key { a.b: range } actions { x } entries { (80..=90): x; (0x0800 &&& 0xff00): x; (_): x } }");
+    let e = t.entries.expect("entries");
+    assert_eq!(e.len(), 3);
+    assert!(e.iter().all(|x| x.patterns.len() == 1));
+    assert!(matches!(e[0].patterns[0], Pattern::Range { inclusive: true, .. }));
+    assert!(matches!(e[1].patterns[0], Pattern::Mask { .. }));
+    assert!(matches!(e[2].patterns[0], Pattern::Wildcard(_)));
+}

@@ -213,7 +213,12 @@ impl Machine<'_> {
 
     fn stmt(&mut self, s: &Stmt) -> Result<Option<Verdict>, String> {
         match s {
-            Stmt::Apply { .. } | Stmt::Count { .. } | Stmt::MapSet { .. } | Stmt::MapRemove { .. } => {
+            Stmt::Apply { .. }
+            | Stmt::Count { .. }
+            | Stmt::MapSet { .. }
+            | Stmt::MapRemove { .. }
+            | Stmt::LetElse { .. }
+            | Stmt::PoolGive { .. } => {
                 Err("the reference interpreter has no tables or maps".into())
             }
             Stmt::Let { local, value, .. } => {
@@ -286,7 +291,7 @@ impl Machine<'_> {
     fn eval(&self, e: &Expr) -> Result<u64, String> {
         let mask = ones(e.ty.width());
         Ok(match &e.kind {
-            ExprKind::MapGet { .. } | ExprKind::MapContains { .. } => {
+            ExprKind::MapGet { .. } | ExprKind::MapContains { .. } | ExprKind::MeterTake { .. } => {
                 return Err("the reference interpreter has no maps".into());
             }
             ExprKind::Const(v) => v & mask,

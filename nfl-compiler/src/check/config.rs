@@ -166,7 +166,7 @@ impl<'a> Checker<'a> {
                 };
                 self.config[i].value = Some(value);
                 self.config[i].from_yaml = true;
-            } else if self.config[i].value.is_none() && values.is_none() && self.config[i].ty.is_some() {
+            } else if self.config[i].decl.default.is_none() && values.is_none() && self.config[i].ty.is_some() {
                 let decl = self.config[i].decl;
                 self.emit(
                     Diagnostic::error("nfl::E0322", format!("config parameter `{name}` has no value"), decl.name.span, "no default here")

@@ -248,7 +248,7 @@ impl<'a> Checker<'a> {
             };
             self.emit(
                 Diagnostic::error("nfl::E0329", format!("this pattern does not suit the {} key `{}`", key.kind.name(), key.name), entry_span(p), "wrong kind of pattern")
-                    .with_help(format!("a {} key takes {accepted}", key.kind.name())),
+                    .with_help(format!("{} {} key takes {accepted}", article(key.kind), key.kind.name())),
             );
         }
         m
@@ -323,7 +323,7 @@ impl<'a> Checker<'a> {
                 Some((id, self.const_args(id, r)?))
             });
             let size = decl.size.as_ref().and_then(|e| self.const_u32(e, "a table's size", 1, 1 << 24));
-            let masks = decl.masks.as_ref().and_then(|e| self.const_u32(e, "a table's mask bound", 1, 256));
+            let masks = decl.masks.as_ref().and_then(|e| self.const_u32(e, "a table's mask bound", 1, u64::from(crate::classify::MAX_MASKS_LIMIT)));
             let dynamic = decl.size.is_some();
             let t = &self.tables[i];
             let kinds: Vec<MatchKind> = t.keys.iter().map(|k| k.kind).collect();
@@ -331,7 +331,28 @@ impl<'a> Checker<'a> {
             let tss_needed = crate::entries::tss_masks_needed(&t.keys, &entries);
             let mask_bound = masks.unwrap_or(if dynamic { DEFAULT_MASKS.max(tss_needed) } else { tss_needed.max(1) });
             let imp = table::choose_impl(&kinds, static_n, INLINE_MAX, mask_bound);
-            let max_entries = size.unwrap_or_else(|| crate::entries::entries_needed(&t.keys, &entries, imp).max(1));
+            if let (Some(m), Some(e)) = (masks, decl.masks.as_ref())
+                && m < tss_needed
+                && matches!(imp, TableImpl::Tss { .. })
+            {
+                self.emit(
+                    Diagnostic::error("nfl::E0336", format!("the entries of `{}` need {tss_needed} mask slots, `masks` allows {m}", decl.name.name), e.span, "too few mask slots")
+                        .with_help(format!("raise it to `masks {tss_needed}` or more (run-time adds may need more still)")),
+                );
+                continue;
+            }
+            let needed = crate::entries::entries_needed(&t.keys, &entries, imp);
+            if let (Some(n), Some(e)) = (size, decl.size.as_ref())
+                && needed > n
+                && imp != TableImpl::Inline
+            {
+                self.emit(
+                    Diagnostic::error("nfl::E0336", format!("the entries of `{}` need {needed} map entries, `size` allows {n}", decl.name.name), e.span, "too small")
+                        .with_help(format!("raise it to `size {needed}` or more; ranges expand to several entries each")),
+                );
+                continue;
+            }
+            let max_entries = size.unwrap_or(needed.max(1));
             let action_params = t
                 .actions
                 .iter()
@@ -367,6 +388,11 @@ impl<'a> Checker<'a> {
         }
         req
     }
+}
+
+/// "a" or "an" before a match kind's name.
+fn article(kind: MatchKind) -> &'static str {
+    if matches!(kind, MatchKind::Exact | MatchKind::Lpm) { "an" } else { "a" }
 }
 
 fn entry_span(p: &ast::Pattern) -> Span {
