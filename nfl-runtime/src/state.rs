@@ -106,6 +106,13 @@ impl MapSet {
                 mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
             }
         }
+        for pool in schema.pools.iter().filter(|p| only.contains(&p.name.as_str())) {
+            let h = self.get(&pool.name)?;
+            for v in pool.first..=pool.last {
+                // A queue map has no key: each update pushes one value.
+                mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
+            }
+        }
         Ok(())
     }
 
@@ -114,22 +121,11 @@ impl MapSet {
     }
 
     /// Write the entries the build computed (tables fixed in code or
-    /// config). Run this after loading and before attaching.
+    /// config) and fill the pools. Run this after loading and before
+    /// attaching, on freshly created maps.
     pub fn write_initial(&self, schema: &Schema) -> Result<(), StateError> {
-        for init in &schema.initial {
-            let h = self.get(&init.map)?;
-            for (k, v) in &init.entries {
-                mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
-            }
-        }
-        for pool in &schema.pools {
-            let h = self.get(&pool.name)?;
-            for v in pool.first..=pool.last {
-                // A queue map has no key: each update pushes one value.
-                mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
-            }
-        }
-        Ok(())
+        let all: Vec<&str> = schema.maps.iter().map(|m| m.name.as_str()).collect();
+        self.write_initial_for(schema, &all)
     }
 
     /// Every counter cell that counted something: `(counter, index,
