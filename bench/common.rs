@@ -111,9 +111,8 @@ pub fn compile_c(src: &Path, out: &Path) -> Result<(), String> {
     compile_c_with(src, out, &[])
 }
 
-/// Compile `bench/c/<name>.c` into `dir`, returning the object bytes.
-pub fn compile_twin(name: &str, dir: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
-    let src = c_dir().join(format!("{name}.c"));
+/// Where [`compile_twin`] puts the object of `name` built with `defines`.
+pub fn twin_object_path(name: &str, dir: &Path, defines: &[&str]) -> PathBuf {
     let suffix: String = defines
         .iter()
         .flat_map(|d| {
@@ -123,7 +122,13 @@ pub fn compile_twin(name: &str, dir: &Path, defines: &[&str]) -> Result<Vec<u8>,
             )
         })
         .collect();
-    let out = dir.join(format!("{name}{suffix}.o"));
+    dir.join(format!("{name}{suffix}.o"))
+}
+
+/// Compile `bench/c/<name>.c` into `dir`, returning the object bytes.
+pub fn compile_twin(name: &str, dir: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
+    let src = c_dir().join(format!("{name}.c"));
+    let out = twin_object_path(name, dir, defines);
     compile_c_with(&src, &out, defines)?;
     std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))
 }

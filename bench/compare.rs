@@ -22,12 +22,12 @@
 
 mod common;
 mod interp;
+mod measure;
 
-use std::path::Path;
 use std::time::Instant;
 
 use common::*;
-use nfl_runtime::LoadedProgram;
+use measure::*;
 
 struct Settings {
     rounds: usize,
@@ -59,55 +59,6 @@ impl Settings {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    assert!(!v.is_empty());
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn ms(f: impl FnOnce()) -> f64 {
-    let t = Instant::now();
-    f();
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-fn load(obj: &[u8], what: &str) -> LoadedProgram {
-    nfl_runtime::load(obj, None).unwrap_or_else(|e| {
-        panic!(
-            "{what}: load failed: {e}\n{}",
-            e.verifier_log()
-                .map(nfl_runtime::trim_verifier_log)
-                .unwrap_or_default()
-        )
-    })
-}
-
-/// Stack bytes of a clang object: the deepest `(r10 - N)` in its disassembly.
-fn c_stack_bytes(obj: &Path) -> Option<u32> {
-    let out = std::process::Command::new("llvm-objdump")
-        .arg("-d")
-        .arg(obj)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut deepest = 0;
-    for piece in text.split("r10 - ").skip(1) {
-        let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(n) = digits.parse::<u32>() {
-            deepest = deepest.max(n);
-        }
-    }
-    Some(deepest)
-}
-
 /// The code of program `name` in an object.
 fn object_code(obj: &[u8], name: &str) -> Vec<nfl_compiler::bpf::Insn> {
     let progs = nfl_compiler::elf::read_programs(obj).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -124,34 +75,6 @@ fn executed(insns: &[nfl_compiler::bpf::Insn], pkt: &[u8], want: u32, what: &str
     let run = interp::run(insns, &mut copy).unwrap_or_else(|e| panic!("{what}: interpreter: {e}"));
     assert_eq!(run.retval, u64::from(want), "{what}: interpreter verdict");
     (run.executed, run.taken)
-}
-
-/// The mean of the middle half of `v` (interquartile mean).
-fn iqm(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let (lo, hi) = if n >= 4 { (n / 4, n - n / 4) } else { (0, n) };
-    v[lo..hi].iter().sum::<f64>() / (hi - lo) as f64
-}
-
-/// One test run: the kernel's mean ns per repetition.
-fn run_once(prog: &LoadedProgram, pkt: &[u8], repeat: u32, want: u32, what: &str) -> f64 {
-    let r = nfl_runtime::test_run(prog.fd(), pkt, repeat).unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(r.retval, want, "{what}: wrong verdict");
-    f64::from(r.duration_ns)
-}
-
-/// (median, interquartile mean) of the rounds.
-#[derive(Default)]
-struct Timing(Vec<f64>);
-
-impl Timing {
-    fn push(&mut self, ns: f64) {
-        self.0.push(ns);
-    }
-    fn summary(&mut self) -> (f64, f64) {
-        (median(&mut self.0), iqm(&mut self.0))
-    }
 }
 
 struct PacketRow {
@@ -179,10 +102,6 @@ struct ExampleRow {
     c_jited: u32,
     nf_stack: u32,
     c_stack: Option<u32>,
-}
-
-fn opt(v: Option<u32>) -> String {
-    v.map_or_else(|| "n/a".to_string(), |n| n.to_string())
 }
 
 fn main() {

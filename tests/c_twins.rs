@@ -424,3 +424,270 @@ fn c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus() {
         bad.len()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Run 6: the firewall and the router with tables and config (bench/nf/),
+// each in four builds: nflc specialized (config folded, small static table
+// inlined), nflc not specialized (the same rules in run-time maps, the
+// config value read from a map), C with the rules compiled in, C with the
+// rules in maps (bench/c/firewall.c, bench/c/router.c). All four must give
+// the same verdict, the same output bytes and the same table statistics.
+
+#[path = "../bench/common.rs"]
+mod common;
+#[path = "../bench/fwgen.rs"]
+mod fwgen;
+#[path = "../bench/tables.rs"]
+mod tables;
+
+/// The four builds of one NF, loaded, with their maps filled.
+struct Four {
+    progs: Vec<(&'static str, nfl_runtime::LoadedProgram)>,
+}
+
+impl Four {
+    fn firewall(dir: &std::path::Path) -> (Four, Vec<fwgen::FwRule>, bool) {
+        let spec = tables::build_bench_nf("firewall");
+        let dyn_ = tables::build_bench_nf("firewall_dyn");
+        let rules = tables::fw_rules_of(&spec.schema);
+        assert_eq!(
+            rules,
+            tables::fw_rules_of(&dyn_.schema),
+            "firewall.yaml and firewall_dyn.yaml must list the same rules"
+        );
+        assert!(
+            spec.schema.explain.iter().any(|l| l.contains("compiled into code")),
+            "the specialized firewall's table is not inlined: {:?}",
+            spec.schema.explain
+        );
+        assert!(
+            dyn_.schema.explain.iter().any(|l| l.contains("tuple-space")),
+            "the unspecialized firewall's table is not a classifier: {:?}",
+            dyn_.schema.explain
+        );
+        let drop_fragments = tables::config_value(&spec.schema, "drop_fragments") != 0;
+        let header = tables::fw_header(&rules, drop_fragments);
+        let c_static = tables::compile_twin_with("firewall", dir, &["FW_STATIC"], &[("fw_rules.h", header)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c_dyn = tables::compile_twin_with("firewall", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let load = |obj: &[u8], what: &str| {
+            nfl_runtime::load(obj, None).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: {e}\n{}",
+                    e.verifier_log()
+                        .map(nfl_runtime::trim_verifier_log)
+                        .unwrap_or_default()
+                )
+            })
+        };
+        let (p_spec, p_dyn) = (load(&spec.object, "firewall.nf"), load(&dyn_.object, "firewall_dyn.nf"));
+        tables::fill_nf(&p_spec, &spec, None);
+        tables::fill_nf(&p_dyn, &dyn_, Some(u64::from(drop_fragments)));
+        let (p_cs, p_cd) = (load(&c_static, "firewall.c static"), load(&c_dyn, "firewall.c"));
+        tables::fill_fw_c(&p_cd, &rules, drop_fragments, 64);
+        let progs = vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd)];
+        (Four { progs }, rules, drop_fragments)
+    }
+
+    fn router(dir: &std::path::Path) -> (Four, Vec<tables::Route>) {
+        let spec = tables::build_bench_nf("router");
+        let dyn_ = tables::build_bench_nf("router_dyn");
+        let routes = tables::routes_of(&spec.schema);
+        assert_eq!(routes, tables::routes_of(&dyn_.schema), "router.yaml and router_dyn.yaml must list the same routes");
+        assert!(
+            spec.schema.explain.iter().any(|l| l.contains("compiled into code")),
+            "the specialized router's table is not inlined: {:?}",
+            spec.schema.explain
+        );
+        let mac = tables::config_value(&spec.schema, "router_mac");
+        let header = tables::rt_header(&routes, mac);
+        let c_static = tables::compile_twin_with("router", dir, &["RT_STATIC"], &[("rt_routes.h", header)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c_dyn = tables::compile_twin_with("router", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let load = |obj: &[u8], what: &str| nfl_runtime::load(obj, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (p_spec, p_dyn) = (load(&spec.object, "router.nf"), load(&dyn_.object, "router_dyn.nf"));
+        tables::fill_nf(&p_spec, &spec, None);
+        tables::fill_nf(&p_dyn, &dyn_, Some(mac));
+        let (p_cs, p_cd) = (load(&c_static, "router.c static"), load(&c_dyn, "router.c"));
+        tables::fill_rt_c(&p_cd, &routes, mac);
+        let progs = vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd)];
+        (Four { progs }, routes)
+    }
+
+    /// Run every program on every packet; the mismatches. Keeps the
+    /// verdict and output of the first program in `first`.
+    fn compare(&self, packets: &[(String, Vec<u8>)], first: &mut Vec<(u32, Vec<u8>)>) -> Vec<String> {
+        let mut bad = Vec::new();
+        for (name, p) in packets {
+            let runs: Vec<_> = self
+                .progs
+                .iter()
+                .map(|(who, prog)| {
+                    let r = nfl_runtime::test_run(prog.fd(), p, 1).unwrap_or_else(|e| panic!("{who} on {name}: {e}"));
+                    (r.retval, r.data_out)
+                })
+                .collect();
+            for ((who, _), run) in self.progs.iter().zip(&runs).skip(1) {
+                if *run != runs[0] {
+                    bad.push(format!(
+                        "{name}: {} gives {} {:02x?}, {who} gives {} {:02x?}",
+                        self.progs[0].0, runs[0].0, runs[0].1, run.0, run.1
+                    ));
+                }
+            }
+            first.extend(runs.into_iter().next());
+        }
+        bad
+    }
+
+    /// The hit and miss statistics agree.
+    fn same_stats(&self, map_nf: &str, map_c: &str) {
+        let get = |i: usize| {
+            let (who, prog) = &self.progs[i];
+            let map = if who.starts_with('C') { map_c } else { map_nf };
+            (tables::stats(prog, map, 0), tables::stats(prog, map, 1))
+        };
+        let first = get(0);
+        for i in 1..self.progs.len() {
+            assert_eq!(first, get(i), "{} (left) and {} (right) count hits and misses differently", self.progs[0].0, self.progs[i].0);
+        }
+        eprintln!("stats: hits {:?}, misses {:?} (packets, bytes)", first.0, first.1);
+    }
+}
+
+/// Packets plus every truncation of the first `truncated` of them.
+fn with_truncations(packets: Vec<(String, Vec<u8>)>, truncated: usize) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (i, (name, p)) in packets.into_iter().enumerate() {
+        if i < truncated {
+            for t in truncations(&p).filter(|t| t.len() < p.len()) {
+                out.push((format!("{name} [..{}]", t.len()), t.to_vec()));
+            }
+        }
+        out.push((name, p));
+    }
+    out
+}
+
+#[test]
+fn firewall_twins_agree_with_nflc_specialized_and_not() {
+    if !gate("firewall_twins_agree_with_nflc_specialized_and_not") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (four, rules, drop_fragments) = Four::firewall(dir.path());
+    assert!(drop_fragments, "firewall.yaml sets drop_fragments");
+
+    // The timed packets, then packets at the edges of every rule (and
+    // random ones), fragments, and packets that are not IPv4/TCP/UDP.
+    let mut tuples: Vec<(String, fwgen::FiveTuple)> =
+        tables::fw_bench_tuples().into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    tuples.extend(fwgen::tuples(&rules, 3000, 6).into_iter().enumerate().map(|(i, t)| (format!("edge #{i} {t:?}"), t)));
+    let mut packets: Vec<(String, Vec<u8>)> = tuples.iter().map(|(n, t)| (n.clone(), tables::tuple_packet(t))).collect();
+    for (name, t) in tuples.iter().take(5) {
+        for flags_frag in [0x2001u16, 0x0001, 0x1fff, 0x2000, 0x4000] {
+            let mut p = tables::tuple_packet(t);
+            p[20..22].copy_from_slice(&flags_frag.to_be_bytes());
+            packets.push((format!("{name} frag {flags_frag:#06x}"), p));
+        }
+    }
+    packets.extend(bench_packets().into_iter().map(|(n, p, _)| (format!("common: {n}"), p)));
+    let packets = with_truncations(packets, 5);
+
+    let mut runs = Vec::new();
+    let bad = four.compare(&packets, &mut runs);
+    let shown: Vec<&String> = bad.iter().take(20).collect();
+    assert!(bad.is_empty(), "{} disagreements, first ones:\n{shown:#?}", bad.len());
+    let verdicts: Vec<u32> = runs.iter().map(|r| r.0).collect();
+
+    // And with the reference: the timed and edge packets are whole,
+    // first-fragment IPv4, so the first matching rule decides.
+    let by_name: std::collections::HashMap<&str, u32> =
+        packets.iter().map(|(n, _)| n.as_str()).zip(verdicts.iter().copied()).collect();
+    for (name, t) in &tuples {
+        let want = match fwgen::reference(&rules, t) {
+            Some(r) if rules[r].deny => tables::XDP_DROP,
+            _ => tables::XDP_PASS,
+        };
+        assert_eq!(by_name[name.as_str()], want, "{name}: against the reference");
+    }
+    let drops = verdicts.iter().filter(|&&v| v == tables::XDP_DROP).count();
+    eprintln!("firewall: 4 builds agree on {} packets ({drops} dropped)", packets.len());
+    assert!(drops > 500 && packets.len() - drops > 500, "verdicts too one-sided: {drops} of {}", packets.len());
+    four.same_stats("acl_stats", "acl_stats");
+}
+
+/// Internet checksum of an IPv4 header (0 when it is valid).
+fn ipv4_header_sum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[test]
+fn router_twins_agree_with_nflc_specialized_and_not() {
+    if !gate("router_twins_agree_with_nflc_specialized_and_not") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (four, routes) = Four::router(dir.path());
+    let mut packets: Vec<(String, Vec<u8>)> =
+        tables::rt_bench_packets().into_iter().map(|(n, p)| (n.to_string(), p)).collect();
+    let udp = |dst: [u8; 4], ttl: u8| {
+        let ip = Ipv4 { ttl, ..Ipv4::new(IPPROTO_UDP, v4(198, 18, 0, 1), dst) };
+        ipv4_packet(&[], ip, &udp_header(40000, 53, 4), b"abcd")
+    };
+    // Every route's first and last address and their neighbours.
+    for r in &routes {
+        let mask = u32::MAX << (32 - r.len);
+        for d in [r.net, r.net | !mask, r.net.wrapping_sub(1), (r.net | !mask).wrapping_add(1)] {
+            packets.push((format!("to {:?}", d.to_be_bytes()), udp(d.to_be_bytes(), 64)));
+        }
+    }
+    let mut rng = fwgen::Rng::new(7);
+    for _ in 0..2000 {
+        let d = fwgen::bench_addr(&mut rng);
+        packets.push((format!("to {:?}", d.to_be_bytes()), udp(d.to_be_bytes(), 64)));
+    }
+    for ttl in [0u8, 1, 2, 3, 255] {
+        packets.push((format!("ttl {ttl}"), udp([198, 18, 1, 10], ttl)));
+    }
+    // Checksums around the end-around carry.
+    for check in [0x0000u16, 0x00ff, 0x0100, 0xfeff, 0xff00, 0xfffe, 0xffff, 0x7fff] {
+        let mut p = udp([198, 18, 1, 10], 64);
+        p[24..26].copy_from_slice(&check.to_be_bytes());
+        packets.push((format!("checksum {check:#06x}"), p));
+    }
+    packets.extend(bench_packets().into_iter().map(|(n, p, _)| (format!("common: {n}"), p)));
+    let packets = with_truncations(packets, 2);
+
+    let mut runs = Vec::new();
+    let bad = four.compare(&packets, &mut runs);
+    let shown: Vec<&String> = bad.iter().take(20).collect();
+    assert!(bad.is_empty(), "{} disagreements, first ones:\n{shown:#?}", bad.len());
+
+    // Forwarded packets with a valid checksum keep a valid one, and go
+    // where the longest prefix says.
+    let mut forwarded = 0;
+    for ((name, p), (verdict, out)) in packets.iter().zip(&runs) {
+        if p.len() < 34 || p[12..14] != [0x08, 0x00] || *verdict != tables::XDP_REDIRECT {
+            continue;
+        }
+        forwarded += 1;
+        let dst = u32::from_be_bytes([p[30], p[31], p[32], p[33]]);
+        let route = routes
+            .iter()
+            .find(|r| dst & (u32::MAX << (32 - r.len)) == r.net)
+            .unwrap_or_else(|| panic!("{name}: forwarded without a route"));
+        assert_eq!(out[..6], route.mac.to_be_bytes()[2..], "{name}: next hop MAC");
+        assert_eq!(out[22], p[22] - 1, "{name}: TTL");
+        if ipv4_header_sum(&p[14..34]) == 0 {
+            assert_eq!(ipv4_header_sum(&out[14..34]), 0, "{name}: checksum after forwarding");
+        }
+    }
+    eprintln!("router: 4 builds agree on {} packets ({forwarded} forwarded)", packets.len());
+    assert!(forwarded > 1000, "only {forwarded} forwarded");
+    four.same_stats("routes_stats", "routes_stats");
+}
