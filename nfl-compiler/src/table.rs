@@ -229,6 +229,12 @@ fn tss_slots(n: usize) -> (Vec<KeySlot>, u32) {
 }
 
 impl TableLayout {
+    /// The per-CPU scratch value where a tuple-space walk keeps its best
+    /// hit.
+    pub fn best_map(&self) -> String {
+        format!("{}_best", self.name)
+    }
+
     /// The per-CPU hit/miss counters of the table.
     pub fn stats_map(&self) -> String {
         format!("{}_stats", self.name)

@@ -23,6 +23,8 @@ pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, color: bool
         Err(e) => return Err(super::super::cmd::test::load_failure(&e)),
     };
     nfl_runtime::state::init_maps(&prog, &build.object).map_err(|e| format!("cannot fill the program's maps: {e}"))?;
+    let processed = prog.verified_insns().map_or_else(|| "?".to_string(), |n| n.to_string());
+    eprintln!("loaded {}: {} insns after the verifier, {processed} processed", prog.name(), prog.xlated_insn_count());
     let outcomes = testfile::run_cases(&prog, &cases);
     print!("{}", testfile::format_outcomes(&outcomes));
     if outcomes.iter().all(|o| o.passed()) { Ok(ExitCode::SUCCESS) } else { Ok(ExitCode::FAILURE) }

@@ -60,6 +60,8 @@ pub(crate) struct Builder<'h> {
     call_depth: u32,
     /// Per table: its rules map and (Tss) masks map.
     table_maps: Vec<(MapId, Option<MapId>)>,
+    /// Per tuple-space table: the per-CPU scratch value of its best hit.
+    table_best: Vec<Option<MapId>>,
     counter_maps: Vec<MapId>,
     state_maps: Vec<MapId>,
     /// Per table: its hit/miss stats map.
@@ -127,15 +129,15 @@ pub fn build(hir: &Hir) -> Function {
         func.maps.push(m);
         MapId(func.maps.len() as u32 - 1)
     };
-    let table_maps = hir
+    let (table_maps, table_best): (Vec<_>, Vec<_>) = hir
         .tables
         .iter()
         .map(|t| {
-            let mut ids = table::table_maps(&t.layout).into_iter().map(|m| add_map(&mut func, m));
-            let rules = ids.next().unwrap_or(MapId(u32::MAX));
-            (rules, ids.next())
+            let ids: Vec<MapId> = table::table_maps(&t.layout).into_iter().map(|m| add_map(&mut func, m)).collect();
+            let rules = ids.first().copied().unwrap_or(MapId(u32::MAX));
+            ((rules, ids.get(1).copied()), ids.get(2).copied())
         })
-        .collect();
+        .unzip();
     let meter_maps = hir.meters.iter().map(|m| add_map(&mut func, objects::meter_map(m))).collect();
     let pool_maps = hir.pools.iter().map(|p| add_map(&mut func, objects::pool_map(p))).collect();
     let table_stats = hir.tables.iter().map(|t| add_map(&mut func, table::stats_map(&t.layout))).collect();
@@ -160,6 +162,7 @@ pub fn build(hir: &Hir) -> Function {
         locals,
         call_depth: 0,
         table_maps,
+        table_best,
         counter_maps,
         state_maps,
         table_stats,

@@ -53,6 +53,14 @@ pub(crate) fn table_maps(t: &TableLayout) -> Vec<MapDef> {
                     max_entries: 1,
                     flags: 0,
                 },
+                MapDef {
+                    name: t.best_map(),
+                    kind: MapKind::PerCpuArray,
+                    key_size: 4,
+                    value_size: t.value_size,
+                    max_entries: 1,
+                    flags: 0,
+                },
             ]
         }
     }
@@ -85,20 +93,33 @@ struct Walk {
     keys: Vec<Operand>,
     key: BufId,
     rules: MapId,
+    /// This CPU's copy of the best hit so far (`prio` 0: none yet).
     best: VarId,
-    best_prio: VarId,
+    value_size: u32,
     done: BlockId,
 }
 
 impl Builder<'_> {
+    /// Continue at `win` when `prio` beats the best hit's priority, read
+    /// from the scratch value. Keeping the best hit in a map, not in
+    /// registers, leaves nothing that differs between the paths through
+    /// one probe, so the verifier merges them at every loop head and its
+    /// cost stays linear in the mask bound.
+    fn beats_best(&mut self, w: &Walk, prio: VarId, win: BlockId, lose: BlockId) {
+        let best_prio = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: best_prio, ptr: w.best, off: 0, bytes: 4 });
+        self.branch(CmpOp::Gt, Operand::Var(prio), Operand::Var(best_prio), 32, win, lose);
+    }
+
     /// Probe the slot at `ptr + base` (`max_prio`, `tuple_id`, masks): stop
     /// at `done` if it cannot beat the best so far, else mask the key,
-    /// look it up and keep a better hit. Continues in a fresh block.
+    /// look it up and copy a better hit into the scratch value. Continues
+    /// in a fresh block.
     fn probe_slot(&mut self, w: &Walk, ptr: VarId, base: u32) {
         let max_prio = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: max_prio, ptr, off: base, bytes: 4 });
         let probe = self.new_block();
-        self.branch(CmpOp::Gt, Operand::Var(max_prio), Operand::Var(w.best_prio), 32, probe, w.done);
+        self.beats_best(w, max_prio, probe, w.done);
         self.switch_to(probe);
         let tuple = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: tuple, ptr, off: base + 4, bytes: 4 });
@@ -109,23 +130,22 @@ impl Builder<'_> {
             let masked = self.alu(AluOp::And, *k, Operand::Var(m), 64);
             self.push(Inst::BufStore { buf: w.key, off: 8 + 8 * f as u32, bytes: 8, src: masked });
         }
-        let r = self.new_var(VarKind::MapValueOrNull);
-        self.push(Inst::MapLookup { dst: r, map: w.rules, key: w.key });
-        let found = self.new_block();
-        let next = self.new_block();
-        self.terminate(Term::Branch { op: CmpOp::Eq, lhs: r, rhs: Operand::Imm(0), width: 64, then_bb: next, else_bb: found });
-        self.switch_to(found);
-        let fp = self.new_var(VarKind::MapValue);
-        self.push(Inst::Copy { dst: fp, src: r });
+        let (fp, next) = self.lookup(w.rules, w.key);
         let prio = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: prio, ptr: fp, off: 0, bytes: 4 });
         let better = self.new_block();
-        self.branch(CmpOp::Gt, Operand::Var(prio), Operand::Var(w.best_prio), 32, better, next);
+        let after = self.new_block();
+        self.beats_best(w, prio, better, after);
         self.switch_to(better);
-        self.push(Inst::Copy { dst: w.best, src: r });
-        self.push(Inst::Copy { dst: w.best_prio, src: prio });
-        self.terminate(Term::Jump(next));
+        for off in (0..w.value_size).step_by(8) {
+            let word = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: word, ptr: fp, off, bytes: 8 });
+            self.push(Inst::MemStore { ptr: w.best, off, bytes: 8, src: Operand::Var(word) });
+        }
+        self.terminate(Term::Jump(after));
         self.switch_to(next);
+        self.terminate(Term::Jump(after));
+        self.switch_to(after);
     }
 
     pub(crate) fn apply(&mut self, table: TableId) {
@@ -292,21 +312,21 @@ impl Builder<'_> {
     fn tss_walk(&mut self, table: TableId, keys: &[Operand], masks: u32) -> (VarId, BlockId) {
         let (rules, masks_map) = self.table_maps[table.index()];
         let masks_map: MapId = masks_map.unwrap_or(rules);
+        let scratch = self.table_best[table.index()].unwrap_or(rules);
+        let value_size = self.hir.tables[table.index()].layout.value_size;
         let n = keys.len() as u32;
         let stride = 8 + 8 * n;
         let zero = self.new_buf(4);
         self.push(Inst::BufStore { buf: zero, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let (best, no_best) = self.lookup(scratch, zero);
+        self.push(Inst::MemStore { ptr: best, off: 0, bytes: 4, src: Operand::Imm(0) });
         let (mp, no_masks) = self.lookup(masks_map, zero);
         let count = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: count, ptr: mp, off: 0, bytes: 4 });
-        let best = self.new_var(VarKind::MapValueOrNull);
-        self.push(Inst::Const { dst: best, value: 0 });
-        let best_prio = self.new_var(VarKind::Scalar);
-        self.push(Inst::Const { dst: best_prio, value: 0 });
         let key = self.new_buf(8 + 8 * n);
         self.push(Inst::BufStore { buf: key, off: 4, bytes: 4, src: Operand::Imm(0) });
         let done = self.new_block();
-        let w = Walk { keys: keys.to_vec(), key, rules, best, best_prio, done };
+        let w = Walk { keys: keys.to_vec(), key, rules, best, value_size, done };
         if masks <= UNROLL_MASKS {
             for i in 0..masks {
                 let body = self.new_block();
@@ -342,12 +362,14 @@ impl Builder<'_> {
         self.switch_to(done);
         let hit = self.new_block();
         let miss = self.new_block();
-        self.terminate(Term::Branch { op: CmpOp::Eq, lhs: best, rhs: Operand::Imm(0), width: 64, then_bb: miss, else_bb: hit });
-        self.switch_to(no_masks);
-        self.terminate(Term::Jump(miss));
+        let best_prio = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: best_prio, ptr: best, off: 0, bytes: 4 });
+        self.branch(CmpOp::Eq, Operand::Var(best_prio), Operand::Imm(0), 32, miss, hit);
+        for b in [no_masks, no_best] {
+            self.switch_to(b);
+            self.terminate(Term::Jump(miss));
+        }
         self.switch_to(hit);
-        let p = self.new_var(VarKind::MapValue);
-        self.push(Inst::Copy { dst: p, src: best });
-        (p, miss)
+        (best, miss)
     }
 }
