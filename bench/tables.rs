@@ -282,6 +282,45 @@ pub fn fill_fw_c(prog: &LoadedProgram, rules: &[FwRule], drop_fragments: bool, m
     put(&set, "fw_conf", &0u32.to_ne_bytes(), &conf);
 }
 
+/// The mask bound of the tuple-space table `table` of a build (its masks
+/// map holds `8 + bound * (8 + 8 * fields)` bytes).
+pub fn tss_bound(schema: &Schema, table: &str) -> u32 {
+    let t = schema.table(table).unwrap_or_else(|| panic!("no table {table}"));
+    let masks = schema.map(t.masks_map.as_deref().expect("a tuple-space table")).expect("masks map");
+    (masks.value_size - 8) / (8 + 8 * t.slots.len() as u32)
+}
+
+/// The defines of `firewall.c -DFW_TSS` for a build's `acl` table
+/// (firewall.nf or firewall_dyn.nf; with TSS_TAG for firewall_tagged.nf).
+pub fn tss_defines(schema: &Schema) -> Vec<String> {
+    let mut d = vec!["FW_TSS".into(), format!("TSS_MAX_MASKS={}", tss_bound(schema, "acl"))];
+    let t = schema.table("acl").expect("an acl table");
+    if t.actions.iter().any(|a| !a.params.is_empty()) {
+        let tag = &t.actions[0].params[0];
+        assert_eq!((tag.off, tag.bytes, t.value_size), (8, 2, 16), "firewall_tagged.nf's value layout");
+        d.push("TSS_TAG".into());
+    }
+    d
+}
+
+/// Fill `firewall.c -DFW_TSS`'s maps with the images the nflc `build`
+/// computed for its `acl` table, and the flag.
+pub fn fill_tss_c(prog: &LoadedProgram, build: &Build, drop_fragments: bool) {
+    let tss_maps = ["acl_rules", "acl_masks"];
+    let mut maps: Vec<MapSchema> = build.schema.maps.iter().filter(|m| tss_maps.contains(&m.name.as_str())).cloned().collect();
+    assert_eq!(maps.len(), 2, "the build has no tuple-space `acl` table");
+    maps.push(map_schema("fw_conf", "array", 4, 8, 1));
+    let set = c_maps(prog, maps);
+    for init in build.schema.initial.iter().filter(|i| tss_maps.contains(&i.map.as_str())) {
+        for (k, v) in &init.entries {
+            put(&set, &init.map, k, v);
+        }
+    }
+    let mut conf = 0u32.to_ne_bytes().to_vec();
+    conf.extend_from_slice(&u32::from(drop_fragments).to_ne_bytes());
+    put(&set, "fw_conf", &0u32.to_ne_bytes(), &conf);
+}
+
 /// Fill router.c's maps (not for -DRT_STATIC): the routes and the MAC.
 pub fn fill_rt_c(prog: &LoadedProgram, routes: &[Route], router_mac: u64) {
     let set = c_maps(

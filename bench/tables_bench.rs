@@ -5,7 +5,7 @@
 //!    into compares), nflc not specialized (`*_dyn.nf`: the same rules in a
 //!    run-time table, the config value read from a map), and their C twins
 //!    (`bench/c/firewall.c`, `bench/c/router.c`: rules compiled in, or in
-//!    maps). Per build: compile ms (nflc in process, median of
+//!    maps); the firewall also as the same tuple-space walk in C. Per build: compile ms (nflc in process, median of
 //!    `nf_builds`; clang as a process, median of `clang_builds`), load ms
 //!    (median of `loads`), xlated insns, the verifier's processed insns,
 //!    JIT bytes, stack bytes; then ns/packet with BPF_PROG_TEST_RUN
@@ -21,8 +21,10 @@
 //! 3. Scale: generated firewalls of 100, 1,000 and 10,000 rules (30%
 //!    ternary/range, `bench/fwgen.rs`) in firewall.nf (tuple-space
 //!    classifier) against a linear scan in C (`firewall.c -DFW_BPF_LOOP`,
-//!    bpf_loop over an array map). µs-scale programs: the repeat is chosen
-//!    so that one run takes about `scale_run_ms`.
+//!    bpf_loop over an array map) and the same tuple-space walk in C
+//!    (`firewall.c -DFW_TSS`, bpf_loop over the images nflc built).
+//!    µs-scale programs: the repeat is chosen so that one run takes about
+//!    `scale_run_ms`.
 //!
 //! `NFL_BENCH_QUICK=1`: a smoke run. `NFL_BENCH_ONLY=fw,rt,reload,scale`:
 //! some parts only.
@@ -291,7 +293,15 @@ fn firewall_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
         c_maps_label: "C maps (linear scan)",
         fill_c: &|p| tables::fill_fw_c(p, &rules, drop_fragments, 64),
     };
-    let variants = load_four(s, dir, (&spec.0, spec.1), (&dyn_.0, dyn_.1), &twins);
+    let mut variants = load_four(s, dir, (&spec.0, spec.1), (&dyn_.0, dyn_.1), &twins);
+    // A fifth build: the same tuple-space walk in C, on the images nflc built.
+    let defines = tables::tss_defines(&dyn_.0.schema);
+    let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
+    let (obj, build_ms) = timed_clang(dir, "firewall", &defines, &[], s.clang_builds);
+    let (prog, load_ms) = timed_loads(&obj, "firewall.c TSS", s.loads);
+    tables::fill_tss_c(&prog, &dyn_.0, drop_fragments);
+    let stack = c_stack_bytes(&twin_object_path("firewall", dir, &defines));
+    variants.push(Variant { label: "C TSS (bpf_loop)", prog, build_ms, load_ms, stack });
     let packets: Vec<(String, Vec<u8>, u32, u32)> = tables::fw_bench_tuples()
         .into_iter()
         .map(|(n, t)| {
@@ -345,13 +355,19 @@ fn report_nf(s: &Settings, results: &[NfResult], floor_insns: u32) {
         s.rounds
     );
     println!();
-    println!("| NF | packet | repeat | nflc spec | C static | ratio | IQM ratio | nflc not spec | C maps | ratio | IQM ratio | spec / C maps | floor |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| NF | packet | repeat | nflc spec | C static | ratio | IQM ratio | nflc not spec | C maps | ratio | IQM ratio | spec / C maps | C TSS | not spec / C TSS | floor |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for res in results {
         for r in &res.rows {
             let [sp, dy, cs, cd] = [r.ns[0], r.ns[1], r.ns[2], r.ns[3]];
+            let (tss, tss_ratio) = match r.ns.get(4) {
+                Some(t) => (format!("{:.0}", t.0), format!("{:.2}", dy.0 / t.0)),
+                None => ("-".into(), "-".into()),
+            };
             println!(
-                "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} |",
+                "| {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {tss} | {tss_ratio} | {:.0} |",
                 r.nf,
                 r.packet,
                 r.repeat,
@@ -380,17 +396,19 @@ fn report_nf(s: &Settings, results: &[NfResult], floor_insns: u32) {
     println!();
     println!("### code, compile and load (ratios: against the C twin of the same kind: specialized : C static, not specialized : C maps)");
     println!();
+    println!("compile ms: nflc in process (median of {}); clang -O2 -g as a process (median of {}). load ms: nfl_runtime::load, aya + verifier (median of {}).", s.nf_builds, s.clang_builds, s.loads);
+    println!();
     println!(
-        "| NF | build | xlated | xlated ratio | processed | processed ratio | jited B | stack B | compile ms (nflc median of {}, clang median of {}) | load ms (median of {}) |",
-        s.nf_builds, s.clang_builds, s.loads
+        "| NF | build | xlated | xlated ratio | processed | processed ratio | jited B | stack B | compile ms | load ms |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for res in results {
         let v = &res.variants;
         println!("{}", v[0].code_row(res.nf, Some(&v[2])));
         println!("{}", v[1].code_row(res.nf, Some(&v[3])));
-        println!("{}", v[2].code_row(res.nf, None));
-        println!("{}", v[3].code_row(res.nf, None));
+        for extra in &v[2..] {
+            println!("{}", extra.code_row(res.nf, None));
+        }
     }
 }
 
@@ -526,14 +544,21 @@ fn report_reload(s: &Settings, rows: &[ReloadRow], writes: &mut [f64]) {
 // ---------------------------------------------------------------------------
 // Part 3: scale.
 
+/// One program of the scale part: its label, and the loaded program with
+/// its load ms and code figures, or why it does not load.
+struct ScaleProg {
+    label: &'static str,
+    prog: Result<(LoadedProgram, f64), String>,
+}
+
 struct ScaleRow {
     rules: usize,
     complex: usize,
     nf_build_ms: f64,
     explain: String,
-    nf: Result<(u32, Option<u32>, f64), String>,
-    c: (u32, Option<u32>, f64),
-    packets: Vec<(String, Option<(f64, f64)>, (f64, f64), f64, u32)>,
+    progs: Vec<ScaleProg>,
+    /// (packet, repeat, per program: (median, IQM) if it loaded, floor).
+    packets: Vec<(String, u32, Vec<Option<(f64, f64)>>, f64)>,
 }
 
 /// Repeat count for about `run_ms` per run, from one short run.
@@ -543,11 +568,39 @@ fn repeat_for(prog: &LoadedProgram, pkt: &[u8], run_ms: f64) -> u32 {
     ((run_ms * 1e6 / ns) as u32).clamp(1000, 2_000_000)
 }
 
+fn timed_try_load(obj: &[u8]) -> Result<(LoadedProgram, f64), String> {
+    let t = Instant::now();
+    try_load(obj).map(|p| (p, t.elapsed().as_secs_f64() * 1e3))
+}
+
+/// Packets of a rule set: the first rule matched early, half-way, late; a miss.
+fn scale_packets(rules: &[fwgen::FwRule], seed: u64) -> Vec<(String, FiveTuple, u32)> {
+    let n = rules.len();
+    let tuples = fwgen::tuples(rules, 20_000, seed);
+    let hits: Vec<(Option<usize>, &FiveTuple)> = tuples.iter().map(|k| (fwgen::reference(rules, k), k)).collect();
+    let verdict = |hit: Option<usize>| match hit {
+        Some(i) if rules[i].deny => tables::XDP_DROP,
+        _ => XDP_PASS,
+    };
+    let mut picks: Vec<(String, FiveTuple, u32)> = [n / 100, n / 2, n]
+        .into_iter()
+        .map(|target| {
+            let (h, k) =
+                hits.iter().filter_map(|(h, k)| h.map(|h| (h, *k))).min_by_key(|(h, _)| h.abs_diff(target)).expect("a hit");
+            (format!("first match: rule {}", h + 1), *k, verdict(Some(h)))
+        })
+        .collect();
+    if let Some((_, k)) = hits.iter().find(|(h, _)| h.is_none()) {
+        picks.push(("no match".into(), **k, verdict(None)));
+    }
+    picks
+}
+
 fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> {
     let text = tables::nf_text("firewall.nf");
     let max_rules = 16_384u32;
-    let c_defines = ["FW_BPF_LOOP", "FW_MAX_RULES=16384"];
-    let c_obj = tables::compile_twin_with("firewall", dir, &c_defines, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let scan_obj = tables::compile_twin_with("firewall", dir, &["FW_BPF_LOOP", "FW_MAX_RULES=16384"], &[])
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut rows = Vec::new();
     for &n in &s.scale_sizes {
         let rules = fwgen::generate(fwgen::SEED ^ n as u64, n, 30);
@@ -558,69 +611,49 @@ fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> 
         let nf_build_ms = t.elapsed().as_secs_f64() * 1e3;
         let explain = build.schema.explain.first().cloned().unwrap_or_default();
         eprintln!("scale: {n} rules built in {nf_build_ms:.0} ms; loading");
-        let t = Instant::now();
-        let nf_prog = try_load(&build.object);
-        let nf_load_ms = t.elapsed().as_secs_f64() * 1e3;
-        if let Ok(p) = &nf_prog {
+        let nf = timed_try_load(&build.object);
+        if let Ok((p, _)) = &nf {
             tables::fill_nf(p, &build, None);
         }
-        let t = Instant::now();
-        let c_prog = load(&c_obj, "firewall.c bpf_loop");
-        let c_load_ms = t.elapsed().as_secs_f64() * 1e3;
-        tables::fill_fw_c(&c_prog, &rules, true, max_rules);
-
-        // Packets: the first rule matched early, half-way, late; a miss.
-        let tuples = fwgen::tuples(&rules, 20_000, fwgen::SEED ^ 0x5ca1e ^ n as u64);
-        let hits: Vec<(Option<usize>, &FiveTuple)> = tuples.iter().map(|k| (fwgen::reference(&rules, k), k)).collect();
-        let near = |target: usize| {
-            hits.iter().filter_map(|(h, k)| h.map(|h| (h, *k))).min_by_key(|(h, _)| h.abs_diff(target)).expect("a hit")
-        };
-        let mut picks: Vec<(String, FiveTuple, Option<usize>)> = [n / 100, n / 2, n]
-            .into_iter()
-            .map(|target| {
-                let (h, k) = near(target);
-                (format!("first match: rule {}", h + 1), *k, Some(h))
-            })
-            .collect();
-        if let Some((_, k)) = hits.iter().find(|(h, _)| h.is_none()) {
-            picks.push(("no match".into(), **k, None));
+        let scan = timed_try_load(&scan_obj);
+        if let Ok((p, _)) = &scan {
+            tables::fill_fw_c(p, &rules, true, max_rules);
         }
+        let defines = tables::tss_defines(&build.schema);
+        let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
+        let tss_obj = tables::compile_twin_with("firewall", dir, &defines, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let tss = timed_try_load(&tss_obj);
+        if let Ok((p, _)) = &tss {
+            tables::fill_tss_c(p, &build, true);
+        }
+        let progs = vec![
+            ScaleProg { label: "nflc (TSS)", prog: nf },
+            ScaleProg { label: "C linear scan", prog: scan },
+            ScaleProg { label: "C TSS", prog: tss },
+        ];
+        let loaded: Vec<Option<&LoadedProgram>> = progs.iter().map(|p| p.prog.as_ref().ok().map(|(p, _)| p)).collect();
+
         let mut packets = Vec::new();
-        for (pname, k, hit) in picks {
-            let want = match hit {
-                Some(i) if rules[i].deny => tables::XDP_DROP,
-                _ => XDP_PASS,
-            };
+        for (pname, k, want) in scale_packets(&rules, fwgen::SEED ^ 0x5ca1e ^ n as u64) {
             let pkt = tables::tuple_packet(&k);
-            let repeat = repeat_for(&c_prog, &pkt, s.scale_run_ms).min(match &nf_prog {
-                Ok(p) => repeat_for(p, &pkt, s.scale_run_ms),
-                Err(_) => u32::MAX,
-            });
-            let (mut nf_t, mut c_t, mut floor_t) = (Timing::default(), Timing::default(), Timing::default());
+            let repeat = loaded.iter().flatten().map(|p| repeat_for(p, &pkt, s.scale_run_ms)).min().unwrap_or(1000);
+            let mut t: Vec<Timing> = loaded.iter().map(|_| Timing::default()).collect();
+            let mut floor = Timing::default();
+            let m = loaded.len() + 1;
             for round in 0..s.scale_rounds {
-                let mut order = [0, 1, 2];
-                order.rotate_left(round % 3);
-                for who in order {
-                    match (who, &nf_prog) {
-                        (0, Ok(p)) => nf_t.push(run_once(p, &pkt, repeat, want, &format!("nflc {n} rules, {pname}"))),
-                        (0, Err(_)) => {}
-                        (1, _) => c_t.push(run_once(&c_prog, &pkt, repeat, want, &format!("C {n} rules, {pname}"))),
-                        _ => floor_t.push(run_once(empty, &pkt, repeat, XDP_PASS, "empty")),
+                for j in 0..m {
+                    let who = (j + round) % m;
+                    match loaded.get(who) {
+                        Some(Some(p)) => t[who].push(run_once(p, &pkt, repeat, want, &format!("{n} rules, {pname}"))),
+                        Some(None) => {}
+                        None => floor.push(run_once(empty, &pkt, repeat, XDP_PASS, "empty")),
                     }
                 }
             }
-            let nf_ns = nf_prog.as_ref().ok().map(|_| nf_t.summary());
-            packets.push((pname, nf_ns, c_t.summary(), floor_t.summary().0, repeat));
+            let ns = loaded.iter().zip(t.iter_mut()).map(|(p, t)| p.map(|_| t.summary())).collect();
+            packets.push((pname, repeat, ns, floor.summary().0));
         }
-        rows.push(ScaleRow {
-            rules: n,
-            complex,
-            nf_build_ms,
-            explain,
-            nf: nf_prog.map(|p| (p.xlated_insn_count(), p.verified_insns(), nf_load_ms)),
-            c: (c_prog.xlated_insn_count(), c_prog.verified_insns(), c_load_ms),
-            packets,
-        });
+        rows.push(ScaleRow { rules: n, complex, nf_build_ms, explain, progs, packets });
     }
     rows
 }
@@ -628,51 +661,61 @@ fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> 
 fn report_scale(s: &Settings, rows: &[ScaleRow]) {
     println!();
     println!(
-        "### scale: generated firewalls (30% ternary/range) in firewall.nf against a C linear scan (bpf_loop over an array map); median of {} rounds, interleaved; repeat per packet for about {} ms a run",
+        "### scale: generated firewalls (30% ternary/range) in firewall.nf (a tuple-space classifier) against C: a linear scan (bpf_loop over an array map of rules) and the same tuple-space walk (bpf_loop over nflc's images); median of {} rounds, interleaved; repeat per packet for about {} ms a run",
         s.scale_rounds, s.scale_run_ms
     );
     println!();
-    println!("| rules | ternary/range | nflc build ms | nflc table | nflc xlated | nflc processed | nflc load ms | C xlated | C processed | C load ms |");
-    println!("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+    println!("| rules | ternary/range | nflc build ms | nflc table | program | xlated | processed | load ms |");
+    println!("|---:|---:|---:|---|---|---:|---:|---:|");
     for r in rows {
         let table = r.explain.split("]: ").nth(1).unwrap_or(&r.explain).split(';').next().unwrap_or("");
-        let (nx, np, nl) = match &r.nf {
-            Ok((x, p, l)) => (x.to_string(), opt(*p), format!("{l:.0}")),
-            Err(_) => ("-".into(), "does not load".into(), "-".into()),
-        };
-        println!(
-            "| {} | {} | {:.0} | {table} | {nx} | {np} | {nl} | {} | {} | {:.0} |",
-            r.rules,
-            r.complex,
-            r.nf_build_ms,
-            r.c.0,
-            opt(r.c.1),
-            r.c.2
-        );
+        for (i, p) in r.progs.iter().enumerate() {
+            let (x, pr, l) = match &p.prog {
+                Ok((p, l)) => (p.xlated_insn_count().to_string(), opt(p.verified_insns()), format!("{l:.0}")),
+                Err(_) => ("-".into(), "does not load".into(), "-".into()),
+            };
+            let (rules, complex, build, table) = if i == 0 {
+                (r.rules.to_string(), r.complex.to_string(), format!("{:.0}", r.nf_build_ms), table.to_string())
+            } else {
+                (String::new(), String::new(), String::new(), String::new())
+            };
+            println!("| {rules} | {complex} | {build} | {table} | {} | {x} | {pr} | {l} |", p.label);
+        }
     }
     println!();
-    println!("| rules | packet | repeat | nflc ns | C linear scan ns | ratio | floor ns |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("| rules | packet | repeat | nflc ns | C linear scan ns | C TSS ns | nflc / C scan | nflc / C TSS | C TSS / C scan | floor ns |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        for (pname, nf, c, floor, repeat) in &r.packets {
-            let (nf_s, ratio) = match nf {
-                Some(t) => (format!("{:.0}", t.0), format!("{:.2}", t.0 / c.0)),
-                None => ("-".into(), "-".into()),
+        for (pname, repeat, ns, floor) in &r.packets {
+            let cell = |i: usize| ns[i].map_or("-".to_string(), |t| format!("{:.0}", t.0));
+            let ratio = |a: usize, b: usize| match (ns[a], ns[b]) {
+                (Some(x), Some(y)) => format!("{:.2}", x.0 / y.0),
+                _ => "-".into(),
             };
-            println!("| {} | {pname} | {repeat} | {nf_s} | {:.0} | {ratio} | {floor:.0} |", r.rules, c.0);
+            println!(
+                "| {} | {pname} | {repeat} | {} | {} | {} | {} | {} | {} | {floor:.0} |",
+                r.rules,
+                cell(0),
+                cell(1),
+                cell(2),
+                ratio(0, 1),
+                ratio(0, 2),
+                ratio(2, 1)
+            );
         }
     }
     for r in rows {
-        if let Err(e) = &r.nf {
-            println!();
-            println!("nflc, {} rules: the verifier rejects the program:", r.rules);
-            println!("```");
-            let first = e.lines().next().unwrap_or_default();
-            println!("{first}");
-            if let Some(stats) = e.lines().rev().find(|l| l.starts_with("processed ")) {
-                println!("{stats}");
+        for p in &r.progs {
+            if let Err(e) = &p.prog {
+                println!();
+                println!("{}, {} rules: the verifier rejects the program:", p.label, r.rules);
+                println!("```");
+                println!("{}", e.lines().next().unwrap_or_default());
+                if let Some(stats) = e.lines().rev().find(|l| l.starts_with("processed ")) {
+                    println!("{stats}");
+                }
+                println!("```");
             }
-            println!("```");
         }
     }
 }

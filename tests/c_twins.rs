@@ -430,8 +430,9 @@ fn c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus() {
 // each in four builds: nflc specialized (config folded, small static table
 // inlined), nflc not specialized (the same rules in run-time maps, the
 // config value read from a map), C with the rules compiled in, C with the
-// rules in maps (bench/c/firewall.c, bench/c/router.c). All four must give
-// the same verdict, the same output bytes and the same table statistics.
+// rules in maps (bench/c/firewall.c, bench/c/router.c); the firewall also
+// in a fifth, C walking nflc's tuple-space images. All must give the same
+// verdict, the same output bytes and the same table statistics.
 
 #[path = "../bench/common.rs"]
 mod common;
@@ -440,7 +441,7 @@ mod fwgen;
 #[path = "../bench/tables.rs"]
 mod tables;
 
-/// The four builds of one NF, loaded, with their maps filled.
+/// The builds of one NF, loaded, with their maps filled.
 struct Four {
     progs: Vec<(&'static str, nfl_runtime::LoadedProgram)>,
 }
@@ -485,7 +486,14 @@ impl Four {
         tables::fill_nf(&p_dyn, &dyn_, Some(u64::from(drop_fragments)));
         let (p_cs, p_cd) = (load(&c_static, "firewall.c static"), load(&c_dyn, "firewall.c"));
         tables::fill_fw_c(&p_cd, &rules, drop_fragments, 64);
-        let progs = vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd)];
+        // The same tuple-space classifier in C, on the images nflc built.
+        let defines = tables::tss_defines(&dyn_.schema);
+        let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
+        let c_tss = tables::compile_twin_with("firewall", dir, &defines, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let p_ct = load(&c_tss, "firewall.c TSS");
+        tables::fill_tss_c(&p_ct, &dyn_, drop_fragments);
+        let progs =
+            vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd), ("C TSS", p_ct)];
         (Four { progs }, rules, drop_fragments)
     }
 
@@ -612,7 +620,7 @@ fn firewall_twins_agree_with_nflc_specialized_and_not() {
         assert_eq!(by_name[name.as_str()], want, "{name}: against the reference");
     }
     let drops = verdicts.iter().filter(|&&v| v == tables::XDP_DROP).count();
-    eprintln!("firewall: 4 builds agree on {} packets ({drops} dropped)", packets.len());
+    eprintln!("firewall: {} builds agree on {} packets ({drops} dropped)", four.progs.len(), packets.len());
     assert!(drops > 500 && packets.len() - drops > 500, "verdicts too one-sided: {drops} of {}", packets.len());
     four.same_stats("acl_stats", "acl_stats");
 }

@@ -27,6 +27,16 @@
  *   -DFW_BPF_LOOP the same maps, scanned with bpf_loop() so that the
  *                 verifier checks the loop body once: the baseline for
  *                 10,000 rules (-DFW_MAX_RULES=16384).
+ *   -DFW_TSS      the tuple-space classifier nflc builds, written in C: the
+ *                 maps `acl_rules` and `acl_masks` have nflc's layouts
+ *                 (docs/classifier.md, "Images") and hold the entries the
+ *                 nflc build computed, and bpf_loop() walks the mask slots
+ *                 (at most -DTSS_MAX_MASKS) in priority order, stopping as
+ *                 soon as no later slot can beat the best hit. The flag
+ *                 comes from `fw_conf` as in the default build.
+ *   -DTSS_TAG     (with FW_TSS) the twin of firewall_tagged.nf: each
+ *                 entry's value carries a 16-bit tag after prio and action,
+ *                 written into the IPv4 identification field (0 on a miss).
  *
  * Addresses are compared in network byte order (rules are stored that
  * way), ports in host order.
@@ -65,12 +75,14 @@ struct fw_key {
 	__u8 proto;
 };
 
+#ifndef FW_TSS
 static __always_inline int fw_match(const struct fw_rule *r, const struct fw_key *k)
 {
 	return (k->src & r->src_mask) == r->src && (k->dst & r->dst_mask) == r->dst &&
 	       (k->proto & r->proto_mask) == r->proto && k->sport >= r->sport_lo &&
 	       k->sport <= r->sport_hi && k->dport >= r->dport_lo && k->dport <= r->dport_hi;
 }
+#endif
 
 #ifdef FW_STATIC
 /* Generated: FW_DROP_FRAGMENTS and FW_RULES (initialisers, first = highest). */
@@ -91,6 +103,88 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fw_conf);
 } fw_conf SEC(".maps");
+#endif
+
+#ifdef FW_TSS
+#define TSS_FIELDS 5
+#ifndef TSS_MAX_MASKS
+#define TSS_MAX_MASKS 64
+#endif
+
+struct tss_key {
+	__u32 tuple_id;
+	__u32 _pad;
+	__u64 f[TSS_FIELDS]; /* each field zero-extended, masked */
+};
+
+struct tss_value {
+	__u32 prio; /* higher wins */
+	__u32 action;
+#ifdef TSS_TAG
+	__u16 tag; /* the parameter of allow(tag) / deny(tag) */
+	__u16 _pad[3];
+#endif
+};
+
+struct tss_slot {
+	__u32 max_prio;
+	__u32 tuple_id;
+	__u64 mask[TSS_FIELDS];
+};
+
+struct tss_masks {
+	__u32 count;
+	__u32 _pad;
+	struct tss_slot slot[TSS_MAX_MASKS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct tss_key);
+	__type(value, struct tss_value);
+} acl_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tss_masks);
+} acl_masks SEC(".maps");
+
+struct tss_walk {
+	__u64 k[TSS_FIELDS];
+	struct tss_key key;
+	__u32 best_prio;
+	int action; /* -1: no hit yet */
+	__u16 tag;
+};
+
+static long tss_probe(__u64 i, void *ctx)
+{
+	struct tss_walk *w = ctx;
+	__u32 zero = 0;
+	/* An array lookup: the verifier inlines it into a few instructions. */
+	const struct tss_masks *m = bpf_map_lookup_elem(&acl_masks, &zero);
+	if (!m || i >= TSS_MAX_MASKS || i >= m->count)
+		return 1;
+	const struct tss_slot *s = &m->slot[i];
+	if (s->max_prio <= w->best_prio)
+		return 1; /* no later slot can beat the best hit */
+	w->key.tuple_id = s->tuple_id;
+#pragma unroll
+	for (int f = 0; f < TSS_FIELDS; f++)
+		w->key.f[f] = w->k[f] & s->mask[f];
+	const struct tss_value *v = bpf_map_lookup_elem(&acl_rules, &w->key);
+	if (v && v->prio > w->best_prio) {
+		w->best_prio = v->prio;
+		w->action = v->action;
+#ifdef TSS_TAG
+		w->tag = v->tag;
+#endif
+	}
+	return 0;
+}
 #endif
 
 #ifdef FW_BPF_LOOP
@@ -163,6 +257,16 @@ int firewall(struct xdp_md *ctx)
 			break;
 		}
 	}
+#elif defined(FW_TSS)
+	struct tss_walk w = {
+		.k = {bpf_ntohl(k.src), bpf_ntohl(k.dst), k.proto, k.sport, k.dport},
+		.action = -1,
+	};
+	bpf_loop(TSS_MAX_MASKS, tss_probe, &w, 0);
+	action = w.action;
+#ifdef TSS_TAG
+	h.ip4->id = bpf_htons(w.tag);
+#endif
 #elif defined(FW_BPF_LOOP)
 	struct fw_scan s = {.key = k, .n = conf->n_rules, .action = -1};
 	bpf_loop(FW_MAX_RULES, fw_scan_one, &s, 0);
