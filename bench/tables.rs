@@ -323,6 +323,7 @@ pub fn fill_tss_c(prog: &LoadedProgram, build: &Build, drop_fragments: bool) {
 
 /// Fill router.c's maps (not for -DRT_STATIC): the routes and the MAC.
 pub fn fill_rt_c(prog: &LoadedProgram, routes: &[Route], router_mac: u64) {
+    // (`rt_conf` is a hash map with -DRT_CONF_HASH; writing it is the same.)
     let set = c_maps(
         prog,
         vec![map_schema("rt_routes", "lpm_trie", 8, 12, 1024), map_schema("rt_conf", "array", 4, 8, 1)],

@@ -19,6 +19,8 @@
  *   (default)    the routes live in an LPM trie `rt_routes` and the
  *                router's MAC in an array map `rt_conf`. The twin of
  *                router_dyn.nf.
+ *   -DRT_CONF_HASH  the same, with `rt_conf` a hash map, like nflc's `map`
+ *                (to measure what the kind of the config map costs).
  */
 #include "nf_std_parse.h"
 #include "nf_table_stats.h"
@@ -61,7 +63,11 @@ struct rt_conf {
 };
 
 struct {
+#ifdef RT_CONF_HASH
+	__uint(type, BPF_MAP_TYPE_HASH);
+#else
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct rt_conf);
