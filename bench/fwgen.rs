@@ -40,7 +40,14 @@ pub const ANY_PORT: (u16, u16) = (0, u16::MAX);
 
 impl FwRule {
     pub fn any(deny: bool) -> FwRule {
-        FwRule { src: (0, 0), dst: (0, 0), proto: (0, 0), sport: ANY_PORT, dport: ANY_PORT, deny }
+        FwRule {
+            src: (0, 0),
+            dst: (0, 0),
+            proto: (0, 0),
+            sport: ANY_PORT,
+            dport: ANY_PORT,
+            deny,
+        }
     }
 
     pub fn matches(&self, k: &FiveTuple) -> bool {
@@ -174,8 +181,16 @@ pub fn generate(seed: u64, n: usize, complex_pct: u64) -> Vec<FwRule> {
             src: addr_prefix(&mut rng),
             dst: addr_prefix(&mut rng),
             proto,
-            sport: if l4 && rng.chance(1, 10) { port_exact_or_any(&mut rng) } else { ANY_PORT },
-            dport: if l4 { port_exact_or_any(&mut rng) } else { ANY_PORT },
+            sport: if l4 && rng.chance(1, 10) {
+                port_exact_or_any(&mut rng)
+            } else {
+                ANY_PORT
+            },
+            dport: if l4 {
+                port_exact_or_any(&mut rng)
+            } else {
+                ANY_PORT
+            },
             deny: rng.chance(1, 2),
         };
         // Every rule names a /24 or narrower on one side, as real ACLs do;
@@ -246,7 +261,10 @@ fn match_yaml(r: &FwRule) -> String {
         ("meta.sport", range16(r.sport)),
         ("meta.dport", range16(r.dport)),
     ];
-    let parts: Vec<String> = fields.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}"))).collect();
+    let parts: Vec<String> = fields
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+        .collect();
     format!("{{ {} }}", parts.join(", "))
 }
 
@@ -268,7 +286,11 @@ pub fn yaml(params: &str, rules: &[FwRule], actions: Actions) -> String {
     out.push_str("tables:\n  acl:\n");
     for (i, r) in rules.iter().enumerate() {
         let action = if r.deny { "deny" } else { "allow" };
-        let _ = write!(out, "    - match: {}\n      action: {action}\n", match_yaml(r));
+        let _ = write!(
+            out,
+            "    - match: {}\n      action: {action}\n",
+            match_yaml(r)
+        );
         if actions == Actions::Tagged {
             let _ = writeln!(out, "      args: [{}]", i + 1);
         }

@@ -13,7 +13,11 @@ pub fn median(v: &mut [f64]) -> f64 {
     assert!(!v.is_empty());
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// The value below which `p` percent of `v` lie (nearest rank).
@@ -45,13 +49,22 @@ pub fn load(obj: &[u8], what: &str) -> LoadedProgram {
 /// Load, or the error with the end of the verifier's log.
 pub fn try_load(obj: &[u8]) -> Result<LoadedProgram, String> {
     nfl_runtime::load(obj, None).map_err(|e| {
-        format!("{e}\n{}", e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default())
+        format!(
+            "{e}\n{}",
+            e.verifier_log()
+                .map(nfl_runtime::trim_verifier_log)
+                .unwrap_or_default()
+        )
     })
 }
 
 /// Stack bytes of a clang object: the deepest `(r10 - N)` in its disassembly.
 pub fn c_stack_bytes(obj: &Path) -> Option<u32> {
-    let out = std::process::Command::new("llvm-objdump").arg("-d").arg(obj).output().ok()?;
+    let out = std::process::Command::new("llvm-objdump")
+        .arg("-d")
+        .arg(obj)
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }
@@ -86,7 +99,9 @@ impl Timing {
     }
     /// Spread of the rounds: (min, max).
     pub fn range(&self) -> (f64, f64) {
-        self.0.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+        self.0.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        })
     }
 }
 

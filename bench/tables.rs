@@ -48,14 +48,23 @@ pub fn build_nf_config(name: &str, text: &str, yaml_name: &str, yaml: &str) -> B
 /// Build `bench/nf/<stem>.nf` with `bench/nf/<stem>.yaml`.
 pub fn build_bench_nf(stem: &str) -> Build {
     let yaml_name = format!("{stem}.yaml");
-    build_nf_config(&format!("{stem}.nf"), &nf_text(&format!("{stem}.nf")), &yaml_name, &nf_text(&yaml_name))
+    build_nf_config(
+        &format!("{stem}.nf"),
+        &nf_text(&format!("{stem}.nf")),
+        &yaml_name,
+        &nf_text(&yaml_name),
+    )
 }
 
 // ---------------------------------------------------------------------------
 // Rules of the compiled programs.
 
 fn ones(w: u32) -> u128 {
-    if w >= 128 { u128::MAX } else { (1u128 << w) - 1 }
+    if w >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << w) - 1
+    }
 }
 
 /// A key match as a ternary `(value, mask)` on `width` bits.
@@ -85,8 +94,9 @@ fn range16(m: &KeyMatch) -> (u16, u16) {
 /// The `acl` entries of a firewall build, in priority order (first =
 /// highest), with the key order of bench/nf/firewall*.nf.
 pub fn fw_rules_of(schema: &Schema) -> Vec<FwRule> {
-    let mut entries: Vec<&EntrySchema> = schema.entries.iter().filter(|e| e.table == "acl").collect();
-    entries.sort_by(|a, b| b.prio.cmp(&a.prio));
+    let mut entries: Vec<&EntrySchema> =
+        schema.entries.iter().filter(|e| e.table == "acl").collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.prio));
     entries
         .iter()
         .map(|e| {
@@ -134,10 +144,15 @@ pub fn routes_of(schema: &Schema) -> Vec<Route> {
                 ref m => panic!("route match {m:?}"),
             };
             assert_eq!(e.action, "fwd");
-            Route { net, len, ifindex: e.args[0] as u32, mac: e.args[1] }
+            Route {
+                net,
+                len,
+                ifindex: e.args[0] as u32,
+                mac: e.args[1],
+            }
         })
         .collect();
-    routes.sort_by(|a, b| b.len.cmp(&a.len));
+    routes.sort_by_key(|r| std::cmp::Reverse(r.len));
     routes
 }
 
@@ -167,7 +182,10 @@ pub fn config_value(schema: &Schema, name: &str) -> u64 {
 
 /// `fw_rules.h` for `firewall.c -DFW_STATIC`.
 pub fn fw_header(rules: &[FwRule], drop_fragments: bool) -> String {
-    let mut s = format!("#define FW_DROP_FRAGMENTS {}\n#define FW_RULES \\\n", u32::from(drop_fragments));
+    let mut s = format!(
+        "#define FW_DROP_FRAGMENTS {}\n#define FW_RULES \\\n",
+        u32::from(drop_fragments)
+    );
     for r in rules {
         s.push_str(&format!(
             "\t{{bpf_htonl({:#x}), bpf_htonl({:#x}), bpf_htonl({:#x}), bpf_htonl({:#x}), {}, {}, {}, {}, {}, {:#x}, {}, 0}}, \\\n",
@@ -213,9 +231,16 @@ fn c_bytes(b: &[u8]) -> String {
 
 /// `rt_routes.h` for `router.c -DRT_STATIC`.
 pub fn rt_header(routes: &[Route], router_mac: u64) -> String {
-    let mut s = format!("#define RT_ROUTER_MAC {}\n#define RT_ROUTES \\\n", c_bytes(&mac_bytes(router_mac)));
+    let mut s = format!(
+        "#define RT_ROUTER_MAC {}\n#define RT_ROUTES \\\n",
+        c_bytes(&mac_bytes(router_mac))
+    );
     for r in routes {
-        let mask = if r.len == 0 { 0 } else { u32::MAX << (32 - r.len) };
+        let mask = if r.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - r.len)
+        };
         s.push_str(&format!(
             "\t{{{:#010x}, {mask:#010x}, {{{}, {}, 0}}}}, \\\n",
             r.net & mask,
@@ -229,7 +254,12 @@ pub fn rt_header(routes: &[Route], router_mac: u64) -> String {
 
 /// Compile `bench/c/<name>.c` with `defines`, with `headers` (file name,
 /// text) written next to the object and on the include path.
-pub fn compile_twin_with(name: &str, dir: &Path, defines: &[&str], headers: &[(&str, String)]) -> Result<Vec<u8>, String> {
+pub fn compile_twin_with(
+    name: &str,
+    dir: &Path,
+    defines: &[&str],
+    headers: &[(&str, String)],
+) -> Result<Vec<u8>, String> {
     for (file, text) in headers {
         std::fs::write(dir.join(file), text).map_err(|e| format!("{file}: {e}"))?;
     }
@@ -242,7 +272,11 @@ pub fn compile_twin_with(name: &str, dir: &Path, defines: &[&str], headers: &[(&
     }
     let o = cmd.output().map_err(|e| format!("cannot run clang: {e}"))?;
     if !o.status.success() {
-        return Err(format!("clang failed on {}:\n{}", src.display(), String::from_utf8_lossy(&o.stderr)));
+        return Err(format!(
+            "clang failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ));
     }
     std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))
 }
@@ -250,32 +284,63 @@ pub fn compile_twin_with(name: &str, dir: &Path, defines: &[&str], headers: &[(&
 // ---------------------------------------------------------------------------
 // Maps of loaded programs.
 
-fn map_schema(name: &str, kind: &str, key_size: u32, value_size: u32, max_entries: u32) -> MapSchema {
-    MapSchema { name: name.into(), kind: kind.into(), key_size, value_size, max_entries, flags: 0 }
+fn map_schema(
+    name: &str,
+    kind: &str,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+) -> MapSchema {
+    MapSchema {
+        name: name.into(),
+        kind: kind.into(),
+        key_size,
+        value_size,
+        max_entries,
+        flags: 0,
+    }
 }
 
 /// The maps of a C twin, by name, through a schema written by hand.
 fn c_maps(prog: &LoadedProgram, maps: Vec<MapSchema>) -> MapSet {
     // Any program's schema, with these maps: only the maps are read.
     let blank = build_nf("blank.nf", "control blank(xdp) { pass }").schema;
-    let schema = Schema { program: prog.name().to_string(), maps, ..blank };
-    MapSet::from_loaded(prog, &schema).unwrap_or_else(|e| panic!("maps of C twin {}: {e}", prog.name()))
+    let schema = Schema {
+        program: prog.name().to_string(),
+        maps,
+        ..blank
+    };
+    MapSet::from_loaded(prog, &schema)
+        .unwrap_or_else(|e| panic!("maps of C twin {}: {e}", prog.name()))
 }
 
 fn put(set: &MapSet, map: &str, key: &[u8], value: &[u8]) {
     let h = set.get(map).unwrap_or_else(|e| panic!("{e}"));
-    mapops::update_all_cpus(h.fd(), h.shape, key, value).unwrap_or_else(|e| panic!("write {map}: {e}"));
+    mapops::update_all_cpus(h.fd(), h.shape, key, value)
+        .unwrap_or_else(|e| panic!("write {map}: {e}"));
 }
 
 /// Fill firewall.c's maps (not for -DFW_STATIC): the rules and the config.
 pub fn fill_fw_c(prog: &LoadedProgram, rules: &[FwRule], drop_fragments: bool, max_rules: u32) {
-    assert!(rules.len() <= max_rules as usize, "{} rules, room for {max_rules}", rules.len());
+    assert!(
+        rules.len() <= max_rules as usize,
+        "{} rules, room for {max_rules}",
+        rules.len()
+    );
     let set = c_maps(
         prog,
-        vec![map_schema("fw_rules", "array", 4, 28, max_rules), map_schema("fw_conf", "array", 4, 8, 1)],
+        vec![
+            map_schema("fw_rules", "array", 4, 28, max_rules),
+            map_schema("fw_conf", "array", 4, 8, 1),
+        ],
     );
     for (i, r) in rules.iter().enumerate() {
-        put(&set, "fw_rules", &(i as u32).to_ne_bytes(), &fw_rule_bytes(r));
+        put(
+            &set,
+            "fw_rules",
+            &(i as u32).to_ne_bytes(),
+            &fw_rule_bytes(r),
+        );
     }
     let mut conf = (rules.len() as u32).to_ne_bytes().to_vec();
     conf.extend_from_slice(&u32::from(drop_fragments).to_ne_bytes());
@@ -285,19 +350,30 @@ pub fn fill_fw_c(prog: &LoadedProgram, rules: &[FwRule], drop_fragments: bool, m
 /// The mask bound of the tuple-space table `table` of a build (its masks
 /// map holds `8 + bound * (8 + 8 * fields)` bytes).
 pub fn tss_bound(schema: &Schema, table: &str) -> u32 {
-    let t = schema.table(table).unwrap_or_else(|| panic!("no table {table}"));
-    let masks = schema.map(t.masks_map.as_deref().expect("a tuple-space table")).expect("masks map");
+    let t = schema
+        .table(table)
+        .unwrap_or_else(|| panic!("no table {table}"));
+    let masks = schema
+        .map(t.masks_map.as_deref().expect("a tuple-space table"))
+        .expect("masks map");
     (masks.value_size - 8) / (8 + 8 * t.slots.len() as u32)
 }
 
 /// The defines of `firewall.c -DFW_TSS` for a build's `acl` table
 /// (firewall.nf or firewall_dyn.nf; with TSS_TAG for firewall_tagged.nf).
 pub fn tss_defines(schema: &Schema) -> Vec<String> {
-    let mut d = vec!["FW_TSS".into(), format!("TSS_MAX_MASKS={}", tss_bound(schema, "acl"))];
+    let mut d = vec![
+        "FW_TSS".into(),
+        format!("TSS_MAX_MASKS={}", tss_bound(schema, "acl")),
+    ];
     let t = schema.table("acl").expect("an acl table");
     if t.actions.iter().any(|a| !a.params.is_empty()) {
         let tag = &t.actions[0].params[0];
-        assert_eq!((tag.off, tag.bytes, t.value_size), (8, 2, 16), "firewall_tagged.nf's value layout");
+        assert_eq!(
+            (tag.off, tag.bytes, t.value_size),
+            (8, 2, 16),
+            "firewall_tagged.nf's value layout"
+        );
         d.push("TSS_TAG".into());
     }
     d
@@ -307,11 +383,22 @@ pub fn tss_defines(schema: &Schema) -> Vec<String> {
 /// computed for its `acl` table, and the flag.
 pub fn fill_tss_c(prog: &LoadedProgram, build: &Build, drop_fragments: bool) {
     let tss_maps = ["acl_rules", "acl_masks"];
-    let mut maps: Vec<MapSchema> = build.schema.maps.iter().filter(|m| tss_maps.contains(&m.name.as_str())).cloned().collect();
+    let mut maps: Vec<MapSchema> = build
+        .schema
+        .maps
+        .iter()
+        .filter(|m| tss_maps.contains(&m.name.as_str()))
+        .cloned()
+        .collect();
     assert_eq!(maps.len(), 2, "the build has no tuple-space `acl` table");
     maps.push(map_schema("fw_conf", "array", 4, 8, 1));
     let set = c_maps(prog, maps);
-    for init in build.schema.initial.iter().filter(|i| tss_maps.contains(&i.map.as_str())) {
+    for init in build
+        .schema
+        .initial
+        .iter()
+        .filter(|i| tss_maps.contains(&i.map.as_str()))
+    {
         for (k, v) in &init.entries {
             put(&set, &init.map, k, v);
         }
@@ -326,7 +413,10 @@ pub fn fill_rt_c(prog: &LoadedProgram, routes: &[Route], router_mac: u64) {
     // (`rt_conf` is a hash map with -DRT_CONF_HASH; writing it is the same.)
     let set = c_maps(
         prog,
-        vec![map_schema("rt_routes", "lpm_trie", 8, 12, 1024), map_schema("rt_conf", "array", 4, 8, 1)],
+        vec![
+            map_schema("rt_routes", "lpm_trie", 8, 12, 1024),
+            map_schema("rt_conf", "array", 4, 8, 1),
+        ],
     );
     for r in routes {
         let mut key = r.len.to_ne_bytes().to_vec();
@@ -356,14 +446,23 @@ pub fn fill_nf(prog: &LoadedProgram, build: &Build, knob: Option<u64>) {
 pub fn stats(prog: &LoadedProgram, map: &str, i: u32) -> (u64, u64) {
     let set = c_maps(prog, vec![map_schema(map, "percpu_array", 4, 16, 2)]);
     let h = set.get(map).unwrap_or_else(|e| panic!("{e}"));
-    let v = mapops::lookup(h.fd(), h.shape, &i.to_ne_bytes()).unwrap_or_else(|e| panic!("{map}: {e}")).unwrap_or_default();
-    (mapops::sum_per_cpu_u64(h.shape, &v, 0), mapops::sum_per_cpu_u64(h.shape, &v, 8))
+    let v = mapops::lookup(h.fd(), h.shape, &i.to_ne_bytes())
+        .unwrap_or_else(|e| panic!("{map}: {e}"))
+        .unwrap_or_default();
+    (
+        mapops::sum_per_cpu_u64(h.shape, &v, 0),
+        mapops::sum_per_cpu_u64(h.shape, &v, 8),
+    )
 }
 
 /// The shape of a per-CPU array of `{u64, u64}`, for callers that read
 /// stats without a program handle.
 pub fn stats_shape() -> MapShape {
-    MapShape { key_size: 4, value_size: 16, per_cpu: true }
+    MapShape {
+        key_size: 4,
+        value_size: 16,
+        per_cpu: true,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -386,22 +485,49 @@ fn a(s: &str) -> u32 {
 }
 
 fn tcp(src: &str, dst: &str, sport: u16, dport: u16) -> FiveTuple {
-    FiveTuple { src: a(src), dst: a(dst), proto: IPPROTO_TCP, sport, dport }
+    FiveTuple {
+        src: a(src),
+        dst: a(dst),
+        proto: IPPROTO_TCP,
+        sport,
+        dport,
+    }
 }
 
 fn udp(src: &str, dst: &str, sport: u16, dport: u16) -> FiveTuple {
-    FiveTuple { src: a(src), dst: a(dst), proto: IPPROTO_UDP, sport, dport }
+    FiveTuple {
+        src: a(src),
+        dst: a(dst),
+        proto: IPPROTO_UDP,
+        sport,
+        dport,
+    }
 }
 
 /// The firewall's timed packets: (name, five-tuple). Which rule of
 /// bench/nf/firewall.yaml each meets is in the name.
 pub fn fw_bench_tuples() -> Vec<(&'static str, FiveTuple)> {
     vec![
-        ("tcp ssh admin (rule 1 allow)", tcp("198.18.0.5", "198.18.1.10", 40000, 22)),
-        ("tcp ssh other (rule 2 deny)", tcp("198.19.3.4", "198.18.1.10", 40000, 22)),
-        ("udp game (rule 3 deny)", udp("198.18.0.9", "198.18.1.10", 40000, 27010)),
-        ("udp dns reply (rule 4 allow)", udp("198.18.1.53", "198.18.0.9", 53, 40000)),
-        ("tcp web (no match, allow)", tcp("198.18.0.1", "198.18.1.10", 40000, 443)),
+        (
+            "tcp ssh admin (rule 1 allow)",
+            tcp("198.18.0.5", "198.18.1.10", 40000, 22),
+        ),
+        (
+            "tcp ssh other (rule 2 deny)",
+            tcp("198.19.3.4", "198.18.1.10", 40000, 22),
+        ),
+        (
+            "udp game (rule 3 deny)",
+            udp("198.18.0.9", "198.18.1.10", 40000, 27010),
+        ),
+        (
+            "udp dns reply (rule 4 allow)",
+            udp("198.18.1.53", "198.18.0.9", 53, 40000),
+        ),
+        (
+            "tcp web (no match, allow)",
+            tcp("198.18.0.1", "198.18.1.10", 40000, 443),
+        ),
     ]
 }
 
@@ -410,8 +536,16 @@ pub fn rt_bench_packets() -> Vec<(&'static str, Vec<u8>)> {
     let pkt = |dst: &str| {
         // TTL 255: the benchmark runs each packet up to 250 times in a row
         // on its own output, and every run must forward it.
-        let ip = Ipv4 { ttl: 255, ..Ipv4::new(IPPROTO_UDP, v4(198, 18, 0, 1), a(dst).to_be_bytes()) };
-        ipv4_packet(&[], ip, &udp_header(40000, 53, DNS_PAYLOAD.len()), DNS_PAYLOAD)
+        let ip = Ipv4 {
+            ttl: 255,
+            ..Ipv4::new(IPPROTO_UDP, v4(198, 18, 0, 1), a(dst).to_be_bytes())
+        };
+        ipv4_packet(
+            &[],
+            ip,
+            &udp_header(40000, 53, DNS_PAYLOAD.len()),
+            DNS_PAYLOAD,
+        )
     };
     vec![
         ("to /24 (port 2)", pkt("198.18.1.10")),

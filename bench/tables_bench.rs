@@ -64,10 +64,28 @@ impl Settings {
     fn from_env() -> Settings {
         let quick = std::env::var("NFL_BENCH_QUICK").is_ok_and(|v| v == "1");
         let only = std::env::var("NFL_BENCH_ONLY")
-            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
-        let (rounds, repeat, nf_builds, clang_builds, loads, router_calls, reloads, scale_rounds, scale_run_ms) =
-            if quick { (3, 100_000, 5, 2, 2, 2, 5, 3, 20.0) } else { (21, 1_000_000, 30, 5, 5, 8, 25, 11, 250.0) };
+        let (
+            rounds,
+            repeat,
+            nf_builds,
+            clang_builds,
+            loads,
+            router_calls,
+            reloads,
+            scale_rounds,
+            scale_run_ms,
+        ) = if quick {
+            (3, 100_000, 5, 2, 2, 2, 5, 3, 20.0)
+        } else {
+            (21, 1_000_000, 30, 5, 5, 8, 25, 11, 250.0)
+        };
         Settings {
             quick,
             rounds,
@@ -133,16 +151,28 @@ fn timed_nf_builds(stem: &str, n: usize) -> (Build, f64) {
     let yaml = tables::nf_text(&format!("{stem}.yaml"));
     let (name, yaml_name) = (format!("{stem}.nf"), format!("{stem}.yaml"));
     let mut build = None;
-    let mut t: Vec<f64> =
-        (0..n).map(|_| ms(|| build = Some(tables::build_nf_config(&name, &text, &yaml_name, &yaml)))).collect();
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| ms(|| build = Some(tables::build_nf_config(&name, &text, &yaml_name, &yaml))))
+        .collect();
     (build.expect("built"), median(&mut t))
 }
 
 /// Compile a C twin `n` times: the object and the median ms.
-fn timed_clang(dir: &Path, name: &str, defines: &[&str], headers: &[(&str, String)], n: usize) -> (Vec<u8>, f64) {
+fn timed_clang(
+    dir: &Path,
+    name: &str,
+    defines: &[&str],
+    headers: &[(&str, String)],
+    n: usize,
+) -> (Vec<u8>, f64) {
     let mut obj = Vec::new();
     let mut t: Vec<f64> = (0..n)
-        .map(|_| ms(|| obj = tables::compile_twin_with(name, dir, defines, headers).unwrap_or_else(|e| panic!("{e}"))))
+        .map(|_| {
+            ms(|| {
+                obj = tables::compile_twin_with(name, dir, defines, headers)
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+        })
         .collect();
     (obj, median(&mut t))
 }
@@ -150,7 +180,9 @@ fn timed_clang(dir: &Path, name: &str, defines: &[&str], headers: &[(&str, Strin
 /// Load `n` times: the last program and the median ms.
 fn timed_loads(obj: &[u8], what: &str, n: usize) -> (LoadedProgram, f64) {
     let mut prog = None;
-    let mut t: Vec<f64> = (0..n).map(|_| ms(|| prog = Some(load(obj, what)))).collect();
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| ms(|| prog = Some(load(obj, what))))
+        .collect();
     (prog.expect("loaded"), median(&mut t))
 }
 
@@ -170,7 +202,11 @@ struct PacketTimes {
 
 fn rel_iqr(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
-    let (q1, q3, m) = (percentile(&mut v, 25.0), percentile(&mut v, 75.0), median(&mut v));
+    let (q1, q3, m) = (
+        percentile(&mut v, 25.0),
+        percentile(&mut v, 75.0),
+        median(&mut v),
+    );
     (q3 - q1) / m
 }
 
@@ -181,10 +217,20 @@ fn rel_iqr(v: &[f64]) -> f64 {
 /// timed in runs of ROUTER_CHUNK. (Each test run with repeat > 1 also costs
 /// about 16 ms outside the timed loop, to point the XDP dispatcher at the
 /// program and back, which is why those runs are few.)
-fn run_chunked(prog: &LoadedProgram, pkt: &[u8], repeat: u32, chunk: u32, want: u32, what: &str) -> f64 {
+fn run_chunked(
+    prog: &LoadedProgram,
+    pkt: &[u8],
+    repeat: u32,
+    chunk: u32,
+    want: u32,
+    what: &str,
+) -> f64 {
     let calls = repeat.div_ceil(chunk).max(1);
     let per = repeat.min(chunk);
-    (0..calls).map(|_| run_once(prog, pkt, per, want, what)).sum::<f64>() / f64::from(calls)
+    (0..calls)
+        .map(|_| run_once(prog, pkt, per, want, what))
+        .sum::<f64>()
+        / f64::from(calls)
 }
 
 /// Time every variant on every packet, interleaved with the empty program.
@@ -198,16 +244,32 @@ fn time_packets(
     let mut rows = Vec::new();
     for (pname, pkt, want, chunk) in packets {
         let chunk = *chunk;
-        let repeat = if chunk == u32::MAX { s.repeat } else { chunk * s.router_calls };
+        let repeat = if chunk == u32::MAX {
+            s.repeat
+        } else {
+            chunk * s.router_calls
+        };
         // All variants agree on this packet (verdict and output bytes).
         let first = nfl_runtime::test_run(variants[0].prog.fd(), pkt, 1).expect("test run");
         assert_eq!(first.retval, *want, "{nf} {}: {pname}", variants[0].label);
         for v in &variants[1..] {
             let r = nfl_runtime::test_run(v.prog.fd(), pkt, 1).expect("test run");
-            assert_eq!((r.retval, &r.data_out), (first.retval, &first.data_out), "{nf} {}: {pname}", v.label);
+            assert_eq!(
+                (r.retval, &r.data_out),
+                (first.retval, &first.data_out),
+                "{nf} {}: {pname}",
+                v.label
+            );
         }
         for v in variants {
-            run_chunked(&v.prog, pkt, (repeat / 10).max(chunk.min(repeat)), chunk, *want, "warm-up");
+            run_chunked(
+                &v.prog,
+                pkt,
+                (repeat / 10).max(chunk.min(repeat)),
+                chunk,
+                *want,
+                "warm-up",
+            );
         }
         let mut t: Vec<Timing> = variants.iter().map(|_| Timing::default()).collect();
         let mut floor = Timing::default();
@@ -259,11 +321,23 @@ struct Twins<'a> {
 }
 
 /// Compile (C), load and fill the four builds of one NF.
-fn load_four(s: &Settings, dir: &Path, spec: (&Build, f64), dyn_: (&Build, f64), t: &Twins<'_>) -> Vec<Variant> {
+fn load_four(
+    s: &Settings,
+    dir: &Path,
+    spec: (&Build, f64),
+    dyn_: (&Build, f64),
+    t: &Twins<'_>,
+) -> Vec<Variant> {
     let nf = |(b, build_ms): (&Build, f64), label, knob, file: String| {
         let (prog, load_ms) = timed_loads(&b.object, &file, s.loads);
         tables::fill_nf(&prog, b, knob);
-        Variant { label, prog, build_ms, load_ms, stack: Some(b.codegen.alloc.stack_bytes) }
+        Variant {
+            label,
+            prog,
+            build_ms,
+            load_ms,
+            stack: Some(b.codegen.alloc.stack_bytes),
+        }
     };
     let c = |label, defines: &[&str], headers: &[(&str, String)], fill: bool| {
         let (obj, build_ms) = timed_clang(dir, t.stem, defines, headers, s.clang_builds);
@@ -271,12 +345,28 @@ fn load_four(s: &Settings, dir: &Path, spec: (&Build, f64), dyn_: (&Build, f64),
         if fill {
             (t.fill_c)(&prog);
         }
-        Variant { label, prog, build_ms, load_ms, stack: c_stack_bytes(&twin_object_path(t.stem, dir, defines)) }
+        Variant {
+            label,
+            prog,
+            build_ms,
+            load_ms,
+            stack: c_stack_bytes(&twin_object_path(t.stem, dir, defines)),
+        }
     };
     vec![
         nf(spec, "nflc specialized", None, format!("{}.nf", t.stem)),
-        nf(dyn_, "nflc not specialized", Some(t.knob), format!("{}_dyn.nf", t.stem)),
-        c("C static", &[t.static_define], &[t.header.clone()], false),
+        nf(
+            dyn_,
+            "nflc not specialized",
+            Some(t.knob),
+            format!("{}_dyn.nf", t.stem),
+        ),
+        c(
+            "C static",
+            &[t.static_define],
+            std::slice::from_ref(&t.header),
+            false,
+        ),
         c(t.c_maps_label, &[], &[], true),
     ]
 }
@@ -302,7 +392,13 @@ fn firewall_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
     let (prog, load_ms) = timed_loads(&obj, "firewall.c TSS", s.loads);
     tables::fill_tss_c(&prog, &dyn_.0, drop_fragments);
     let stack = c_stack_bytes(&twin_object_path("firewall", dir, &defines));
-    variants.push(Variant { label: "C TSS (bpf_loop)", prog, build_ms, load_ms, stack });
+    variants.push(Variant {
+        label: "C TSS (bpf_loop)",
+        prog,
+        build_ms,
+        load_ms,
+        stack,
+    });
     let packets: Vec<(String, Vec<u8>, u32, u32)> = tables::fw_bench_tuples()
         .into_iter()
         .map(|(n, t)| {
@@ -314,7 +410,11 @@ fn firewall_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
         })
         .collect();
     let rows = time_packets(s, "firewall", &variants, empty, &packets);
-    NfResult { nf: "firewall", variants, rows }
+    NfResult {
+        nf: "firewall",
+        variants,
+        rows,
+    }
 }
 
 fn router_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
@@ -337,14 +437,22 @@ fn router_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
     let (prog, load_ms) = timed_loads(&obj, "router.c, hash conf", s.loads);
     tables::fill_rt_c(&prog, &routes, mac);
     let stack = c_stack_bytes(&twin_object_path("router", dir, &defines));
-    variants.push(Variant { label: "C maps, config in a hash map", prog, build_ms, load_ms, stack });
+    variants.push(Variant {
+        label: "C maps, config in a hash map",
+        prog,
+        build_ms,
+        load_ms,
+        stack,
+    });
     // Forwarded packets start at TTL 255 and are timed in runs of
     // ROUTER_CHUNK repetitions, so that every repetition forwards.
     let packets: Vec<(String, Vec<u8>, u32, u32)> = tables::rt_bench_packets()
         .into_iter()
         .map(|(n, p)| {
             let dst = u32::from_be_bytes([p[30], p[31], p[32], p[33]]);
-            let routed = routes.iter().any(|r| dst & (u32::MAX << (32 - r.len)) == r.net);
+            let routed = routes
+                .iter()
+                .any(|r| dst & (u32::MAX << (32 - r.len)) == r.net);
             if routed {
                 (n.to_string(), p, tables::XDP_REDIRECT, ROUTER_CHUNK)
             } else {
@@ -353,7 +461,11 @@ fn router_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> NfResult {
         })
         .collect();
     let rows = time_packets(s, "router", &variants, empty, &packets);
-    NfResult { nf: "router", variants, rows }
+    NfResult {
+        nf: "router",
+        variants,
+        rows,
+    }
 }
 
 fn report_nf(s: &Settings, results: &[NfResult], floor_insns: u32) {
@@ -393,8 +505,13 @@ fn report_nf(s: &Settings, results: &[NfResult], floor_insns: u32) {
         }
     }
     println!();
-    println!("C extra: firewall, the same tuple-space walk in C (bpf_loop over nflc's images); router, C maps with the config in a hash map (as nflc's `map`) instead of an array.");
-    let mut noise: Vec<f64> = results.iter().flat_map(|r| r.rows.iter().flat_map(|p| p.noise.iter().copied())).collect();
+    println!(
+        "C extra: firewall, the same tuple-space walk in C (bpf_loop over nflc's images); router, C maps with the config in a hash map (as nflc's `map`) instead of an array."
+    );
+    let mut noise: Vec<f64> = results
+        .iter()
+        .flat_map(|r| r.rows.iter().flat_map(|p| p.noise.iter().copied()))
+        .collect();
     if !noise.is_empty() {
         println!();
         println!(
@@ -404,9 +521,14 @@ fn report_nf(s: &Settings, results: &[NfResult], floor_insns: u32) {
         );
     }
     println!();
-    println!("### code, compile and load (ratios: against the C twin of the same kind: specialized : C static, not specialized : C maps)");
+    println!(
+        "### code, compile and load (ratios: against the C twin of the same kind: specialized : C static, not specialized : C maps)"
+    );
     println!();
-    println!("compile ms: nflc in process (median of {}); clang -O2 -g as a process (median of {}). load ms: nfl_runtime::load, aya + verifier (median of {}).", s.nf_builds, s.clang_builds, s.loads);
+    println!(
+        "compile ms: nflc in process (median of {}); clang -O2 -g as a process (median of {}). load ms: nfl_runtime::load, aya + verifier (median of {}).",
+        s.nf_builds, s.clang_builds, s.loads
+    );
     println!();
     println!(
         "| NF | build | xlated | xlated ratio | processed | processed ratio | jited B | stack B | compile ms | load ms |"
@@ -447,13 +569,25 @@ fn reload_series(
     let name = format!("{stem}-{}-{}", hook.name(), std::process::id()).replace('_', "-");
     let first = tables::build_nf_config(&format!("{stem}.nf"), &text, "c.yaml", &yaml_for(0));
     let cfg = RunConfig {
-        nf: NfSpec { name: name.clone(), source: format!("bench/nf/{stem}.nf").into(), object: first.object, program: None, hook },
+        nf: NfSpec {
+            name: name.clone(),
+            source: format!("bench/nf/{stem}.nf").into(),
+            object: first.object,
+            program: None,
+            hook,
+        },
         generic_fallback: false,
         iface: pair.ns_if.clone(),
         netns: Some(pair.netns.clone()),
     };
     let session = RunSession::start(&cfg).map_err(|e| format!("start {stem}: {e}"))?;
-    let mut row = ReloadRow { what: format!("{stem} ({})", hook.name()), compile: vec![], load: vec![], swap: vec![], total: vec![] };
+    let mut row = ReloadRow {
+        what: format!("{stem} ({})", hook.name()),
+        compile: vec![],
+        load: vec![],
+        swap: vec![],
+        total: vec![],
+    };
     let mut prog_id = session.info().prog_id;
     for k in 1..=n {
         let yaml = yaml_for(k);
@@ -463,8 +597,16 @@ fn reload_series(
         let rep = nfl_runtime::reload::reload_nf(&name, &build.object, &Default::default())
             .map_err(|e| format!("reload {stem}: {e}"))?;
         let total = t0.elapsed().as_secs_f64() * 1e3;
-        assert_ne!(Some(rep.new_prog_id), prog_id, "the reload did not swap the program");
-        assert_eq!(Some(rep.old_prog_id), prog_id, "someone else swapped the program");
+        assert_ne!(
+            Some(rep.new_prog_id),
+            prog_id,
+            "the reload did not swap the program"
+        );
+        assert_eq!(
+            Some(rep.old_prog_id),
+            prog_id,
+            "someone else swapped the program"
+        );
         prog_id = Some(rep.new_prog_id);
         row.compile.push(compile);
         row.load.push(rep.load_ms);
@@ -484,10 +626,22 @@ fn reload_part(s: &Settings) -> Result<(Vec<ReloadRow>, Vec<f64>), String> {
     // port range (so every build differs); the router's MAC.
     let fw = move |k: usize| {
         fw_yaml
-            .replace("drop_fragments: true", if k % 2 == 0 { "drop_fragments: true" } else { "drop_fragments: false" })
+            .replace(
+                "drop_fragments: true",
+                if k.is_multiple_of(2) {
+                    "drop_fragments: true"
+                } else {
+                    "drop_fragments: false"
+                },
+            )
             .replace("27000..=27050", &format!("27000..={}", 27050 + k))
     };
-    let rt = move |k: usize| rt_yaml.replace("router_mac: 02:00:00:00:00:fe", &format!("router_mac: 02:00:00:00:{:02x}:fe", k % 256));
+    let rt = move |k: usize| {
+        rt_yaml.replace(
+            "router_mac: 02:00:00:00:00:fe",
+            &format!("router_mac: 02:00:00:00:{:02x}:fe", k % 256),
+        )
+    };
     use nfl_runtime::attach::Hook;
     let rows = vec![
         reload_series("firewall", Hook::Xdp, &pair, s.reloads, &fw)?,
@@ -499,12 +653,20 @@ fn reload_part(s: &Settings) -> Result<(Vec<ReloadRow>, Vec<f64>), String> {
     let dyn_ = tables::build_bench_nf("firewall_dyn");
     let prog = load(&dyn_.object, "firewall_dyn.nf");
     tables::fill_nf(&prog, &dyn_, Some(1));
-    let set = nfl_runtime::state::MapSet::from_loaded(&prog, &dyn_.schema).map_err(|e| e.to_string())?;
+    let set =
+        nfl_runtime::state::MapSet::from_loaded(&prog, &dyn_.schema).map_err(|e| e.to_string())?;
     let h = set.get("knobs").map_err(|e| e.to_string())?;
     let writes: Vec<f64> = (0..1000u64)
         .map(|k| {
             ms(|| {
-                nfl_runtime::mapops::update(h.fd(), h.shape, &0u32.to_ne_bytes(), &(k % 2).to_ne_bytes(), 0).expect("write knobs")
+                nfl_runtime::mapops::update(
+                    h.fd(),
+                    h.shape,
+                    &0u32.to_ne_bytes(),
+                    &(k % 2).to_ne_bytes(),
+                    0,
+                )
+                .expect("write knobs")
             })
         })
         .collect();
@@ -528,7 +690,10 @@ fn report_reload(s: &Settings, rows: &[ReloadRow], writes: &mut [f64]) {
             ("total", &r.total),
         ] {
             let mut v = v.clone();
-            let (lo, hi) = (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(0.0, f64::max));
+            let (lo, hi) = (
+                v.iter().copied().fold(f64::INFINITY, f64::min),
+                v.iter().copied().fold(0.0, f64::max),
+            );
             println!(
                 "| {} | {step} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 r.what,
@@ -546,9 +711,15 @@ fn report_reload(s: &Settings, rows: &[ReloadRow], writes: &mut [f64]) {
         percentile(writes, 90.0),
         writes.len()
     );
-    let worst = rows.iter().map(|r| median(&mut r.total.clone())).fold(0.0, f64::max);
+    let worst = rows
+        .iter()
+        .map(|r| median(&mut r.total.clone()))
+        .fold(0.0, f64::max);
     println!();
-    println!("- reload < 20 ms (median): worst {worst:.1} ms: {}", if worst < 20.0 { "met" } else { "NOT met" });
+    println!(
+        "- reload < 20 ms (median): worst {worst:.1} ms: {}",
+        if worst < 20.0 { "met" } else { "NOT met" }
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -567,9 +738,11 @@ struct ScaleRow {
     nf_build_ms: f64,
     explain: String,
     progs: Vec<ScaleProg>,
-    /// (packet, repeat, per program: (median, IQM) if it loaded, floor).
-    packets: Vec<(String, u32, Vec<Option<(f64, f64)>>, f64)>,
+    packets: Vec<ScalePacket>,
 }
+
+/// (packet, repeat, per program: (median, IQM) if it loaded, floor).
+type ScalePacket = (String, u32, Vec<Option<(f64, f64)>>, f64);
 
 /// Repeat count for about `run_ms` per run, from one short run.
 fn repeat_for(prog: &LoadedProgram, pkt: &[u8], run_ms: f64) -> u32 {
@@ -587,7 +760,10 @@ fn timed_try_load(obj: &[u8]) -> Result<(LoadedProgram, f64), String> {
 fn scale_packets(rules: &[fwgen::FwRule], seed: u64) -> Vec<(String, FiveTuple, u32)> {
     let n = rules.len();
     let tuples = fwgen::tuples(rules, 20_000, seed);
-    let hits: Vec<(Option<usize>, &FiveTuple)> = tuples.iter().map(|k| (fwgen::reference(rules, k), k)).collect();
+    let hits: Vec<(Option<usize>, &FiveTuple)> = tuples
+        .iter()
+        .map(|k| (fwgen::reference(rules, k), k))
+        .collect();
     let verdict = |hit: Option<usize>| match hit {
         Some(i) if rules[i].deny => tables::XDP_DROP,
         _ => XDP_PASS,
@@ -595,8 +771,11 @@ fn scale_packets(rules: &[fwgen::FwRule], seed: u64) -> Vec<(String, FiveTuple, 
     let mut picks: Vec<(String, FiveTuple, u32)> = [n / 100, n / 2, n]
         .into_iter()
         .map(|target| {
-            let (h, k) =
-                hits.iter().filter_map(|(h, k)| h.map(|h| (h, *k))).min_by_key(|(h, _)| h.abs_diff(target)).expect("a hit");
+            let (h, k) = hits
+                .iter()
+                .filter_map(|(h, k)| h.map(|h| (h, *k)))
+                .min_by_key(|(h, _)| h.abs_diff(target))
+                .expect("a hit");
             (format!("first match: rule {}", h + 1), *k, verdict(Some(h)))
         })
         .collect();
@@ -609,8 +788,9 @@ fn scale_packets(rules: &[fwgen::FwRule], seed: u64) -> Vec<(String, FiveTuple, 
 fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> {
     let text = tables::nf_text("firewall.nf");
     let max_rules = 16_384u32;
-    let scan_obj = tables::compile_twin_with("firewall", dir, &["FW_BPF_LOOP", "FW_MAX_RULES=16384"], &[])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let scan_obj =
+        tables::compile_twin_with("firewall", dir, &["FW_BPF_LOOP", "FW_MAX_RULES=16384"], &[])
+            .unwrap_or_else(|e| panic!("{e}"));
     let mut rows = Vec::new();
     for &n in &s.scale_sizes {
         let rules = fwgen::generate(fwgen::SEED ^ n as u64, n, 30);
@@ -631,22 +811,40 @@ fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> 
         }
         let defines = tables::tss_defines(&build.schema);
         let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
-        let tss_obj = tables::compile_twin_with("firewall", dir, &defines, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let tss_obj = tables::compile_twin_with("firewall", dir, &defines, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
         let tss = timed_try_load(&tss_obj);
         if let Ok((p, _)) = &tss {
             tables::fill_tss_c(p, &build, true);
         }
         let progs = vec![
-            ScaleProg { label: "nflc (TSS)", prog: nf },
-            ScaleProg { label: "C linear scan", prog: scan },
-            ScaleProg { label: "C TSS", prog: tss },
+            ScaleProg {
+                label: "nflc (TSS)",
+                prog: nf,
+            },
+            ScaleProg {
+                label: "C linear scan",
+                prog: scan,
+            },
+            ScaleProg {
+                label: "C TSS",
+                prog: tss,
+            },
         ];
-        let loaded: Vec<Option<&LoadedProgram>> = progs.iter().map(|p| p.prog.as_ref().ok().map(|(p, _)| p)).collect();
+        let loaded: Vec<Option<&LoadedProgram>> = progs
+            .iter()
+            .map(|p| p.prog.as_ref().ok().map(|(p, _)| p))
+            .collect();
 
         let mut packets = Vec::new();
         for (pname, k, want) in scale_packets(&rules, fwgen::SEED ^ 0x5ca1e ^ n as u64) {
             let pkt = tables::tuple_packet(&k);
-            let repeat = loaded.iter().flatten().map(|p| repeat_for(p, &pkt, s.scale_run_ms)).min().unwrap_or(1000);
+            let repeat = loaded
+                .iter()
+                .flatten()
+                .map(|p| repeat_for(p, &pkt, s.scale_run_ms))
+                .min()
+                .unwrap_or(1000);
             let mut t: Vec<Timing> = loaded.iter().map(|_| Timing::default()).collect();
             let mut floor = Timing::default();
             let m = loaded.len() + 1;
@@ -654,16 +852,33 @@ fn scale_part(s: &Settings, dir: &Path, empty: &LoadedProgram) -> Vec<ScaleRow> 
                 for j in 0..m {
                     let who = (j + round) % m;
                     match loaded.get(who) {
-                        Some(Some(p)) => t[who].push(run_once(p, &pkt, repeat, want, &format!("{n} rules, {pname}"))),
+                        Some(Some(p)) => t[who].push(run_once(
+                            p,
+                            &pkt,
+                            repeat,
+                            want,
+                            &format!("{n} rules, {pname}"),
+                        )),
                         Some(None) => {}
                         None => floor.push(run_once(empty, &pkt, repeat, XDP_PASS, "empty")),
                     }
                 }
             }
-            let ns = loaded.iter().zip(t.iter_mut()).map(|(p, t)| p.map(|_| t.summary())).collect();
+            let ns = loaded
+                .iter()
+                .zip(t.iter_mut())
+                .map(|(p, t)| p.map(|_| t.summary()))
+                .collect();
             packets.push((pname, repeat, ns, floor.summary().0));
         }
-        rows.push(ScaleRow { rules: n, complex, nf_build_ms, explain, progs, packets });
+        rows.push(ScaleRow {
+            rules: n,
+            complex,
+            nf_build_ms,
+            explain,
+            progs,
+            packets,
+        });
     }
     rows
 }
@@ -675,25 +890,48 @@ fn report_scale(s: &Settings, rows: &[ScaleRow]) {
         s.scale_rounds, s.scale_run_ms
     );
     println!();
-    println!("| rules | ternary/range | nflc build ms | nflc table | program | xlated | processed | load ms |");
+    println!(
+        "| rules | ternary/range | nflc build ms | nflc table | program | xlated | processed | load ms |"
+    );
     println!("|---:|---:|---:|---|---|---:|---:|---:|");
     for r in rows {
-        let table = r.explain.split("]: ").nth(1).unwrap_or(&r.explain).split(';').next().unwrap_or("");
+        let table = r
+            .explain
+            .split("]: ")
+            .nth(1)
+            .unwrap_or(&r.explain)
+            .split(';')
+            .next()
+            .unwrap_or("");
         for (i, p) in r.progs.iter().enumerate() {
             let (x, pr, l) = match &p.prog {
-                Ok((p, l)) => (p.xlated_insn_count().to_string(), opt(p.verified_insns()), format!("{l:.0}")),
+                Ok((p, l)) => (
+                    p.xlated_insn_count().to_string(),
+                    opt(p.verified_insns()),
+                    format!("{l:.0}"),
+                ),
                 Err(_) => ("-".into(), "does not load".into(), "-".into()),
             };
             let (rules, complex, build, table) = if i == 0 {
-                (r.rules.to_string(), r.complex.to_string(), format!("{:.0}", r.nf_build_ms), table.to_string())
+                (
+                    r.rules.to_string(),
+                    r.complex.to_string(),
+                    format!("{:.0}", r.nf_build_ms),
+                    table.to_string(),
+                )
             } else {
                 (String::new(), String::new(), String::new(), String::new())
             };
-            println!("| {rules} | {complex} | {build} | {table} | {} | {x} | {pr} | {l} |", p.label);
+            println!(
+                "| {rules} | {complex} | {build} | {table} | {} | {x} | {pr} | {l} |",
+                p.label
+            );
         }
     }
     println!();
-    println!("| rules | packet | repeat | nflc ns | C linear scan ns | C TSS ns | nflc / C scan | nflc / C TSS | C TSS / C scan | floor ns |");
+    println!(
+        "| rules | packet | repeat | nflc ns | C linear scan ns | C TSS ns | nflc / C scan | nflc / C TSS | C TSS / C scan | floor ns |"
+    );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         for (pname, repeat, ns, floor) in &r.packets {
@@ -718,7 +956,10 @@ fn report_scale(s: &Settings, rows: &[ScaleRow]) {
         for p in &r.progs {
             if let Err(e) = &p.prog {
                 println!();
-                println!("{}, {} rules: the verifier rejects the program:", p.label, r.rules);
+                println!(
+                    "{}, {} rules: the verifier rejects the program:",
+                    p.label, r.rules
+                );
                 println!("```");
                 println!("{}", e.lines().next().unwrap_or_default());
                 if let Some(stats) = e.lines().rev().find(|l| l.starts_with("processed ")) {
@@ -750,7 +991,11 @@ fn main() {
         s.clang_builds,
         s.loads,
         s.reloads,
-        if s.quick { " (NFL_BENCH_QUICK: smoke run, numbers are rough)" } else { "" }
+        if s.quick {
+            " (NFL_BENCH_QUICK: smoke run, numbers are rough)"
+        } else {
+            ""
+        }
     );
     let empty_obj = compile_twin("empty", dir.path(), &[]).unwrap_or_else(|e| panic!("{e}"));
     let empty = load(&empty_obj, "empty");

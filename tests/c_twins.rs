@@ -434,8 +434,8 @@ fn c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus() {
 // in a fifth, C walking nflc's tuple-space images. All must give the same
 // verdict, the same output bytes and the same table statistics.
 
-#[path = "../bench/common.rs"]
-mod common;
+// bench/tables.rs reaches the shared helpers as `crate::common`.
+use twins as common;
 #[path = "../bench/fwgen.rs"]
 mod fwgen;
 #[path = "../bench/tables.rs"]
@@ -457,20 +457,28 @@ impl Four {
             "firewall.yaml and firewall_dyn.yaml must list the same rules"
         );
         assert!(
-            spec.schema.explain.iter().any(|l| l.contains("compiled into code")),
+            spec.schema
+                .explain
+                .iter()
+                .any(|l| l.contains("compiled into code")),
             "the specialized firewall's table is not inlined: {:?}",
             spec.schema.explain
         );
         assert!(
-            dyn_.schema.explain.iter().any(|l| l.contains("tuple-space")),
+            dyn_.schema
+                .explain
+                .iter()
+                .any(|l| l.contains("tuple-space")),
             "the unspecialized firewall's table is not a classifier: {:?}",
             dyn_.schema.explain
         );
         let drop_fragments = tables::config_value(&spec.schema, "drop_fragments") != 0;
         let header = tables::fw_header(&rules, drop_fragments);
-        let c_static = tables::compile_twin_with("firewall", dir, &["FW_STATIC"], &[("fw_rules.h", header)])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let c_dyn = tables::compile_twin_with("firewall", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let c_static =
+            tables::compile_twin_with("firewall", dir, &["FW_STATIC"], &[("fw_rules.h", header)])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let c_dyn =
+            tables::compile_twin_with("firewall", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
         let load = |obj: &[u8], what: &str| {
             nfl_runtime::load(obj, None).unwrap_or_else(|e| {
                 panic!(
@@ -481,19 +489,31 @@ impl Four {
                 )
             })
         };
-        let (p_spec, p_dyn) = (load(&spec.object, "firewall.nf"), load(&dyn_.object, "firewall_dyn.nf"));
+        let (p_spec, p_dyn) = (
+            load(&spec.object, "firewall.nf"),
+            load(&dyn_.object, "firewall_dyn.nf"),
+        );
         tables::fill_nf(&p_spec, &spec, None);
         tables::fill_nf(&p_dyn, &dyn_, Some(u64::from(drop_fragments)));
-        let (p_cs, p_cd) = (load(&c_static, "firewall.c static"), load(&c_dyn, "firewall.c"));
+        let (p_cs, p_cd) = (
+            load(&c_static, "firewall.c static"),
+            load(&c_dyn, "firewall.c"),
+        );
         tables::fill_fw_c(&p_cd, &rules, drop_fragments, 64);
         // The same tuple-space classifier in C, on the images nflc built.
         let defines = tables::tss_defines(&dyn_.schema);
         let defines: Vec<&str> = defines.iter().map(String::as_str).collect();
-        let c_tss = tables::compile_twin_with("firewall", dir, &defines, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let c_tss = tables::compile_twin_with("firewall", dir, &defines, &[])
+            .unwrap_or_else(|e| panic!("{e}"));
         let p_ct = load(&c_tss, "firewall.c TSS");
         tables::fill_tss_c(&p_ct, &dyn_, drop_fragments);
-        let progs =
-            vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd), ("C TSS", p_ct)];
+        let progs = vec![
+            ("nflc spec", p_spec),
+            ("nflc dyn", p_dyn),
+            ("C static", p_cs),
+            ("C dyn", p_cd),
+            ("C TSS", p_ct),
+        ];
         (Four { progs }, rules, drop_fragments)
     }
 
@@ -501,37 +521,61 @@ impl Four {
         let spec = tables::build_bench_nf("router");
         let dyn_ = tables::build_bench_nf("router_dyn");
         let routes = tables::routes_of(&spec.schema);
-        assert_eq!(routes, tables::routes_of(&dyn_.schema), "router.yaml and router_dyn.yaml must list the same routes");
+        assert_eq!(
+            routes,
+            tables::routes_of(&dyn_.schema),
+            "router.yaml and router_dyn.yaml must list the same routes"
+        );
         assert!(
-            spec.schema.explain.iter().any(|l| l.contains("compiled into code")),
+            spec.schema
+                .explain
+                .iter()
+                .any(|l| l.contains("compiled into code")),
             "the specialized router's table is not inlined: {:?}",
             spec.schema.explain
         );
         let mac = tables::config_value(&spec.schema, "router_mac");
         let header = tables::rt_header(&routes, mac);
-        let c_static = tables::compile_twin_with("router", dir, &["RT_STATIC"], &[("rt_routes.h", header)])
-            .unwrap_or_else(|e| panic!("{e}"));
-        let c_dyn = tables::compile_twin_with("router", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
-        let load = |obj: &[u8], what: &str| nfl_runtime::load(obj, None).unwrap_or_else(|e| panic!("{what}: {e}"));
-        let (p_spec, p_dyn) = (load(&spec.object, "router.nf"), load(&dyn_.object, "router_dyn.nf"));
+        let c_static =
+            tables::compile_twin_with("router", dir, &["RT_STATIC"], &[("rt_routes.h", header)])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let c_dyn =
+            tables::compile_twin_with("router", dir, &[], &[]).unwrap_or_else(|e| panic!("{e}"));
+        let load = |obj: &[u8], what: &str| {
+            nfl_runtime::load(obj, None).unwrap_or_else(|e| panic!("{what}: {e}"))
+        };
+        let (p_spec, p_dyn) = (
+            load(&spec.object, "router.nf"),
+            load(&dyn_.object, "router_dyn.nf"),
+        );
         tables::fill_nf(&p_spec, &spec, None);
         tables::fill_nf(&p_dyn, &dyn_, Some(mac));
         let (p_cs, p_cd) = (load(&c_static, "router.c static"), load(&c_dyn, "router.c"));
         tables::fill_rt_c(&p_cd, &routes, mac);
-        let progs = vec![("nflc spec", p_spec), ("nflc dyn", p_dyn), ("C static", p_cs), ("C dyn", p_cd)];
+        let progs = vec![
+            ("nflc spec", p_spec),
+            ("nflc dyn", p_dyn),
+            ("C static", p_cs),
+            ("C dyn", p_cd),
+        ];
         (Four { progs }, routes)
     }
 
     /// Run every program on every packet; the mismatches. Keeps the
     /// verdict and output of the first program in `first`.
-    fn compare(&self, packets: &[(String, Vec<u8>)], first: &mut Vec<(u32, Vec<u8>)>) -> Vec<String> {
+    fn compare(
+        &self,
+        packets: &[(String, Vec<u8>)],
+        first: &mut Vec<(u32, Vec<u8>)>,
+    ) -> Vec<String> {
         let mut bad = Vec::new();
         for (name, p) in packets {
             let runs: Vec<_> = self
                 .progs
                 .iter()
                 .map(|(who, prog)| {
-                    let r = nfl_runtime::test_run(prog.fd(), p, 1).unwrap_or_else(|e| panic!("{who} on {name}: {e}"));
+                    let r = nfl_runtime::test_run(prog.fd(), p, 1)
+                        .unwrap_or_else(|e| panic!("{who} on {name}: {e}"));
                     (r.retval, r.data_out)
                 })
                 .collect();
@@ -557,9 +601,18 @@ impl Four {
         };
         let first = get(0);
         for i in 1..self.progs.len() {
-            assert_eq!(first, get(i), "{} (left) and {} (right) count hits and misses differently", self.progs[0].0, self.progs[i].0);
+            assert_eq!(
+                first,
+                get(i),
+                "{} (left) and {} (right) count hits and misses differently",
+                self.progs[0].0,
+                self.progs[i].0
+            );
         }
-        eprintln!("stats: hits {:?}, misses {:?} (packets, bytes)", first.0, first.1);
+        eprintln!(
+            "stats: hits {:?}, misses {:?} (packets, bytes)",
+            first.0, first.1
+        );
     }
 }
 
@@ -588,10 +641,20 @@ fn firewall_twins_agree_with_nflc_specialized_and_not() {
 
     // The timed packets, then packets at the edges of every rule (and
     // random ones), fragments, and packets that are not IPv4/TCP/UDP.
-    let mut tuples: Vec<(String, fwgen::FiveTuple)> =
-        tables::fw_bench_tuples().into_iter().map(|(n, t)| (n.to_string(), t)).collect();
-    tuples.extend(fwgen::tuples(&rules, 3000, 6).into_iter().enumerate().map(|(i, t)| (format!("edge #{i} {t:?}"), t)));
-    let mut packets: Vec<(String, Vec<u8>)> = tuples.iter().map(|(n, t)| (n.clone(), tables::tuple_packet(t))).collect();
+    let mut tuples: Vec<(String, fwgen::FiveTuple)> = tables::fw_bench_tuples()
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), t))
+        .collect();
+    tuples.extend(
+        fwgen::tuples(&rules, 3000, 6)
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (format!("edge #{i} {t:?}"), t)),
+    );
+    let mut packets: Vec<(String, Vec<u8>)> = tuples
+        .iter()
+        .map(|(n, t)| (n.clone(), tables::tuple_packet(t)))
+        .collect();
     for (name, t) in tuples.iter().take(5) {
         for flags_frag in [0x2001u16, 0x0001, 0x1fff, 0x2000, 0x4000] {
             let mut p = tables::tuple_packet(t);
@@ -599,35 +662,61 @@ fn firewall_twins_agree_with_nflc_specialized_and_not() {
             packets.push((format!("{name} frag {flags_frag:#06x}"), p));
         }
     }
-    packets.extend(bench_packets().into_iter().map(|(n, p, _)| (format!("common: {n}"), p)));
+    packets.extend(
+        bench_packets()
+            .into_iter()
+            .map(|(n, p, _)| (format!("common: {n}"), p)),
+    );
     let packets = with_truncations(packets, 5);
 
     let mut runs = Vec::new();
     let bad = four.compare(&packets, &mut runs);
     let shown: Vec<&String> = bad.iter().take(20).collect();
-    assert!(bad.is_empty(), "{} disagreements, first ones:\n{shown:#?}", bad.len());
+    assert!(
+        bad.is_empty(),
+        "{} disagreements, first ones:\n{shown:#?}",
+        bad.len()
+    );
     let verdicts: Vec<u32> = runs.iter().map(|r| r.0).collect();
 
     // And with the reference: the timed and edge packets are whole,
     // first-fragment IPv4, so the first matching rule decides.
-    let by_name: std::collections::HashMap<&str, u32> =
-        packets.iter().map(|(n, _)| n.as_str()).zip(verdicts.iter().copied()).collect();
+    let by_name: std::collections::HashMap<&str, u32> = packets
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .zip(verdicts.iter().copied())
+        .collect();
     for (name, t) in &tuples {
         let want = match fwgen::reference(&rules, t) {
             Some(r) if rules[r].deny => tables::XDP_DROP,
             _ => tables::XDP_PASS,
         };
-        assert_eq!(by_name[name.as_str()], want, "{name}: against the reference");
+        assert_eq!(
+            by_name[name.as_str()],
+            want,
+            "{name}: against the reference"
+        );
     }
     let drops = verdicts.iter().filter(|&&v| v == tables::XDP_DROP).count();
-    eprintln!("firewall: {} builds agree on {} packets ({drops} dropped)", four.progs.len(), packets.len());
-    assert!(drops > 500 && packets.len() - drops > 500, "verdicts too one-sided: {drops} of {}", packets.len());
+    eprintln!(
+        "firewall: {} builds agree on {} packets ({drops} dropped)",
+        four.progs.len(),
+        packets.len()
+    );
+    assert!(
+        drops > 500 && packets.len() - drops > 500,
+        "verdicts too one-sided: {drops} of {}",
+        packets.len()
+    );
     four.same_stats("acl_stats", "acl_stats");
 }
 
 /// Internet checksum of an IPv4 header (0 when it is valid).
 fn ipv4_header_sum(h: &[u8]) -> u16 {
-    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -641,40 +730,66 @@ fn router_twins_agree_with_nflc_specialized_and_not() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let (four, routes) = Four::router(dir.path());
-    let mut packets: Vec<(String, Vec<u8>)> =
-        tables::rt_bench_packets().into_iter().map(|(n, p)| (n.to_string(), p)).collect();
+    let mut packets: Vec<(String, Vec<u8>)> = tables::rt_bench_packets()
+        .into_iter()
+        .map(|(n, p)| (n.to_string(), p))
+        .collect();
     let udp = |dst: [u8; 4], ttl: u8| {
-        let ip = Ipv4 { ttl, ..Ipv4::new(IPPROTO_UDP, v4(198, 18, 0, 1), dst) };
+        let ip = Ipv4 {
+            ttl,
+            ..Ipv4::new(IPPROTO_UDP, v4(198, 18, 0, 1), dst)
+        };
         ipv4_packet(&[], ip, &udp_header(40000, 53, 4), b"abcd")
     };
     // Every route's first and last address and their neighbours.
     for r in &routes {
         let mask = u32::MAX << (32 - r.len);
-        for d in [r.net, r.net | !mask, r.net.wrapping_sub(1), (r.net | !mask).wrapping_add(1)] {
-            packets.push((format!("to {:?}", d.to_be_bytes()), udp(d.to_be_bytes(), 64)));
+        for d in [
+            r.net,
+            r.net | !mask,
+            r.net.wrapping_sub(1),
+            (r.net | !mask).wrapping_add(1),
+        ] {
+            packets.push((
+                format!("to {:?}", d.to_be_bytes()),
+                udp(d.to_be_bytes(), 64),
+            ));
         }
     }
     let mut rng = fwgen::Rng::new(7);
     for _ in 0..2000 {
         let d = fwgen::bench_addr(&mut rng);
-        packets.push((format!("to {:?}", d.to_be_bytes()), udp(d.to_be_bytes(), 64)));
+        packets.push((
+            format!("to {:?}", d.to_be_bytes()),
+            udp(d.to_be_bytes(), 64),
+        ));
     }
     for ttl in [0u8, 1, 2, 3, 255] {
         packets.push((format!("ttl {ttl}"), udp([198, 18, 1, 10], ttl)));
     }
     // Checksums around the end-around carry.
-    for check in [0x0000u16, 0x00ff, 0x0100, 0xfeff, 0xff00, 0xfffe, 0xffff, 0x7fff] {
+    for check in [
+        0x0000u16, 0x00ff, 0x0100, 0xfeff, 0xff00, 0xfffe, 0xffff, 0x7fff,
+    ] {
         let mut p = udp([198, 18, 1, 10], 64);
         p[24..26].copy_from_slice(&check.to_be_bytes());
         packets.push((format!("checksum {check:#06x}"), p));
     }
-    packets.extend(bench_packets().into_iter().map(|(n, p, _)| (format!("common: {n}"), p)));
+    packets.extend(
+        bench_packets()
+            .into_iter()
+            .map(|(n, p, _)| (format!("common: {n}"), p)),
+    );
     let packets = with_truncations(packets, 2);
 
     let mut runs = Vec::new();
     let bad = four.compare(&packets, &mut runs);
     let shown: Vec<&String> = bad.iter().take(20).collect();
-    assert!(bad.is_empty(), "{} disagreements, first ones:\n{shown:#?}", bad.len());
+    assert!(
+        bad.is_empty(),
+        "{} disagreements, first ones:\n{shown:#?}",
+        bad.len()
+    );
 
     // Forwarded packets with a valid checksum keep a valid one, and go
     // where the longest prefix says.
@@ -689,13 +804,24 @@ fn router_twins_agree_with_nflc_specialized_and_not() {
             .iter()
             .find(|r| dst & (u32::MAX << (32 - r.len)) == r.net)
             .unwrap_or_else(|| panic!("{name}: forwarded without a route"));
-        assert_eq!(out[..6], route.mac.to_be_bytes()[2..], "{name}: next hop MAC");
+        assert_eq!(
+            out[..6],
+            route.mac.to_be_bytes()[2..],
+            "{name}: next hop MAC"
+        );
         assert_eq!(out[22], p[22] - 1, "{name}: TTL");
         if ipv4_header_sum(&p[14..34]) == 0 {
-            assert_eq!(ipv4_header_sum(&out[14..34]), 0, "{name}: checksum after forwarding");
+            assert_eq!(
+                ipv4_header_sum(&out[14..34]),
+                0,
+                "{name}: checksum after forwarding"
+            );
         }
     }
-    eprintln!("router: 4 builds agree on {} packets ({forwarded} forwarded)", packets.len());
+    eprintln!(
+        "router: 4 builds agree on {} packets ({forwarded} forwarded)",
+        packets.len()
+    );
     assert!(forwarded > 1000, "only {forwarded} forwarded");
     four.same_stats("routes_stats", "routes_stats");
 }

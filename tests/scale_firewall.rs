@@ -34,9 +34,11 @@ fn reference_all(rules: &[FwRule], tuples: &[FiveTuple]) -> Vec<Option<usize>> {
     tuples
         .iter()
         .map(|k| {
-            let candidates = by_proto
-                .entry(k.proto)
-                .or_insert_with(|| (0..rules.len()).filter(|&i| k.proto & rules[i].proto.1 == rules[i].proto.0).collect());
+            let candidates = by_proto.entry(k.proto).or_insert_with(|| {
+                (0..rules.len())
+                    .filter(|&i| k.proto & rules[i].proto.1 == rules[i].proto.0)
+                    .collect()
+            });
             candidates.iter().copied().find(|&i| rules[i].matches(k))
         })
         .collect()
@@ -70,14 +72,20 @@ fn check_scale(n_rules: usize, n_packets: usize) {
         build.codegen.insns.len(),
         build.schema.explain.join("; ")
     );
-    assert_eq!(tables::fw_rules_of(&build.schema), rules, "the compiled entries are not the generated rules");
+    assert_eq!(
+        tables::fw_rules_of(&build.schema),
+        rules,
+        "the compiled entries are not the generated rules"
+    );
 
     let t_load = Instant::now();
     let prog = nfl_runtime::load(&build.object, None).unwrap_or_else(|e| {
         panic!(
             "{n_rules} rules: the verifier rejects the program ({} insns): {e}\n{}",
             build.codegen.insns.len(),
-            e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
+            e.verifier_log()
+                .map(nfl_runtime::trim_verifier_log)
+                .unwrap_or_default()
         )
     });
     let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
@@ -100,7 +108,8 @@ fn check_scale(n_rules: usize, n_packets: usize) {
     let mut winners = std::collections::HashSet::new();
     for (k, hit) in tuples.iter().zip(&hits) {
         let pkt = tables::tuple_packet(k);
-        let r = nfl_runtime::test_run(prog.fd(), &pkt, 1).unwrap_or_else(|e| panic!("test run: {e}"));
+        let r =
+            nfl_runtime::test_run(prog.fd(), &pkt, 1).unwrap_or_else(|e| panic!("test run: {e}"));
         let tag = u16::from_be_bytes([r.data_out[18], r.data_out[19]]);
         let want = expected(&rules, *hit);
         if (r.retval, tag) != want {
@@ -123,10 +132,21 @@ fn check_scale(n_rules: usize, n_packets: usize) {
         t0.elapsed().as_secs_f64()
     );
     let shown: Vec<&String> = bad.iter().take(20).collect();
-    assert!(bad.is_empty(), "{} of {n_packets} packets disagree with the reference, first ones:\n{shown:#?}", bad.len());
+    assert!(
+        bad.is_empty(),
+        "{} of {n_packets} packets disagree with the reference, first ones:\n{shown:#?}",
+        bad.len()
+    );
     // The packets must reach deep into the rule set, both ways.
-    assert!(drops > n_packets / 10 && drops < n_packets * 9 / 10, "verdicts too one-sided: {drops} drops");
-    assert!(winners.len() > n_rules / 4, "only {} distinct rules won", winners.len());
+    assert!(
+        drops > n_packets / 10 && drops < n_packets * 9 / 10,
+        "verdicts too one-sided: {drops} drops"
+    );
+    assert!(
+        winners.len() > n_rules / 4,
+        "only {} distinct rules won",
+        winners.len()
+    );
     assert!(misses > 0, "no packet missed every rule");
 }
 
