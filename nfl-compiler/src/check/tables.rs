@@ -331,6 +331,19 @@ impl<'a> Checker<'a> {
             let tss_needed = crate::entries::tss_masks_needed(&t.keys, &entries);
             let mask_bound = masks.unwrap_or(if dynamic { DEFAULT_MASKS.max(tss_needed) } else { tss_needed.max(1) });
             let imp = table::choose_impl(&kinds, static_n, INLINE_MAX, mask_bound);
+            // A longest-prefix table keeps its meaning when it is inlined:
+            // the longest prefix wins, whatever order the entries were listed in.
+            if imp == TableImpl::Inline
+                && let Some(li) = kinds.iter().position(|k| *k == MatchKind::Lpm)
+                && table::choose_impl(&kinds, None, 0, mask_bound) == TableImpl::Lpm
+            {
+                let len = |e: &EntryHir| match e.matches.get(li) {
+                    Some(KeyMatch::Prefix { len, .. }) => *len,
+                    Some(KeyMatch::Exact(_)) => u32::MAX,
+                    _ => 0,
+                };
+                entries.sort_by_key(|e| std::cmp::Reverse(len(e)));
+            }
             if let (Some(m), Some(e)) = (masks, decl.masks.as_ref())
                 && m < tss_needed
                 && matches!(imp, TableImpl::Tss { .. })
