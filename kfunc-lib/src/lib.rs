@@ -1,3 +1,26 @@
-//! kfunc-lib: the eNetSTL-style kfunc library (kernel module source, Rust
-//! twin and BTF declarations). It is built out by the sketches issue; the
-//! foundation has no kfuncs yet.
+//! kfunc-lib: the eNetSTL-style kfunc library, Rust twin.
+//!
+//! Pure Rust, no dependencies, no `unsafe`. Every algorithm here is the
+//! binding reference for the kernel module (`module/`, same algorithms in
+//! `module/nfl_algos.h`) and for the compiler's pure-eBPF lowerings; the
+//! contract is docs/kfunc-lib.md. The control plane also uses the twin to
+//! decode sketch state read from pinned maps (`from_bytes`).
+
+#![forbid(unsafe_code)]
+
+pub mod bits;
+pub mod bloom;
+pub mod count_min;
+pub mod count_sketch;
+pub mod error;
+pub mod hash;
+pub mod hll;
+pub mod randpool;
+
+pub use bloom::Bloom;
+pub use count_min::CountMin;
+pub use count_sketch::CountSketch;
+pub use error::ShapeError;
+pub use hash::{multi_hash, murmur3_32, row_seed};
+pub use hll::Hll;
+pub use randpool::{RandPool, XorShift64Star};
