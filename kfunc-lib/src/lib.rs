@@ -15,6 +15,7 @@ pub mod count_sketch;
 pub mod error;
 pub mod hash;
 pub mod hll;
+pub mod nitro;
 pub mod randpool;
 
 pub use bloom::Bloom;
@@ -23,4 +24,5 @@ pub use count_sketch::CountSketch;
 pub use error::ShapeError;
 pub use hash::{multi_hash, murmur3_32, row_seed};
 pub use hll::Hll;
+pub use nitro::{Nitro, NitroState};
 pub use randpool::{RandPool, XorShift64Star};

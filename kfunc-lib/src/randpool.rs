@@ -8,13 +8,16 @@
 //! module computes the same pool). With `p = p_num / 2^d`, one trial draws
 //! `r` and succeeds iff `r >> (64 - d) < p_num` (the top `d` bits); `G` is
 //! the number of trials up to and including the first success, so `G ≥ 1`.
-//! With `d = 0` (p = 1) every `G` is 1 and nothing is drawn. `G` saturates
+//! With `d = 0` (p = 1) every `G` is 1 and nothing is drawn; `d ≤ 16`. `G` saturates
 //! at `u32::MAX` (unreachable in practice).
 
 use crate::error::ShapeError;
 
 /// The state used for a seed of 0 (xorshift has a fixed point at 0).
 pub const ZERO_SEED_STATE: u64 = 0x9E37_79B9_7F4A_7C15;
+/// The largest `p_den_log2`: counting trials costs `1/p` draws per
+/// variate, so `p ≥ 2^-16` keeps a 4096-entry pool under 3·10^8 draws.
+pub const MAX_P_DEN_LOG2: u32 = 16;
 /// The xorshift64* output multiplier.
 pub const XS_MUL: u64 = 0x2545_F491_4F6C_DD1D;
 
@@ -64,7 +67,7 @@ pub struct RandPool {
 
 impl RandPool {
     /// `len ≥ 1` variates with `p = p_num / 2^p_den_log2`, where
-    /// `p_den_log2 ≤ 32` and `1 ≤ p_num ≤ 2^p_den_log2`.
+    /// `p_den_log2 ≤ 16` ([`MAX_P_DEN_LOG2`]) and `1 ≤ p_num ≤ 2^p_den_log2`.
     pub fn new(seed: u64, len: usize, p_num: u32, p_den_log2: u32) -> Result<Self, ShapeError> {
         if len == 0 {
             return Err(ShapeError::Zero("pool length"));
@@ -72,9 +75,9 @@ impl RandPool {
         if len > u32::MAX as usize / 4 {
             return Err(ShapeError::TooLarge);
         }
-        if p_den_log2 > 32 {
+        if p_den_log2 > MAX_P_DEN_LOG2 {
             return Err(ShapeError::OutOfRange(
-                "p_den_log2 (0..=32)",
+                "p_den_log2 (0..=16)",
                 u64::from(p_den_log2),
             ));
         }
@@ -159,7 +162,7 @@ mod tests {
         assert!(RandPool::new(1, 0, 1, 4).is_err());
         assert!(RandPool::new(1, 4, 0, 4).is_err());
         assert!(RandPool::new(1, 4, 17, 4).is_err());
-        assert!(RandPool::new(1, 4, 1, 33).is_err());
+        assert!(RandPool::new(1, 4, 1, 17).is_err());
         assert!(
             RandPool::new(1, 4, 16, 4)
                 .unwrap()
