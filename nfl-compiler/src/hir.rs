@@ -26,6 +26,7 @@ crate::entity!(CounterId, "counter");
 crate::entity!(StateMapId, "map");
 crate::entity!(MeterId, "meter");
 crate::entity!(PoolId, "pool");
+crate::entity!(SketchId, "sketch");
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
@@ -57,6 +58,7 @@ pub struct Hir {
     pub maps: Vec<StateMapHir>,
     pub meters: Vec<MeterHir>,
     pub pools: Vec<PoolHir>,
+    pub sketches: Vec<SketchHir>,
     /// Config parameters and the values compiled in.
     pub config: Vec<(String, String)>,
     /// What specialization decided, one line each.
@@ -264,6 +266,31 @@ pub struct PoolHir {
     pub span: Span,
 }
 
+/// The algorithm of a `sketch` (docs/kfunc-lib.md has the exact update
+/// rules, which every profile and the Rust twin follow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SketchKind {
+    CountMin,
+    CountSketch,
+    Bloom,
+    Hyperloglog,
+}
+
+/// `sketch NAME: KIND(sizing) keyed K`. `rows` is the number of hash
+/// functions (1 for HyperLogLog) and `cols` the counters per row (bits of
+/// a Bloom filter, registers of a HyperLogLog), always a power of two.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SketchHir {
+    pub name: String,
+    pub kind: SketchKind,
+    pub rows: u32,
+    pub cols: u32,
+    /// The declared key, evaluated where a method is called without one.
+    pub key: Vec<Expr>,
+    pub span: Span,
+}
+
 /// What a `let ... else` binds when present.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Optional {
@@ -299,6 +326,8 @@ pub enum Stmt {
     LetElse { local: LocalId, value: Optional, else_block: Block, span: Span },
     /// `P.give(v)`: return a value to the pool.
     PoolGive { pool: PoolId, value: Expr, span: Span },
+    /// `S.add(...)`: count `amount` (1 for Bloom and HyperLogLog) for `key`.
+    SketchAdd { sketch: SketchId, key: Vec<Expr>, amount: Expr, span: Span },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,4 +376,7 @@ pub enum ExprKind {
     MapContains { map: StateMapId, key: Vec<Expr> },
     /// `M.take(n)`: true when `n` tokens were available (and are now taken).
     MeterTake { meter: MeterId, amount: Box<Expr> },
+    /// `S.query(k)` (count-min, count sketch: u32) or `S.contains(k)`
+    /// (Bloom: bool).
+    SketchRead { sketch: SketchId, key: Vec<Expr> },
 }

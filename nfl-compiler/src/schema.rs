@@ -31,6 +31,10 @@ pub struct Schema {
     pub meters: Vec<MeterSchema>,
     /// Pools; the loader fills each queue map with `first..=last`.
     pub pools: Vec<PoolSchema>,
+    /// Sketches (absent from objects without any, so their bytes stay as
+    /// they were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sketches: Vec<SketchSchema>,
     /// Config parameters and the values compiled in, for display.
     pub config: Vec<(String, String)>,
     /// Entries to write into maps after loading and before attaching.
@@ -93,6 +97,19 @@ pub struct PoolSchema {
     pub name: String,
     pub first: u64,
     pub last: u64,
+}
+
+/// A sketch: its map (of the same name) holds one value laid out as
+/// docs/kfunc-lib.md says for `kind`; keys are encoded like state-map keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SketchSchema {
+    pub name: String,
+    pub kind: crate::hir::SketchKind,
+    pub rows: u32,
+    pub cols: u32,
+    pub key_widths: Vec<u32>,
+    pub key_slots: Vec<(u32, u32)>,
+    pub key_size: u32,
 }
 
 /// Entries for one map, as raw key and value bytes.
@@ -160,6 +177,7 @@ impl Schema {
                 .map(|m| MeterSchema { name: m.name.clone(), rate: m.rate, burst: m.burst, key_widths: m.key.iter().map(|e| e.ty.width()).collect() })
                 .collect(),
             pools: hir.pools.iter().map(|p| PoolSchema { name: p.name.clone(), first: p.first, last: p.last }).collect(),
+            sketches: hir.sketches.iter().map(sketch_schema).collect(),
             config: hir.config.clone(),
             initial,
             entries,
@@ -196,6 +214,12 @@ impl Schema {
             None => Ok(None),
         }
     }
+}
+
+fn sketch_schema(s: &crate::hir::SketchHir) -> SketchSchema {
+    let tys: Vec<crate::hir::Ty> = s.key.iter().map(|e| e.ty).collect();
+    let (key_slots, key_size) = crate::build::state_key_layout(&tys);
+    SketchSchema { name: s.name.clone(), kind: s.kind, rows: s.rows, cols: s.cols, key_widths: tys.iter().map(|t| t.width()).collect(), key_slots, key_size }
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ fn hir() -> Hir {
         maps: vec![],
         meters: vec![],
         pools: vec![],
+        sketches: vec![],
         config: vec![],
         explain: vec![],
         parser: Some(parser),

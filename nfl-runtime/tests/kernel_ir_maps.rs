@@ -3,7 +3,7 @@
 //! BPF_PROG_TEST_RUN; the map contents are read back through aya.
 
 use nfl_compiler::ir::{
-    BlockData, BlockId, BufData, BufId, Call, CmpOp, CtxField, Exit, Function, Inst, MapDef, MapId, MapKind,
+    AtomicOp, BlockData, BlockId, BufData, BufId, Call, CmpOp, CtxField, Exit, Function, Inst, MapDef, MapId, MapKind,
     Operand, Term, VarData, VarId, VarKind,
 };
 use nfl_compiler::pipeline::codegen_ir;
@@ -135,7 +135,7 @@ fn counting_program() -> Function {
     let h = a.lookup(hits, key, XDP_DROP);
     let seven = a.var(VarKind::Scalar);
     a.push(Inst::Const { dst: seven, value: 7 });
-    a.push(Inst::AtomicAdd { ptr: h, off: 0, bytes: 8, src: seven });
+    a.push(Inst::Atomic { op: AtomicOp::Add, ptr: h, off: 0, bytes: 8, src: seven });
     a.term(Term::Exit(Exit::Return(XDP_PASS)));
     a.f
 }
@@ -238,6 +238,7 @@ fn schema_section_is_skipped_by_the_loader_and_reads_back() {
         state_maps: Vec::new(),
         meters: Vec::new(),
         pools: Vec::new(),
+        sketches: Vec::new(),
         config: vec![("rate".into(), "10".into())],
         initial: Vec::new(),
         entries: Vec::new(),

@@ -388,6 +388,7 @@ pub struct MapDecl {
 pub enum ObjectKind {
     Meter,
     Pool,
+    Sketch,
 }
 
 impl ObjectKind {
@@ -395,11 +396,12 @@ impl ObjectKind {
         match self {
             ObjectKind::Meter => "meter",
             ObjectKind::Pool => "pool",
+            ObjectKind::Sketch => "sketch",
         }
     }
 }
 
-/// `meter NAME: CTOR(arg = EXPR, ...) [keyed KEY]` (and `pool`).
+/// `meter NAME: CTOR(arg = EXPR, ...) [keyed KEY]` (and `pool`, `sketch`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ObjectDecl {
     pub kind: ObjectKind,
@@ -511,6 +513,8 @@ pub enum ExprKind {
     Tuple(Vec<Expr>),
     /// A duration literal such as `30s` or `250ms`, in nanoseconds.
     Duration(u64),
+    /// A decimal fraction such as `0.001`: `units / 10^scale` (exact).
+    Decimal { units: u64, scale: u32 },
     Unary { op: UnOp, operand: Box<Expr> },
     Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
     /// `EXPR as TYPE`

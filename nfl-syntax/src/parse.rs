@@ -385,7 +385,8 @@ fn walk_expr(expr: &mut Expr, visit: &mut impl FnMut(&mut Expr)) {
         | ExprKind::Mac(_)
         | ExprKind::Bool(_)
         | ExprKind::Name(_)
-        | ExprKind::Duration(_) => {}
+        | ExprKind::Duration(_)
+        | ExprKind::Decimal { .. } => {}
         ExprKind::Field { base, .. } => walk_expr(base, visit),
         ExprKind::Index { base, index } => {
             walk_expr(base, visit);
@@ -656,7 +657,11 @@ impl<'c> Builder<'c> {
                 Item::Map(MapDecl { name, key, value, size: clauses.size, idle: clauses.idle, span })
             }
             Rule::object_item => {
-                let kind = if first_word == Some(Rule::kw_pool) { ObjectKind::Pool } else { ObjectKind::Meter };
+                let kind = match first_word {
+                    Some(Rule::kw_pool) => ObjectKind::Pool,
+                    Some(Rule::kw_sketch) => ObjectKind::Sketch,
+                    _ => ObjectKind::Meter,
+                };
                 let name = self.decl_name(&inner.next()?);
                 let ctor = self.decl_name(&inner.next()?);
                 let mut args = Vec::new();
@@ -1329,6 +1334,7 @@ impl<'c> Builder<'c> {
                 return b;
             }
             Rule::number => self.number(&pair),
+            Rule::dotted if pair.as_str().split('.').count() == 2 => self.decimal_value(&pair),
             Rule::dotted => ExprKind::Ipv4(self.ipv4_value(&pair)),
             Rule::mac => ExprKind::Mac(self.mac_value(&pair)),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
@@ -1460,6 +1466,21 @@ impl<'c> Builder<'c> {
         }
     }
 
+    /// `12.345`: exact units and scale; at most 18 digits after the point.
+    fn decimal_value(&mut self, pair: &Pair<'_, Rule>) -> ExprKind {
+        let text = pair.as_str();
+        let digits: String = text.chars().filter(|c| *c != '.').collect();
+        let scale = text.len() - text.find('.').map_or(text.len(), |p| p + 1);
+        match digits.parse::<u64>() {
+            Ok(units) if scale <= 18 => ExprKind::Decimal { units, scale: scale as u32 },
+            _ => {
+                let span = self.pspan(pair);
+                self.error("nfl::E0103", format!("`{text}` is not a valid literal"), span, "too many digits", "a decimal fraction has at most 18 significant digits, such as `0.001`");
+                ExprKind::Decimal { units: 0, scale: 0 }
+            }
+        }
+    }
+
     fn ipv4_value(&mut self, pair: &Pair<'_, Rule>) -> u32 {
         let span = self.pspan(pair);
         let text = pair.as_str();
@@ -1470,7 +1491,7 @@ impl<'c> Builder<'c> {
                 format!("`{text}` is not a valid literal"),
                 span,
                 "expected an IPv4 address with four parts",
-                "numbers are integers (there are no fractions); IPv4 addresses look like `198.18.0.1`",
+                "IPv4 addresses look like `198.18.0.1`; fractions (for sketch sizing) like `0.001`",
             );
             return 0;
         }
@@ -1627,6 +1648,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_map
             | Rule::kw_meter
             | Rule::kw_pool
+            | Rule::kw_sketch
             | Rule::kw_set
             | Rule::kw_key
             | Rule::kw_actions

@@ -133,6 +133,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::kw_map => "`map`",
         R::kw_meter => "`meter`",
         R::kw_pool => "`pool`",
+        R::kw_sketch => "`sketch`",
         _ => return None,
     })
 }

@@ -64,6 +64,8 @@ fn literals() {
     assert_eq!(e("0xffff_ffff_ffff_ffff"), "18446744073709551615");
     assert_eq!(e("198.18.0.1"), "ip:0xc6120001");
     assert_eq!(e("02:00:00:00:00:01"), "mac:0x20000000001");
+    assert_eq!(e("0.001"), "1e-3");
+    assert_eq!(e("12.50"), "1250e-2");
     assert_eq!(e("aa:BB:cc:dd:ee:ff"), "mac:0xaabbccddeeff");
     assert_eq!(e("true && false"), "(&& true false)");
 }

@@ -104,7 +104,7 @@ impl AstCheck<'_> {
         self.ids.push(e.id.0);
         self.span(e.span);
         match &e.kind {
-            ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) | ExprKind::Duration(_) => {}
+            ExprKind::Int(_) | ExprKind::Ipv4(_) | ExprKind::Mac(_) | ExprKind::Bool(_) | ExprKind::Duration(_) | ExprKind::Decimal { .. } => {}
             ExprKind::Name(n) => self.ident(n),
             ExprKind::Field { base, name } => {
                 self.expr(base);

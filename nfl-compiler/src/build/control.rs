@@ -122,6 +122,10 @@ impl Builder<'_> {
                 self.span = *span;
                 self.pool_give(*pool, value);
             }
+            Stmt::SketchAdd { sketch, key, amount, span } => {
+                self.span = *span;
+                self.sketch_add(*sketch, key, amount);
+            }
         }
     }
 }

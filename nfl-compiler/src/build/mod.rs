@@ -13,6 +13,7 @@ mod control;
 mod expr;
 mod objects;
 mod parser;
+pub mod sketch;
 mod state;
 mod table;
 
@@ -68,6 +69,7 @@ pub(crate) struct Builder<'h> {
     table_stats: Vec<MapId>,
     meter_maps: Vec<MapId>,
     pool_maps: Vec<MapId>,
+    sketch_maps: Vec<MapId>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -147,6 +149,7 @@ pub fn build(hir: &Hir) -> Function {
         .iter()
         .map(|m| add_map(&mut func, state::state_map(&m.name, &m.key, m.idle_ns.is_some(), m.size)))
         .collect();
+    let sketch_maps = hir.sketches.iter().map(|s| add_map(&mut func, sketch::sketch_map(s))).collect();
     let mut b = Builder {
         hir,
         func,
@@ -168,6 +171,7 @@ pub fn build(hir: &Hir) -> Function {
         table_stats,
         meter_maps,
         pool_maps,
+        sketch_maps,
     };
     b.build_program();
     b.func

@@ -61,7 +61,8 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_)
         | ExprKind::MapGet { .. }
         | ExprKind::MapContains { .. }
-        | ExprKind::MeterTake { .. } => None,
+        | ExprKind::MeterTake { .. }
+        | ExprKind::SketchRead { .. } => None,
     }
 }
 

@@ -99,6 +99,13 @@ impl Checker<'_> {
                 None
             }
             AK::Duration(ns) => self.literal(*ns, expected.or(Some(Ty::UInt(64))), span, None),
+            AK::Decimal { .. } => {
+                self.emit(
+                    Diagnostic::error("nfl::E0342", "a fraction is only a sketch's sizing argument", span, "not an integer")
+                        .with_help("values are integers; fractions size sketches, as in `count_min(eps = 0.001, delta = 0.01)`"),
+                );
+                None
+            }
             AK::Unary { op, operand } => self.unary(cx, *op, operand, expected, span),
             AK::Binary { op, lhs, rhs } => self.binary(cx, *op, lhs, rhs, expected, span),
             AK::Cast { expr, ty } => {
@@ -258,6 +265,7 @@ impl Checker<'_> {
                     Global::Map(_) => format!("read an entry: `{}[key]`, or test `{}.contains(key)`", id.name, id.name),
                     Global::Meter(_) => format!("test it: `{}.take(1)`", id.name),
                     Global::Pool(_) => format!("take a value: `let v = {}.take() else {{ drop }}`", id.name),
+                    Global::Sketch(_) => format!("read it: `{}.query()` (or `.contains()` for a Bloom filter)", id.name),
                     Global::Parser(_) | Global::Control(_) | Global::Const(_) => "only constants, locals and fields have values".to_string(),
                 };
                 self.emit(

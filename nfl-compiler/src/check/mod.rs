@@ -26,6 +26,7 @@ mod names;
 mod objects;
 mod parser_graph;
 mod pattern;
+mod sketch;
 mod state;
 mod tables;
 mod types;
@@ -107,6 +108,7 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
             maps: std::mem::take(&mut ck.maps),
             meters: std::mem::take(&mut ck.meters),
             pools: std::mem::take(&mut ck.pools),
+            sketches: std::mem::take(&mut ck.sketches),
             config: config_shown,
             explain: std::mem::take(&mut ck.explain),
             parser,
@@ -131,6 +133,7 @@ pub(crate) enum Global {
     Map(usize),
     Meter(usize),
     Pool(usize),
+    Sketch(usize),
 }
 
 impl Global {
@@ -146,6 +149,7 @@ impl Global {
             Global::Map(_) => "map",
             Global::Meter(_) => "meter",
             Global::Pool(_) => "pool",
+            Global::Sketch(_) => "sketch",
         }
     }
 }
@@ -226,7 +230,9 @@ pub(crate) struct Checker<'a> {
     pub counters: Vec<hir::CounterHir>,
     pub maps: Vec<hir::StateMapHir>,
     pub object_decls: Vec<&'a ast::ObjectDecl>,
-    pub meter_sigs: Vec<objects::MeterSig>,
+    pub meter_sigs: Vec<objects::KeySig>,
+    pub sketch_sigs: Vec<objects::KeySig>,
+    pub sketches: Vec<hir::SketchHir>,
     pub meters: Vec<hir::MeterHir>,
     pub pools: Vec<hir::PoolHir>,
     /// What specialization decided, for `nflc build --explain`.
@@ -260,6 +266,8 @@ impl<'a> Checker<'a> {
             maps: Vec::new(),
             object_decls: Vec::new(),
             meter_sigs: Vec::new(),
+            sketch_sigs: Vec::new(),
+            sketches: Vec::new(),
             meters: Vec::new(),
             pools: Vec::new(),
             explain: Vec::new(),

@@ -20,7 +20,8 @@ pub const DEFAULT_METER_SIZE: u32 = 65536;
 /// The most values a pool may hold.
 pub const MAX_POOL: u64 = 1 << 20;
 
-pub(crate) struct MeterSig {
+/// The header requirements of an object's declared key.
+pub(crate) struct KeySig {
     pub requires: Vec<(HeaderRef, Span, bool)>,
 }
 
@@ -32,11 +33,12 @@ impl<'a> Checker<'a> {
         let g = match o.kind {
             ObjectKind::Meter => Global::Meter(idx),
             ObjectKind::Pool => Global::Pool(idx),
+            ObjectKind::Sketch => Global::Sketch(idx),
         };
         self.declare(&o.name, g);
     }
 
-    fn named_const(&mut self, o: &ast::ObjectDecl, name: &str, required: bool) -> Option<u64> {
+    pub(super) fn named_const(&mut self, o: &ast::ObjectDecl, name: &str, required: bool) -> Option<u64> {
         let Some(arg) = o.args.iter().find(|a| a.name.name == name) else {
             if required {
                 self.emit(
@@ -51,7 +53,7 @@ impl<'a> Checker<'a> {
         super::eval::eval(&e)
     }
 
-    fn check_args(&mut self, o: &ast::ObjectDecl, allowed: &[&str]) {
+    pub(super) fn check_args(&mut self, o: &ast::ObjectDecl, allowed: &[&str]) {
         for a in &o.args {
             if !allowed.contains(&a.name.name.as_str()) {
                 self.emit(
@@ -71,6 +73,7 @@ impl<'a> Checker<'a> {
                 .with_help(format!("a {} is declared as `{}`", o.kind.keyword(), match o.kind {
                     ObjectKind::Meter => "meter NAME: token_bucket(rate = R, burst = B) keyed KEY",
                     ObjectKind::Pool => "pool NAME: ports(first = A, last = B)",
+                    ObjectKind::Sketch => "sketch NAME: count_min(eps = E, delta = D) keyed KEY",
                 })),
         );
         false
@@ -83,6 +86,7 @@ impl<'a> Checker<'a> {
             match o.kind {
                 ObjectKind::Meter => self.lower_meter(o),
                 ObjectKind::Pool => self.lower_pool(o),
+                ObjectKind::Sketch => self.lower_sketch(o),
             }
         }
     }
@@ -95,17 +99,7 @@ impl<'a> Checker<'a> {
         let size = self.named_const(o, "size", false).unwrap_or(u64::from(DEFAULT_METER_SIZE));
         let mut cx = Cx::new(Mode::Control);
         cx.deferred = true;
-        let mut key = Vec::new();
-        for e in o.keyed.iter().flatten() {
-            match self.expr(&mut cx, e, None) {
-                Some(x) if matches!(x.ty, Ty::UInt(_)) => key.push(x),
-                Some(_) => self.emit(
-                    Diagnostic::error("nfl::E0306", "a meter key must be an integer", e.span, "`bool`")
-                        .with_help("key the meter by packet fields or metadata"),
-                ),
-                None => {}
-            }
-        }
+        let key = self.object_key(&mut cx, o, "meter");
         let check = |this: &mut Self, v: Option<u64>, what: &str, max: u64| match v {
             Some(v) if v >= 1 && v <= max => Some(v),
             Some(v) => {
@@ -120,7 +114,7 @@ impl<'a> Checker<'a> {
         let rate = check(self, rate, "rate", 1_000_000_000_000);
         let burst = check(self, burst, "burst", 1_000_000_000);
         let size = check(self, Some(size), "size", 1 << 24);
-        self.meter_sigs.push(MeterSig { requires: std::mem::take(&mut cx.requires) });
+        self.meter_sigs.push(KeySig { requires: std::mem::take(&mut cx.requires) });
         if let (true, Some(rate), Some(burst), Some(size)) = (ok, rate, burst, size) {
             self.explain.push(format!(
                 "meter {}: token bucket, {rate} tokens/s, burst {burst}, {} bucket(s) in an LRU hash",
@@ -132,6 +126,22 @@ impl<'a> Checker<'a> {
             // Errors are reported; keep ids aligned.
             self.meters.push(MeterHir { name: o.name.name.clone(), rate: 1, burst: 1, size: 1, key, span: o.span });
         }
+    }
+
+    /// Type an object's `keyed` expressions (integers) in `cx`.
+    pub(super) fn object_key(&mut self, cx: &mut Cx, o: &ast::ObjectDecl, what: &str) -> Vec<hir::Expr> {
+        let mut key = Vec::new();
+        for e in o.keyed.iter().flatten() {
+            match self.expr(cx, e, None) {
+                Some(x) if matches!(x.ty, Ty::UInt(_)) => key.push(x),
+                Some(_) => self.emit(
+                    Diagnostic::error("nfl::E0306", format!("a {what} key must be an integer"), e.span, "`bool`")
+                        .with_help(format!("key the {what} by packet fields or metadata")),
+                ),
+                None => {}
+            }
+        }
+        key
     }
 
     fn lower_pool(&mut self, o: &'a ast::ObjectDecl) {

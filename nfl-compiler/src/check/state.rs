@@ -57,7 +57,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn no_method(&mut self, what: &str, name: &str, method: &Ident, known: &str) {
+    pub(super) fn no_method(&mut self, what: &str, name: &str, method: &Ident, known: &str) {
         self.emit(
             Diagnostic::error("nfl::E0333", format!("{what} `{name}` has no method `{}`", method.name), method.span, "unknown method")
                 .with_help(format!("{what}s have: {known}")),
@@ -152,6 +152,18 @@ impl<'a> Checker<'a> {
                 self.no_method("meter", &name, method, "`take(n)`");
                 None
             }
+            (Global::Sketch(s), "add") => self.sketch_add(cx, s, &name, args, span),
+            (Global::Sketch(_), "query" | "contains" | "estimate") => {
+                self.emit(
+                    Diagnostic::error("nfl::E0334", format!("the result of `{}` is unused", method.name), span, "a value, not a statement")
+                        .with_help(format!("use it in a condition: `if {name}.{}() > 100 {{ drop }}`", method.name)),
+                );
+                None
+            }
+            (Global::Sketch(_), _) => {
+                self.no_method("sketch", &name, method, "`add(..)`, and `query(..)` or `contains(..)` as values");
+                None
+            }
             (g, _) => {
                 self.emit(
                     Diagnostic::error("nfl::E0333", format!("{} `{name}` has no methods", g.describe()), method.span, "no such method")
@@ -187,9 +199,15 @@ impl<'a> Checker<'a> {
             let key = self.map_key(cx, m, args, method.span)?;
             return Some(hir::Expr { kind: ExprKind::MapContains { map: StateMapId(m as u32), key }, ty: Ty::Bool, span });
         }
+        if let Some((Global::Sketch(s), name)) = self.global_of(receiver)
+            && method.name != "add"
+        {
+            let name = name.name.clone();
+            return self.sketch_read(cx, s, &name, method, args, span);
+        }
         self.emit(
             Diagnostic::error("nfl::E0334", format!("`.{}()` has no value", method.name), span, "used as a value")
-                .with_help("`m.contains(k)` and `meter.take(n)` give values; `m.get(k)` and `pool.take()` go in `let ... else`; call the others as statements"),
+                .with_help("`m.contains(k)`, `meter.take(n)`, `sketch.query(k)` and `bloom.contains(k)` give values; `m.get(k)` and `pool.take()` go in `let ... else`; call the others as statements"),
         );
         None
     }

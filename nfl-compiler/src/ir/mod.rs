@@ -145,6 +145,13 @@ pub enum AluOp {
     Shr,
 }
 
+/// The read-modify-write of an [`Inst::Atomic`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AtomicOp {
+    Add,
+    Or,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CmpOp {
     Eq,
@@ -244,8 +251,8 @@ pub enum Inst {
     MemLoad { dst: VarId, ptr: VarId, off: u32, bytes: u32 },
     /// `*(uW *)(ptr + off) = src` through a `MapValue`.
     MemStore { ptr: VarId, off: u32, bytes: u32, src: Operand },
-    /// `lock *(uW *)(ptr + off) += src` (W is 32 or 64).
-    AtomicAdd { ptr: VarId, off: u32, bytes: u32, src: VarId },
+    /// `lock *(uW *)(ptr + off) op= src` (W is 32 or 64; op is `+` or `|`).
+    Atomic { op: AtomicOp, ptr: VarId, off: u32, bytes: u32, src: VarId },
     /// A helper call; `dst` receives its return value.
     Call { dst: Option<VarId>, call: Call },
 }
@@ -267,7 +274,7 @@ impl Inst {
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } => *dst,
-            Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::AtomicAdd { .. } => None,
+            Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
         }
     }
 
@@ -291,7 +298,7 @@ impl Inst {
             Inst::BufStore { src, .. } => op(src).into_iter().collect(),
             Inst::BufLoad { .. } | Inst::MapLookup { .. } | Inst::Call { .. } => vec![],
             Inst::MemLoad { ptr, .. } => vec![*ptr],
-            Inst::AtomicAdd { ptr, src, .. } => vec![*ptr, *src],
+            Inst::Atomic { ptr, src, .. } => vec![*ptr, *src],
         }
     }
 
@@ -303,7 +310,7 @@ impl Inst {
             Inst::StoreField { .. }
                 | Inst::BufStore { .. }
                 | Inst::MemStore { .. }
-                | Inst::AtomicAdd { .. }
+                | Inst::Atomic { .. }
                 | Inst::Call { .. }
         )
     }

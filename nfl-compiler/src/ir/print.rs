@@ -66,7 +66,13 @@ pub fn print_inst(inst: &Inst) -> String {
         Inst::MapLookup { dst, map, key } => format!("{dst} = lookup {map}, {key}"),
         Inst::MemLoad { dst, ptr, off, bytes } => format!("{dst} = load.{bytes}B {ptr}[{off}]"),
         Inst::MemStore { ptr, off, bytes, src } => format!("store.{bytes}B {ptr}[{off}], {}", operand(src)),
-        Inst::AtomicAdd { ptr, off, bytes, src } => format!("atomic_add.{bytes}B {ptr}[{off}], {src}"),
+        Inst::Atomic { op, ptr, off, bytes, src } => {
+            let op = match op {
+                crate::ir::AtomicOp::Add => "add",
+                crate::ir::AtomicOp::Or => "or",
+            };
+            format!("atomic_{op}.{bytes}B {ptr}[{off}], {src}")
+        }
         Inst::Call { dst: Some(dst), call } => format!("{dst} = {}", print_call(call)),
         Inst::Call { dst: None, call } => print_call(call),
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),

@@ -92,10 +92,10 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_mem(func, *ptr, *off, *bytes, what)?;
             check_operand_scalar(func, src, what)
         }
-        Inst::AtomicAdd { ptr, off, bytes, src } => {
+        Inst::Atomic { ptr, off, bytes, src, .. } => {
             check_mem(func, *ptr, *off, *bytes, what)?;
             check_kind(func, *src, VarKind::Scalar, what)?;
-            if *bytes < 4 { Err(format!("{what}: atomic add needs 4 or 8 bytes")) } else { Ok(()) }
+            if *bytes < 4 { Err(format!("{what}: atomics need 4 or 8 bytes")) } else { Ok(()) }
         }
         Inst::Call { dst, call } => {
             if let Some(d) = dst {

@@ -8,7 +8,7 @@
 //! already knows from [`MInsn::defs`](super::mir::MInsn::defs).
 
 use crate::bpf::insn::*;
-use crate::ir::{BufId, Call, Function, MapId, Operand, VarId};
+use crate::ir::{AtomicOp, BufId, Call, Function, MapId, Operand, VarId};
 
 use super::Lower;
 use super::mir::Reg;
@@ -95,9 +95,13 @@ impl Lower<'_> {
         self.store(p, off as i16, bytes, src);
     }
 
-    pub(super) fn atomic_add(&mut self, ptr: VarId, off: u32, bytes: u32, src: VarId) {
+    pub(super) fn atomic(&mut self, op: AtomicOp, ptr: VarId, off: u32, bytes: u32, src: VarId) {
         let (p, s) = (self.var(ptr), self.var(src));
-        self.emit(BPF_STX | BPF_ATOMIC | size_code(bytes), p, s, off as i16, i64::from(BPF_ADD));
+        let code = match op {
+            AtomicOp::Add => BPF_ADD,
+            AtomicOp::Or => BPF_OR,
+        };
+        self.emit(BPF_STX | BPF_ATOMIC | size_code(bytes), p, s, off as i16, i64::from(code));
     }
 
     /// `r{arg} = &map` (a map reference the loader relocates).

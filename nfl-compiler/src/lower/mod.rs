@@ -238,7 +238,7 @@ impl Lower<'_> {
             Inst::MapLookup { dst, map, key } => self.map_lookup(*dst, *map, *key),
             Inst::MemLoad { dst, ptr, off, bytes } => self.mem_load(*dst, *ptr, *off, *bytes),
             Inst::MemStore { ptr, off, bytes, src } => self.mem_store(*ptr, *off, *bytes, *src),
-            Inst::AtomicAdd { ptr, off, bytes, src } => self.atomic_add(*ptr, *off, *bytes, *src),
+            Inst::Atomic { op, ptr, off, bytes, src } => self.atomic(*op, *ptr, *off, *bytes, *src),
             Inst::Call { dst, call } => self.call(*dst, call),
         }
     }

@@ -36,6 +36,7 @@ pub fn sexp(e: &Expr) -> String {
         }
         ExprKind::Tuple(items) => format!("(tuple {})", items.iter().map(sexp).collect::<Vec<_>>().join(" ")),
         ExprKind::Duration(ns) => format!("{ns}ns"),
+        ExprKind::Decimal { units, scale } => format!("{units}e-{scale}"),
         ExprKind::Unary { op, operand } => {
             let sym = match op {
                 UnOp::Not => "!",

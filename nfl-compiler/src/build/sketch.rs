@@ -1,0 +1,294 @@
+//! Sketches in pure eBPF (the `helpers` lowering, which `stock` shares:
+//! the kernel has no built-in hashing or bit-scan kfuncs).
+//!
+//! Every rule here is the contract of docs/kfunc-lib.md, which the Rust
+//! twin in `kfunc-lib` follows, so that the control plane decodes exactly
+//! what the kernel wrote:
+//! - the key is laid out like a state-map key (`state_key_layout`: slots
+//!   little-endian, padded to 4 bytes) and hashed as 32-bit words, without
+//!   going through memory;
+//! - row `i` uses `murmur3_32(key, seed(i))`, `seed(i) = (i + 1) · 0x9E3779B9`.
+//!   The per-word mixing before the seed enters is shared by all rows;
+//! - count-min and count sketch counters are one array value, row-major,
+//!   updated with atomic adds; a Bloom filter's 32-bit words with atomic
+//!   ors; HyperLogLog registers are bytes in a per-CPU value (merged by
+//!   max when read).
+
+use super::Builder;
+use super::state::state_key_layout;
+use crate::hir::{Expr, SketchHir, SketchId, SketchKind, Ty};
+use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, MapDef, MapKind, Operand, Term, VarId, VarKind};
+
+const C1: u64 = 0xcc9e_2d51;
+const C2: u64 = 0x1b87_3593;
+/// Largest constant offset an instruction can carry (s16).
+const MAX_IMM_OFF: u64 = 0x7ff0;
+
+/// A key ready for [`Builder::row_hash`].
+struct KeyHash {
+    mixed: Vec<Operand>,
+    len: u32,
+}
+
+/// The seed of hash row `i`.
+pub fn row_seed(i: u32) -> u32 {
+    (i + 1).wrapping_mul(0x9E37_79B9)
+}
+
+pub(crate) fn sketch_map(s: &SketchHir) -> MapDef {
+    let (kind, value_size) = match s.kind {
+        SketchKind::CountMin | SketchKind::CountSketch => (MapKind::Array, s.rows * s.cols * 4),
+        SketchKind::Bloom => (MapKind::Array, s.cols / 8),
+        SketchKind::Hyperloglog => (MapKind::PerCpuArray, s.cols),
+    };
+    MapDef { name: s.name.clone(), kind, key_size: 4, value_size, max_entries: 1, flags: 0 }
+}
+
+impl Builder<'_> {
+    fn alu32(&mut self, op: AluOp, lhs: Operand, rhs: Operand) -> Operand {
+        self.alu(op, lhs, rhs, 32)
+    }
+
+    fn rotl32(&mut self, v: Operand, n: u64) -> Operand {
+        let hi = self.alu32(AluOp::Shl, v, Operand::Imm(n));
+        let lo = self.alu32(AluOp::Shr, v, Operand::Imm(32 - n));
+        self.alu32(AluOp::Or, hi, lo)
+    }
+
+    /// The key as 32-bit words (little-endian layout of its slots) and its
+    /// length in bytes.
+    fn key_words(&mut self, key: &[Expr]) -> (Vec<Operand>, u32) {
+        let tys: Vec<Ty> = key.iter().map(|e| e.ty).collect();
+        let (slots, size) = state_key_layout(&tys);
+        let mut words = vec![Operand::Imm(0); (size / 4) as usize];
+        for (e, (off, bytes)) in key.iter().zip(slots) {
+            let v = self.value(e, None);
+            let w = (off / 4) as usize;
+            if bytes == 8 {
+                let lo = self.alu32(AluOp::And, v, Operand::Imm(0xffff_ffff));
+                let hi = self.alu(AluOp::Shr, v, Operand::Imm(32), 64);
+                words[w] = lo;
+                words[w + 1] = hi;
+                continue;
+            }
+            let part = match off % 4 {
+                0 => v,
+                b => self.alu32(AluOp::Shl, v, Operand::Imm(u64::from(b) * 8)),
+            };
+            words[w] = match words[w] {
+                Operand::Imm(0) => part,
+                other => self.alu32(AluOp::Or, other, part),
+            };
+        }
+        (words, size)
+    }
+
+    /// The seed-independent half of murmur3 for every row: the key's
+    /// words mixed by `c1`, `rotl 15`, `c2`; and the key length.
+    fn hash_key(&mut self, key: &[Expr]) -> KeyHash {
+        let (words, len) = self.key_words(key);
+        let mixed = words
+            .into_iter()
+            .map(|w| {
+                let k = self.alu32(AluOp::Mul, w, Operand::Imm(C1));
+                let k = self.rotl32(k, 15);
+                self.alu32(AluOp::Mul, k, Operand::Imm(C2))
+            })
+            .collect();
+        KeyHash { mixed, len }
+    }
+
+    /// `murmur3_32(key, seed(i))`, computed where row `i` needs it so only
+    /// the mixed words stay live across rows.
+    fn row_hash(&mut self, key: &KeyHash, i: u32) -> Operand {
+        let mut h = Operand::Imm(u64::from(row_seed(i)));
+        for &k in &key.mixed {
+            h = self.alu32(AluOp::Xor, h, k);
+            h = self.rotl32(h, 13);
+            h = self.alu32(AluOp::Mul, h, Operand::Imm(5));
+            h = self.alu32(AluOp::Add, h, Operand::Imm(0xe654_6b64));
+        }
+        h = self.alu32(AluOp::Xor, h, Operand::Imm(u64::from(key.len)));
+        for (shift, mul) in [(16, Some(0x85eb_ca6b)), (13, Some(0xc2b2_ae35)), (16, None)] {
+            let s = self.alu32(AluOp::Shr, h, Operand::Imm(shift));
+            h = self.alu32(AluOp::Xor, h, s);
+            if let Some(m) = mul {
+                h = self.alu32(AluOp::Mul, h, Operand::Imm(m));
+            }
+        }
+        h
+    }
+
+    /// The sketch's single value, or a jump to `join` (never taken: an
+    /// array always has its entry, but the verifier wants the test).
+    fn sketch_value(&mut self, sketch: SketchId, join: BlockId) -> VarId {
+        let map = self.sketch_maps[sketch.index()];
+        let key = self.new_buf(4);
+        self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let (p, miss) = self.lookup(map, key);
+        let here = self.cur;
+        self.switch_to(miss);
+        self.terminate(Term::Jump(join));
+        self.cur = here;
+        p
+    }
+
+    /// A pointer to `p + row_off + (h & mask) * 4` and the constant part
+    /// left for the instruction's offset field.
+    fn cell(&mut self, p: VarId, h: Operand, mask: u32, row_off: u64) -> (VarId, u32) {
+        let idx = self.alu32(AluOp::And, h, Operand::Imm(u64::from(mask)));
+        let mut off = self.alu(AluOp::Shl, idx, Operand::Imm(2), 64);
+        let mut imm = row_off;
+        if row_off > MAX_IMM_OFF {
+            off = self.alu(AluOp::Add, off, Operand::Imm(row_off), 64);
+            imm = 0;
+        }
+        let q = self.new_var(VarKind::MapValue);
+        self.push(Inst::PtrAdd { dst: q, ptr: p, off });
+        (q, imm as u32)
+    }
+
+    pub(crate) fn sketch_add(&mut self, sketch: SketchId, key: &[Expr], amount: &Expr) {
+        let s = &self.hir.sketches[sketch.index()];
+        let (kind, rows, cols) = (s.kind, s.rows, s.cols);
+        let kh = self.hash_key(key);
+        let amount = self.value(amount, None);
+        let join = self.new_block();
+        let p = self.sketch_value(sketch, join);
+        match kind {
+            SketchKind::CountMin | SketchKind::CountSketch => {
+                for i in 0..rows {
+                    let h = self.row_hash(&kh, i);
+                    let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
+                    let delta = if kind == SketchKind::CountSketch { self.signed(h, amount) } else { amount };
+                    let src = self.to_var(delta);
+                    self.push(Inst::Atomic { op: AtomicOp::Add, ptr: q, off, bytes: 4, src });
+                }
+            }
+            SketchKind::Bloom => {
+                for i in 0..rows {
+                    let h = self.row_hash(&kh, i);
+                    let (q, bit) = self.bloom_bit(p, h, cols);
+                    let src = self.to_var(bit);
+                    self.push(Inst::Atomic { op: AtomicOp::Or, ptr: q, off: 0, bytes: 4, src });
+                }
+            }
+            SketchKind::Hyperloglog => {
+                let h = self.row_hash(&kh, 0);
+                self.hll_add(p, h, cols);
+            }
+        }
+        self.terminate(Term::Jump(join));
+        self.switch_to(join);
+    }
+
+    /// `amount`, negated when bit 31 of `h` is set: `(a ^ m) - m` with
+    /// `m = 0 - (h >> 31)`.
+    fn signed(&mut self, h: Operand, amount: Operand) -> Operand {
+        let top = self.alu32(AluOp::Shr, h, Operand::Imm(31));
+        let m = self.alu32(AluOp::Sub, Operand::Imm(0), top);
+        let x = self.alu32(AluOp::Xor, amount, m);
+        self.alu32(AluOp::Sub, x, m)
+    }
+
+    /// The word holding bit `h & (bits - 1)` and the bit's mask in it.
+    fn bloom_bit(&mut self, p: VarId, h: Operand, bits: u32) -> (VarId, Operand) {
+        let b = self.alu32(AluOp::And, h, Operand::Imm(u64::from(bits - 1)));
+        let word = self.alu32(AluOp::Shr, b, Operand::Imm(5));
+        let off = self.alu(AluOp::Shl, word, Operand::Imm(2), 64);
+        let q = self.new_var(VarKind::MapValue);
+        self.push(Inst::PtrAdd { dst: q, ptr: p, off });
+        let pos = self.alu32(AluOp::And, b, Operand::Imm(31));
+        let one = self.to_var(Operand::Imm(1));
+        let mask = self.new_var(VarKind::Scalar);
+        self.push(Inst::Alu { op: AluOp::Shl, dst: mask, lhs: one, rhs: pos, width: 32 });
+        (q, Operand::Var(mask))
+    }
+
+    /// `reg[h >> (32 - p)] = max(reg, clz((h << p) | 1 << (p - 1)) + 1)`.
+    fn hll_add(&mut self, p: VarId, h: Operand, regs: u32) {
+        let bits = u64::from(regs.trailing_zeros());
+        let idx = self.alu32(AluOp::Shr, h, Operand::Imm(32 - bits));
+        let q = self.new_var(VarKind::MapValue);
+        self.push(Inst::PtrAdd { dst: q, ptr: p, off: idx });
+        let w = self.alu32(AluOp::Shl, h, Operand::Imm(bits));
+        let w = self.alu32(AluOp::Or, w, Operand::Imm(1 << (bits - 1)));
+        let zeros = self.clz32(w);
+        let rank = self.alu(AluOp::Add, zeros, Operand::Imm(1), 64);
+        let old = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: old, ptr: q, off: 0, bytes: 1 });
+        let (store, done) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Gt, rank, Operand::Var(old), 64, store, done);
+        self.switch_to(store);
+        self.push(Inst::MemStore { ptr: q, off: 0, bytes: 1, src: rank });
+        self.terminate(Term::Jump(done));
+        self.switch_to(done);
+    }
+
+    /// Leading zeros of a non-zero 32-bit `w`, without branches: at each
+    /// step, `s = 1` when the top `n` bits are clear (`w < 2^(32-n)`, read
+    /// off the sign of a 64-bit subtraction), then `w <<= s·n`.
+    fn clz32(&mut self, w: Operand) -> Operand {
+        let mut w = w;
+        let mut count = Operand::Imm(0);
+        for n in [16u64, 8, 4, 2, 1] {
+            let d = self.alu(AluOp::Sub, w, Operand::Imm(1 << (32 - n)), 64);
+            let s = self.alu(AluOp::Shr, d, Operand::Imm(63), 64);
+            let by = self.alu(AluOp::Mul, s, Operand::Imm(n), 64);
+            count = self.alu(AluOp::Add, count, by, 64);
+            let wv = self.to_var(w);
+            let byv = self.to_var(by);
+            let dst = self.new_var(VarKind::Scalar);
+            self.push(Inst::Alu { op: AluOp::Shl, dst, lhs: wv, rhs: Operand::Var(byv), width: 32 });
+            w = Operand::Var(dst);
+        }
+        count
+    }
+
+    /// `S.query(k)` (the minimum over rows) or `S.contains(k)`.
+    pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr]) -> Operand {
+        let s = &self.hir.sketches[sketch.index()];
+        let (kind, rows, cols) = (s.kind, s.rows, s.cols);
+        let kh = self.hash_key(key);
+        let res = self.new_var(VarKind::Scalar);
+        self.push(Inst::Const { dst: res, value: 0 });
+        let join = self.new_block();
+        let p = self.sketch_value(sketch, join);
+        match kind {
+            SketchKind::Bloom => {
+                for i in 0..rows {
+                    let h = self.row_hash(&kh, i);
+                    let (q, bit) = self.bloom_bit(p, h, cols);
+                    let word = self.new_var(VarKind::Scalar);
+                    self.push(Inst::MemLoad { dst: word, ptr: q, off: 0, bytes: 4 });
+                    let set = self.alu32(AluOp::And, Operand::Var(word), bit);
+                    let next = self.new_block();
+                    self.branch(CmpOp::Eq, set, Operand::Imm(0), 32, join, next);
+                    self.switch_to(next);
+                }
+                self.push(Inst::Const { dst: res, value: 1 });
+            }
+            _ => {
+                for i in 0..rows {
+                    let h = self.row_hash(&kh, i);
+                    let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
+                    let v = self.new_var(VarKind::Scalar);
+                    self.push(Inst::MemLoad { dst: v, ptr: q, off, bytes: 4 });
+                    if i == 0 {
+                        self.push(Inst::Copy { dst: res, src: v });
+                        continue;
+                    }
+                    let (lower, next) = (self.new_block(), self.new_block());
+                    self.branch(CmpOp::Lt, Operand::Var(v), Operand::Var(res), 32, lower, next);
+                    self.switch_to(lower);
+                    self.push(Inst::Copy { dst: res, src: v });
+                    self.terminate(Term::Jump(next));
+                    self.switch_to(next);
+                }
+            }
+        }
+        self.terminate(Term::Jump(join));
+        self.switch_to(join);
+        Operand::Var(res)
+    }
+}
