@@ -10,19 +10,27 @@
 
 pub mod bits;
 pub mod bloom;
+pub mod buckets;
 pub mod count_min;
 pub mod count_sketch;
 pub mod error;
 pub mod hash;
 pub mod hll;
 pub mod nitro;
+pub mod pqueue;
 pub mod randpool;
+pub mod slab;
+pub mod topk;
 
 pub use bloom::Bloom;
+pub use buckets::Buckets;
 pub use count_min::CountMin;
 pub use count_sketch::CountSketch;
 pub use error::ShapeError;
 pub use hash::{multi_hash, murmur3_32, row_seed};
 pub use hll::Hll;
 pub use nitro::{Nitro, NitroState};
+pub use pqueue::PQueue;
 pub use randpool::{RandPool, XorShift64Star};
+pub use slab::{Handle, Slab};
+pub use topk::SpaceSaving;
