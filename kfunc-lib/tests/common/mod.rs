@@ -27,12 +27,14 @@ pub fn have_tool(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The kernel build tree: `$KDIR`, else the running kernel's
+/// The kernel build tree: `$KDIR` (if it has a Makefile; set but empty
+/// counts as missing), else the running kernel's
 /// `/lib/modules/$(uname -r)/build`, else the newest
 /// `/usr/src/linux-headers-*-amd64` (as module/Makefile chooses).
 pub fn kdir() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("KDIR") {
-        return Some(PathBuf::from(k));
+        let k = PathBuf::from(k);
+        return k.join("Makefile").is_file().then_some(k);
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let running = Path::new("/lib/modules").join(release.trim()).join("build");
