@@ -22,6 +22,7 @@ pub mod burst;
 pub mod burst_report;
 pub mod cp_error;
 pub mod kernel;
+pub mod kfunc;
 pub mod live;
 pub mod load;
 pub mod mapops;

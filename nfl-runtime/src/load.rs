@@ -143,6 +143,15 @@ pub enum LoadError {
     #[error("loading program `{name}` failed: {message}")]
     #[diagnostic(code(nfl::E0907))]
     Kernel { name: String, message: String },
+    /// A kfunc call could not be resolved against the running kernel (it lacks
+    /// the kfunc, or its BTF is unreadable), or the object's kfunc
+    /// relocations are malformed. See `docs/kfuncs.md`.
+    #[error("{0}")]
+    #[diagnostic(
+        code(nfl::E0908),
+        help("kfuncs are resolved by name in /sys/kernel/btf/vmlinux; build for a target profile this kernel has")
+    )]
+    Kfunc(#[from] crate::kfunc::KfuncError),
 }
 
 fn list(names: &[String]) -> String {
@@ -236,7 +245,12 @@ pub struct MapPins<'a> {
 /// The first half of a load: parse the object and create (or open the pins
 /// of) its maps. Nothing is verified yet; the caller may fill maps before
 /// [`load_program`].
+///
+/// kfunc calls are resolved here, before aya parses the object (aya 0.14
+/// does not): see [`crate::kfunc::prepare_object`].
 pub fn create_maps(obj: &[u8], pins: &MapPins<'_>) -> Result<Ebpf, LoadError> {
+    let obj = crate::kfunc::prepare_object(obj)?;
+    let obj: &[u8] = &obj;
     if pins.default_dir.is_none() && !pins.by_name.is_empty() {
         return create_maps_cached(obj, &pins.by_name);
     }

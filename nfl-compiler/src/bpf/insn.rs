@@ -169,6 +169,28 @@ impl Insn {
         Insn::new(BPF_JMP | BPF_CALL, 0, 0, 0, id)
     }
 
+    /// A kfunc call: `src = BPF_PSEUDO_KFUNC_CALL`, `imm = -1` until a loader
+    /// writes the kfunc's BTF id (the object carries a relocation to the
+    /// kfunc's extern symbol, see `elf::KfuncCall`).
+    pub fn call_kfunc() -> Insn {
+        Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, -1)
+    }
+
+    /// A bpf-to-bpf call to a subprogram; the loader fixes `imm` from the
+    /// object's relocation (see `elf::FuncRef`).
+    pub fn call_subprog() -> Insn {
+        Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1)
+    }
+
+    /// The two slots of `dst = &subprogram` (`BPF_PSEUDO_FUNC`), a callback
+    /// argument; the loader fixes `imm` from the object's relocation.
+    pub fn ld_func(dst: u8) -> [Insn; 2] {
+        [
+            Insn::new(BPF_LD | BPF_DW | BPF_IMM, dst, super::disasm::BPF_PSEUDO_FUNC, 0, 0),
+            Insn::new(0, 0, 0, 0, 0),
+        ]
+    }
+
     pub fn exit() -> Insn {
         Insn::new(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
     }

@@ -19,16 +19,23 @@ pub const BTF_KIND_PTR: u32 = 2;
 pub const BTF_KIND_ARRAY: u32 = 3;
 pub const BTF_KIND_STRUCT: u32 = 4;
 pub const BTF_KIND_FWD: u32 = 7;
+pub const BTF_KIND_CONST: u32 = 10;
 pub const BTF_KIND_FUNC: u32 = 12;
 pub const BTF_KIND_FUNC_PROTO: u32 = 13;
 pub const BTF_KIND_VAR: u32 = 14;
 pub const BTF_KIND_DATASEC: u32 = 15;
+pub const BTF_KIND_DECL_TAG: u32 = 17;
 
 /// `BTF_INT_SIGNED` in the INT encoding bits.
 pub const BTF_INT_SIGNED: u32 = 1;
+/// `BTF_INT_BOOL`: C's `_Bool`.
+pub const BTF_INT_BOOL: u32 = 4;
 /// FUNC linkage, stored in the vlen bits.
 pub const BTF_FUNC_STATIC: u32 = 0;
 pub const BTF_FUNC_GLOBAL: u32 = 1;
+/// An extern declaration (a kfunc in `.ksyms`); libbpf resolves it, the
+/// kernel refuses it in loaded BTF.
+pub const BTF_FUNC_EXTERN: u32 = 2;
 /// VAR linkage.
 pub const BTF_VAR_STATIC: u32 = 0;
 pub const BTF_VAR_GLOBAL_ALLOCATED: u32 = 1;
@@ -104,6 +111,16 @@ pub enum BtfType {
         name: StrOff,
         size: u32,
         vars: Vec<VarSecInfo>,
+    },
+    Const {
+        to: TypeId,
+    },
+    /// `__attribute__((btf_decl_tag(name)))` on `ty`, or on its member
+    /// `component_idx` (-1 for the type itself).
+    DeclTag {
+        name: StrOff,
+        ty: TypeId,
+        component_idx: i32,
     },
 }
 
@@ -277,6 +294,21 @@ impl Btf {
                         push_u32(&mut types, v.offset);
                         push_u32(&mut types, v.size);
                     }
+                }
+                BtfType::Const { to } => {
+                    push_u32(&mut types, 0);
+                    push_u32(&mut types, info(BTF_KIND_CONST, 0, false));
+                    push_u32(&mut types, to.0);
+                }
+                BtfType::DeclTag {
+                    name,
+                    ty,
+                    component_idx,
+                } => {
+                    push_u32(&mut types, name.0);
+                    push_u32(&mut types, info(BTF_KIND_DECL_TAG, 0, false));
+                    push_u32(&mut types, ty.0);
+                    push_u32(&mut types, *component_idx as u32);
                 }
             }
         }

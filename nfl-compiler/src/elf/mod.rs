@@ -13,15 +13,36 @@
 //! - `.BTF` with the program and map types, and `.BTF.ext` with func_info
 //!   and line_info.
 //!
+//! [`write_object_with`] adds what kfuncs and the kernel's graph data
+//! structures need ([`ObjectExtras`]): subprograms in `.text` (LOCAL
+//! `STT_FUNC`, func_info per subprogram, `R_BPF_64_64`/`R_BPF_64_32`
+//! relocations from the loads and calls that refer to them), kfunc calls
+//! (`R_BPF_64_32` to an undefined NOTYPE symbol, an extern `FUNC` in a
+//! `.ksyms` DATASEC), local structs with `contains:` DECL_TAGs, and map
+//! values typed by them. See `docs/kfuncs.md`.
+//!
 //! Writing is pure and deterministic: the same [`ObjectSpec`] always gives
 //! the same bytes.
 
 pub mod btf;
+mod btf_build;
+mod ext_validate;
+pub mod extras;
+mod graph_btf;
+pub mod kfunc;
+#[cfg(test)]
+mod kfunc_tests;
 mod read;
+mod validate;
 mod write;
 
+pub use extras::{
+    Contains, FieldSpec, FieldType, FuncRef, KfuncCall, MapValue, ObjectExtras, StructLayout,
+    StructSpec, SubprogKind, SubprogramSpec, TypeIdLoad,
+};
+pub use kfunc::KernelStruct;
 pub use read::read_programs;
-pub use write::write_object;
+pub use write::{local_type_ids, write_object, write_object_with};
 
 use crate::bpf::Insn;
 
@@ -148,9 +169,11 @@ pub enum ElfError {
         reason: &'static str,
     },
     #[error(
-        "program `{program}`: insn {insn_idx} refers to a subprogram; bpf-to-bpf calls are not supported yet"
+        "program `{program}`: insn {insn_idx} refers to a subprogram that no elf::FuncRef names (write_object_with)"
     )]
     SubprogramsUnsupported { program: String, insn_idx: usize },
+    #[error("kfunc/graph extras: {0}")]
+    InvalidExtra(String),
     #[error("object too large: {0}")]
     TooLarge(String),
     #[error("BTF: {0}")]

@@ -1,0 +1,160 @@
+//! The kernel objects that program BTF names, and the prototypes of the
+//! kfuncs our objects call.
+//!
+//! The verifier matches `bpf_spin_lock`, `bpf_rb_root`, `bpf_rb_node`,
+//! `bpf_list_head` and `bpf_list_node` **by name and size** in program BTF,
+//! so an object describes them as opaque structs of the kernel's size
+//! (Linux 6.x: 4, 16, 32, 16 and 24 bytes). kfunc prototypes are written as
+//! extern `FUNC`s in a `.ksyms` DATASEC, which libbpf checks against the
+//! kernel's BTF (same number of parameters, same kinds), so they follow
+//! the kernel's declarations; see `docs/kfuncs.md`.
+
+/// A kernel-defined struct that program BTF refers to by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KernelStruct {
+    SpinLock,
+    RbRoot,
+    RbNode,
+    ListHead,
+    ListNode,
+}
+
+impl KernelStruct {
+    pub const ALL: [KernelStruct; 5] = [
+        KernelStruct::SpinLock,
+        KernelStruct::RbRoot,
+        KernelStruct::RbNode,
+        KernelStruct::ListHead,
+        KernelStruct::ListNode,
+    ];
+
+    /// The struct's name, as the verifier matches it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelStruct::SpinLock => "bpf_spin_lock",
+            KernelStruct::RbRoot => "bpf_rb_root",
+            KernelStruct::RbNode => "bpf_rb_node",
+            KernelStruct::ListHead => "bpf_list_head",
+            KernelStruct::ListNode => "bpf_list_node",
+        }
+    }
+
+    /// Size in bytes in Linux 6.x (`bpf_rb_node` was 24 before 6.4).
+    pub fn size(self) -> u32 {
+        match self {
+            KernelStruct::SpinLock => 4,
+            KernelStruct::RbRoot | KernelStruct::ListHead => 16,
+            KernelStruct::RbNode => 32,
+            KernelStruct::ListNode => 24,
+        }
+    }
+
+    /// Alignment the verifier checks for the field's offset.
+    pub fn align(self) -> u32 {
+        match self {
+            KernelStruct::SpinLock => 4,
+            _ => 8,
+        }
+    }
+}
+
+/// A type in a kfunc prototype.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KType {
+    Void,
+    /// `int`
+    Int,
+    /// `u64` (`unsigned long long`)
+    U64,
+    /// `void *`
+    VoidPtr,
+    /// `struct S *`
+    Ptr(KernelStruct),
+    /// `bool (*)(struct bpf_rb_node *, const struct bpf_rb_node *)`
+    RbLess,
+}
+
+/// A kfunc prototype as the kernel declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KfuncProto {
+    pub name: &'static str,
+    pub ret: KType,
+    pub params: &'static [(&'static str, KType)],
+}
+
+use KType::{Int, Ptr, RbLess, U64, Void, VoidPtr};
+use KernelStruct::{ListHead, ListNode, RbNode, RbRoot};
+
+/// The kfuncs an object may call (the "stock" profile's graph data
+/// structures). Names and parameter names follow the kernel.
+pub const KFUNCS: &[KfuncProto] = &[
+    KfuncProto {
+        name: "bpf_obj_new_impl",
+        ret: VoidPtr,
+        params: &[("local_type_id__k", U64), ("meta__ign", VoidPtr)],
+    },
+    KfuncProto {
+        name: "bpf_obj_drop_impl",
+        ret: Void,
+        params: &[("p__alloc", VoidPtr), ("meta__ign", VoidPtr)],
+    },
+    KfuncProto {
+        name: "bpf_rbtree_add_impl",
+        ret: Int,
+        params: &[
+            ("root", Ptr(RbRoot)),
+            ("node", Ptr(RbNode)),
+            ("less", RbLess),
+            ("meta__ign", VoidPtr),
+            ("off", U64),
+        ],
+    },
+    KfuncProto {
+        name: "bpf_rbtree_first",
+        ret: Ptr(RbNode),
+        params: &[("root", Ptr(RbRoot))],
+    },
+    KfuncProto {
+        name: "bpf_rbtree_remove",
+        ret: Ptr(RbNode),
+        params: &[("root", Ptr(RbRoot)), ("node", Ptr(RbNode))],
+    },
+    KfuncProto {
+        name: "bpf_list_push_front_impl",
+        ret: Int,
+        params: &[
+            ("head", Ptr(ListHead)),
+            ("node", Ptr(ListNode)),
+            ("meta__ign", VoidPtr),
+            ("off", U64),
+        ],
+    },
+    KfuncProto {
+        name: "bpf_list_push_back_impl",
+        ret: Int,
+        params: &[
+            ("head", Ptr(ListHead)),
+            ("node", Ptr(ListNode)),
+            ("meta__ign", VoidPtr),
+            ("off", U64),
+        ],
+    },
+    KfuncProto {
+        name: "bpf_list_pop_front",
+        ret: Ptr(ListNode),
+        params: &[("head", Ptr(ListHead))],
+    },
+    KfuncProto {
+        name: "bpf_list_pop_back",
+        ret: Ptr(ListNode),
+        params: &[("head", Ptr(ListHead))],
+    },
+];
+
+/// The prototype of kfunc `name`, if objects may call it.
+pub fn kfunc_proto(name: &str) -> Option<&'static KfuncProto> {
+    KFUNCS.iter().find(|k| k.name == name)
+}
+
+/// The ELF section whose DATASEC lists the kfunc externs (libbpf's name).
+pub const KSYMS_SECTION: &str = ".ksyms";
