@@ -1,0 +1,131 @@
+//! Reading sketches back: the map value a program wrote, decoded by the
+//! Rust twin in `kfunc-lib` (same hashes, same layout; docs/kfunc-lib.md).
+//! HyperLogLog registers are per CPU and merged by maximum, which is
+//! exactly the union of what each CPU saw.
+
+use kfunc_lib::{bloom::Bloom, count_min::CountMin, count_sketch::CountSketch, hll::Hll};
+use nfl_compiler::hir::SketchKind;
+use nfl_compiler::schema::{Schema, SketchSchema};
+
+use crate::mapops;
+use crate::state::{MapSet, StateError};
+
+/// A sketch's state, decoded.
+pub enum SketchState {
+    CountMin(CountMin),
+    CountSketch(CountSketch),
+    Bloom(Bloom),
+    Hyperloglog(Hll),
+}
+
+/// What a query tells.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Answer {
+    /// Count-min: an estimate never below the true count.
+    Count(u32),
+    /// Count sketch: the median estimate (may be negative).
+    Signed(i64),
+    /// Bloom filter: possibly present (true) or certainly absent.
+    Present(bool),
+    /// HyperLogLog: distinct keys seen.
+    Distinct(f64),
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Count(n) => write!(f, "{n}"),
+            Answer::Signed(n) => write!(f, "{n}"),
+            Answer::Present(true) => write!(f, "maybe present"),
+            Answer::Present(false) => write!(f, "absent"),
+            Answer::Distinct(n) => write!(f, "{n:.0} distinct"),
+        }
+    }
+}
+
+fn shape_err(name: &str, e: impl std::fmt::Display) -> StateError {
+    StateError::Schema(format!("sketch `{name}`: {e}"))
+}
+
+/// The sketch called `name` in `schema`.
+pub fn find<'s>(schema: &'s Schema, name: &str) -> Option<&'s SketchSchema> {
+    schema.sketches.iter().find(|s| s.name == name)
+}
+
+/// Read and decode the sketch's map.
+pub fn read(maps: &MapSet, s: &SketchSchema) -> Result<SketchState, StateError> {
+    let h = maps.get(&s.name)?;
+    let value = mapops::lookup(h.fd(), h.shape, &0u32.to_ne_bytes())
+        .map_err(|source| StateError::Io { map: s.name.clone(), source })?
+        .ok_or_else(|| shape_err(&s.name, "the array has no entry 0"))?;
+    let bytes = &value[..h.shape.value_size.min(value.len())];
+    let e = |e| shape_err(&s.name, e);
+    Ok(match s.kind {
+        SketchKind::CountMin => SketchState::CountMin(CountMin::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
+        SketchKind::CountSketch => SketchState::CountSketch(CountSketch::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
+        SketchKind::Bloom => SketchState::Bloom(Bloom::from_bytes(s.cols, s.rows, bytes).map_err(e)?),
+        SketchKind::Hyperloglog => {
+            let stride = h.shape.value_size.div_ceil(8) * 8;
+            let copies: Vec<&[u8]> = value.chunks(stride).map(|c| &c[..h.shape.value_size]).collect();
+            SketchState::Hyperloglog(Hll::merge_max(s.cols.trailing_zeros(), &copies).map_err(e)?)
+        }
+    })
+}
+
+impl SketchState {
+    /// The estimate for `key` (encoded by [`encode_key`]); a HyperLogLog
+    /// ignores the key and estimates the distinct keys it saw.
+    pub fn query(&self, key: &[u8]) -> Answer {
+        match self {
+            SketchState::CountMin(c) => Answer::Count(c.query(key)),
+            SketchState::CountSketch(c) => Answer::Signed(c.query(key)),
+            SketchState::Bloom(b) => Answer::Present(b.contains(key)),
+            SketchState::Hyperloglog(h) => Answer::Distinct(h.estimate()),
+        }
+    }
+
+    /// The raw value bytes, as the kernel holds them (per-CPU registers
+    /// merged).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            SketchState::CountMin(c) => c.to_bytes(),
+            SketchState::CountSketch(c) => c.to_bytes(),
+            SketchState::Bloom(b) => b.to_bytes(),
+            SketchState::Hyperloglog(h) => h.to_bytes(),
+        }
+    }
+}
+
+/// Key values laid out as the program hashes them: each slot little-endian
+/// at its offset, the rest zero.
+pub fn encode_key(s: &SketchSchema, values: &[u64]) -> Vec<u8> {
+    let mut key = vec![0u8; s.key_size as usize];
+    for (&(off, bytes), v) in s.key_slots.iter().zip(values) {
+        let (off, bytes) = (off as usize, bytes as usize);
+        key[off..off + bytes].copy_from_slice(&v.to_le_bytes()[..bytes]);
+    }
+    key
+}
+
+/// One key value from the command line: an IPv4 address, a MAC address,
+/// or an integer (decimal or `0x` hex) that fits `width` bits.
+pub fn parse_value(text: &str, width: u32) -> Result<u64, String> {
+    let parsed = if text.contains('.') {
+        text.parse::<std::net::Ipv4Addr>().map(|a| u64::from(u32::from(a))).map_err(|_| format!("`{text}` is not an IPv4 address"))
+    } else if text.contains(':') {
+        let parts: Vec<&str> = text.split(':').collect();
+        let mac = parts.iter().try_fold(0u64, |acc, p| u8::from_str_radix(p, 16).map(|b| acc << 8 | u64::from(b)));
+        match mac {
+            Ok(v) if parts.len() == 6 => Ok(v),
+            _ => Err(format!("`{text}` is not a MAC address")),
+        }
+    } else if let Some(hex) = text.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16).map_err(|_| format!("`{text}` is not a hex number"))
+    } else {
+        text.parse::<u64>().map_err(|_| format!("`{text}` is not a number, an IPv4 or a MAC address"))
+    }?;
+    if width < 64 && parsed >> width != 0 {
+        return Err(format!("`{text}` does not fit in {width} bits"));
+    }
+    Ok(parsed)
+}

@@ -1,0 +1,194 @@
+//! Sketches in the kernel against the Rust twin in `kfunc-lib`: the same
+//! packets leave byte-identical sketch values and the same verdicts; and
+//! the accuracy the issue promises, on a million Zipf(1.1) keys read back
+//! through the control plane's decoder.
+
+use kfunc_lib::{Bloom, CountMin, CountSketch, Hll, XorShift64Star};
+use nfl_compiler::schema::Schema;
+use nfl_runtime::sketch::{self, Answer, SketchState};
+use nfl_runtime::state::MapSet;
+
+fn build(name: &str, source: &str) -> (nfl_runtime::LoadedProgram, Schema) {
+    let build = nfl_compiler::driver::build(name, source, &mut nfl_compiler::frontend::NoModules)
+        .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
+    let prog = nfl_runtime::load(&build.object, None).expect("the verifier accepts the sketches");
+    let schema = Schema::from_object(&build.object).expect("schema").expect("an nflc object");
+    (prog, schema)
+}
+
+/// An Ethernet + IPv4 + UDP frame.
+fn frame(src: u32, dst: u32, ttl: u8, sport: u16) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[12] = 0x08;
+    f[14] = 0x45;
+    f[17] = 46;
+    f[22] = ttl;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&src.to_be_bytes());
+    f[30..34].copy_from_slice(&dst.to_be_bytes());
+    f[34..36].copy_from_slice(&sport.to_be_bytes());
+    f[36..38].copy_from_slice(&53u16.to_be_bytes());
+    f[38..40].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+const NET: u32 = 0xc612_0000; // 198.18.0.0/15
+
+const AGREE: &str = "import std.net
+sketch cm: count_min(rows = 4, cols = 1024) keyed ipv4.src
+sketch cs: count_sketch(rows = 5, cols = 512) keyed (ipv4.src, udp.src_port)
+sketch bl: bloom(bits = 4096, hashes = 5) keyed ipv4.src
+sketch hl: hyperloglog(p = 12) keyed ipv4.src
+control s(xdp) {
+    if !ipv4.valid { pass }
+    cm.add(ipv4.src, ipv4.ttl as u32)
+    hl.add()
+    if udp.valid { cs.add(udp.src_port as u32) }
+    if cm.query() > 3000 { drop }
+    if bl.contains(ipv4.dst) { tx }
+    bl.add()
+    pass
+}
+";
+
+/// The twin's view of AGREE.
+struct Twin {
+    cm: CountMin,
+    cs: CountSketch,
+    bl: Bloom,
+    hl: Hll,
+}
+
+impl Twin {
+    fn packet(&mut self, src: u32, dst: u32, ttl: u8, sport: u16) -> u32 {
+        let k = src.to_le_bytes();
+        self.cm.add(&k, u32::from(ttl));
+        self.hl.add(&k);
+        let mut k2 = [0u8; 8];
+        k2[..4].copy_from_slice(&src.to_le_bytes());
+        k2[4..6].copy_from_slice(&sport.to_le_bytes());
+        self.cs.add(&k2, i32::from(sport));
+        if self.cm.query(&k) > 3000 {
+            return 1; // XDP_DROP
+        }
+        if self.bl.contains(&dst.to_le_bytes()) {
+            return 3; // XDP_TX
+        }
+        self.bl.add(&k);
+        2
+    }
+}
+
+#[test]
+fn kernel_sketches_equal_the_rust_twin_byte_for_byte() {
+    if !nfl_runtime::require_kernel("kernel_sketches_equal_the_rust_twin_byte_for_byte") {
+        return;
+    }
+    let (prog, schema) = build("agree.nf", AGREE);
+    let mut twin = Twin {
+        cm: CountMin::new(4, 1024).unwrap(),
+        cs: CountSketch::new(5, 512).unwrap(),
+        bl: Bloom::new(4096, 5).unwrap(),
+        hl: Hll::new(12).unwrap(),
+    };
+    let mut rng = XorShift64Star::new(7);
+    let mut verdicts = [0usize; 4];
+    for i in 0..5000 {
+        let r = rng.next_u64();
+        let src = NET + (r % 300) as u32;
+        let dst = NET + ((r >> 16) % 600) as u32;
+        let (ttl, sport) = ((r >> 32) as u8, (r >> 40) as u16);
+        let got = nfl_runtime::test_run(prog.fd(), &frame(src, dst, ttl, sport), 1).expect("test run").retval;
+        let want = twin.packet(src, dst, ttl, sport);
+        assert_eq!(got, want, "packet {i}: kernel verdict {got}, twin {want}");
+        verdicts[want as usize] += 1;
+    }
+    // Every branch was taken, so the comparison meant something.
+    assert!(verdicts[1] > 0 && verdicts[2] > 0 && verdicts[3] > 0, "verdicts {verdicts:?}");
+    let maps = MapSet::from_loaded(&prog, &schema).expect("maps");
+    let read = |name: &str| sketch::read(&maps, sketch::find(&schema, name).expect(name)).expect("read").to_bytes();
+    assert!(read("cm") == twin.cm.to_bytes(), "count-min counters differ");
+    assert!(read("cs") == twin.cs.to_bytes(), "count-sketch counters differ");
+    assert!(read("bl") == twin.bl.to_bytes(), "Bloom bits differ");
+    assert!(read("hl") == twin.hl.to_bytes(), "HyperLogLog registers differ");
+}
+
+/// Zipf(s) over ranks `1..=n` by inverting a precomputed CDF.
+struct Zipf {
+    cdf: Vec<f64>,
+    rng: XorShift64Star,
+}
+
+impl Zipf {
+    fn new(n: usize, s: f64, seed: u64) -> Zipf {
+        let mut acc = 0.0;
+        let mut cdf: Vec<f64> = (1..=n)
+            .map(|k| {
+                acc += (k as f64).powf(-s);
+                acc
+            })
+            .collect();
+        cdf.iter_mut().for_each(|c| *c /= acc);
+        Zipf { cdf, rng: XorShift64Star::new(seed) }
+    }
+
+    /// A rank in `0..n` (0 the most frequent).
+    fn sample(&mut self) -> usize {
+        let u = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
+    }
+}
+
+const ACCURACY: &str = "import std.net
+sketch talkers: count_min(eps = 0.001, delta = 0.01) keyed ipv4.src
+sketch sources: hyperloglog(p = 14) keyed ipv4.src
+control s(xdp) {
+    if !ipv4.valid { pass }
+    talkers.add()
+    sources.add()
+    pass
+}
+";
+
+#[test]
+fn a_million_zipf_keys_stay_within_the_stated_bounds() {
+    if !nfl_runtime::require_kernel("a_million_zipf_keys_stay_within_the_stated_bounds") {
+        return;
+    }
+    const N: usize = 1_000_000;
+    const UNIVERSE: usize = 100_000;
+    let (eps, delta) = (0.001, 0.01);
+    let (prog, schema) = build("accuracy.nf", ACCURACY);
+    let mut zipf = Zipf::new(UNIVERSE, 1.1, 2026);
+    let mut exact = vec![0u32; UNIVERSE];
+    let mut f = frame(NET, NET + 1, 64, 1000);
+    for _ in 0..N {
+        let rank = zipf.sample();
+        exact[rank] += 1;
+        f[26..30].copy_from_slice(&(NET + rank as u32).to_be_bytes());
+        let r = nfl_runtime::test_run(prog.fd(), &f, 1).expect("test run");
+        assert_eq!(r.retval, 2);
+    }
+    let maps = MapSet::from_loaded(&prog, &schema).expect("maps");
+    let cm_schema = sketch::find(&schema, "talkers").unwrap();
+    let cm = sketch::read(&maps, cm_schema).expect("read talkers");
+    let bound = eps * N as f64;
+    let (mut over, mut worst, mut keys) = (0usize, 0u32, 0usize);
+    for (rank, &count) in exact.iter().enumerate().filter(|(_, c)| **c > 0) {
+        keys += 1;
+        let key = sketch::encode_key(cm_schema, &[u64::from(NET) + rank as u64]);
+        let Answer::Count(est) = cm.query(&key) else { panic!("count-min answers counts") };
+        assert!(est >= count, "count-min never underestimates (rank {rank}: {est} < {count})");
+        worst = worst.max(est - count);
+        over += usize::from(f64::from(est - count) > bound);
+    }
+    eprintln!("count-min: {keys} keys, worst overestimate {worst} (bound {bound}), {over} over the bound");
+    assert!((over as f64) <= delta * keys as f64, "{over} of {keys} keys exceed eps·N = {bound}");
+    let SketchState::Hyperloglog(h) = sketch::read(&maps, sketch::find(&schema, "sources").unwrap()).expect("read sources") else {
+        panic!("a HyperLogLog")
+    };
+    let est = h.estimate();
+    let err = (est - keys as f64).abs() / keys as f64;
+    eprintln!("hyperloglog: {keys} distinct, estimate {est:.0}, error {:.3}%", err * 100.0);
+    assert!(err <= 0.02, "HyperLogLog at p = 14 off by {:.2}%", err * 100.0);
+}
