@@ -231,7 +231,10 @@ pub fn sanitize_ksyms_btf(btf: &mut [u8]) -> Result<(), String> {
 /// its BTF made loadable (see the module documentation); borrowed unchanged
 /// when it calls no kfunc.
 pub fn prepare_object(obj: &[u8]) -> Result<Cow<'_, [u8]>, KfuncError> {
-    let file = object::File::parse(obj).map_err(|e| KfuncError::Object(e.to_string()))?;
+    // Not an ELF object: aya reports that, with its own message.
+    let Ok(file) = object::File::parse(obj) else {
+        return Ok(Cow::Borrowed(obj));
+    };
     let sites = call_sites(&file, obj)?;
     if sites.is_empty() {
         return Ok(Cow::Borrowed(obj));

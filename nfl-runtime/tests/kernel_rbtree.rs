@@ -356,3 +356,41 @@ fn missing_kfunc_is_named() {
     ));
     assert!(nfl_runtime::kfunc::resolve("bpf_rbtree_add_impl").is_ok_and(|id| id > 0));
 }
+
+/// libbpf (through bpftool) loads the same object from its `.ksyms` externs
+/// and relocations alone, without nfl-runtime's kfunc patching.
+#[test]
+fn bpftool_loads_the_rbtree_object() {
+    if !require_kernel("bpftool_loads_the_rbtree_object") {
+        return;
+    }
+    let has_bpftool = std::process::Command::new("bpftool")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_bpftool {
+        assert!(
+            std::env::var("NFL_REQUIRE_KERNEL").as_deref() != Ok("1"),
+            "bpftool is not installed"
+        );
+        eprintln!("=== SKIPPED: bpftool is not installed ===");
+        return;
+    }
+    let bpffs = nfl_runtime::ensure_bpffs().expect("bpffs");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let obj = dir.path().join("pq.o");
+    std::fs::write(&obj, pq_object()).expect("write object");
+    let pin = bpffs.join(format!("nfl-test-rbtree-{}", std::process::id()));
+    let out = std::process::Command::new("bpftool")
+        .args(["prog", "load"])
+        .arg(&obj)
+        .arg(&pin)
+        .output()
+        .expect("run bpftool");
+    let _ = std::fs::remove_file(&pin);
+    assert!(
+        out.status.success(),
+        "bpftool prog load failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -257,14 +257,18 @@ fn validate_structs(spec: &ObjectSpec, extras: &ObjectExtras) -> Result<(), ElfE
 }
 
 /// `insns` of function `func` with the extras' patches applied: kfunc calls
-/// become `src = BPF_PSEUDO_KFUNC_CALL, imm = -1`; subprogram calls
-/// `src = BPF_PSEUDO_CALL, imm = -1`; subprogram address loads
-/// `src = BPF_PSEUDO_FUNC, imm = 0`; type id loads get the id.
+/// become `src = BPF_PSEUDO_KFUNC_CALL, imm = -1`; references to a
+/// subprogram starting at instruction `s` of `.text` (relocated against the
+/// `.text` section symbol, as clang does for static functions: libbpf
+/// takes only that or a GLOBAL function symbol) become
+/// `src = BPF_PSEUDO_CALL, imm = s - 1` for calls and
+/// `src = BPF_PSEUDO_FUNC, imm = 8 * s` for loads; type id loads get the id.
 pub(super) fn patch_insns(
     func: &str,
     insns: &[Insn],
     extras: &ObjectExtras,
     type_id: &dyn Fn(&str) -> Option<u32>,
+    sub_start: &dyn Fn(&str) -> Option<usize>,
 ) -> Vec<Insn> {
     let mut out = insns.to_vec();
     for c in extras.kfunc_calls.iter().filter(|c| c.func == func) {
@@ -273,12 +277,15 @@ pub(super) fn patch_insns(
         }
     }
     for r in extras.func_refs.iter().filter(|r| r.func == func) {
+        let start = sub_start(&r.target)
+            .and_then(|s| i32::try_from(s).ok())
+            .unwrap_or(0);
         if let Some(i) = out.get_mut(r.insn_idx) {
             if is_call(i) {
-                *i = Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1);
+                *i = Insn::new(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, start - 1);
             } else {
                 i.src = BPF_PSEUDO_FUNC;
-                i.imm = 0;
+                i.imm = start.saturating_mul(8);
             }
         }
         let wide = insns.get(r.insn_idx).is_some_and(|i| i.is_ld_imm64());

@@ -172,7 +172,7 @@ fn kfunc_calls_callbacks_and_ksyms_are_written_as_clang_does() {
         [
             r(0, "m", R_BPF_64_64),
             r(3, "bpf_obj_new_impl", R_BPF_64_32),
-            r(4, "less", R_BPF_64_64),
+            r(4, "", R_BPF_64_64), // the .text section symbol
             r(6, "bpf_obj_drop_impl", R_BPF_64_32)
         ]
     );

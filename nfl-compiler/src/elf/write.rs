@@ -201,6 +201,13 @@ pub fn write_object_with(spec: &ObjectSpec, extras: &ObjectExtras) -> Result<Vec
     let groups = group_sections(spec);
     let out = build_btf(spec, extras, &groups)?;
     let type_id = |name: &str| out.struct_ids.get(name).map(|id| id.0);
+    let mut starts = HashMap::new();
+    let mut text_len = 0;
+    for sub in &extras.subprograms {
+        starts.insert(sub.name.as_str(), text_len);
+        text_len += sub.insns.len();
+    }
+    let sub_start = |name: &str| starts.get(name).copied();
 
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
 
@@ -217,12 +224,8 @@ pub fn write_object_with(spec: &ObjectSpec, extras: &ObjectExtras) -> Result<Vec
             if extras.is_empty() {
                 code.extend_from_slice(&encode(&prog.insns));
             } else {
-                code.extend_from_slice(&encode(&patch_insns(
-                    &prog.name,
-                    &prog.insns,
-                    extras,
-                    &type_id,
-                )));
+                let insns = patch_insns(&prog.name, &prog.insns, extras, &type_id, &sub_start);
+                code.extend_from_slice(&encode(&insns));
             }
             let value = u64::from(byte_off(*start)?);
             let size = u64::from(byte_off(prog.insns.len())?);
@@ -255,12 +258,16 @@ pub fn write_object_with(spec: &ObjectSpec, extras: &ObjectExtras) -> Result<Vec
         for sub in &extras.subprograms {
             let value = u64::from(byte_off(code.len() / INSN_SIZE)?);
             let size = u64::from(byte_off(sub.insns.len())?);
-            code.extend_from_slice(&encode(&patch_insns(
-                &sub.name, &sub.insns, extras, &type_id,
-            )));
+            let insns = patch_insns(&sub.name, &sub.insns, extras, &type_id, &sub_start);
+            code.extend_from_slice(&encode(&insns));
             let mut symbol = global_symbol(&sub.name, SymbolKind::Text, section, value, size);
             symbol.scope = SymbolScope::Compilation;
-            syms.funcs.insert(sub.name.as_str(), obj.add_symbol(symbol));
+            obj.add_symbol(symbol);
+        }
+        // References relocate against the section symbol (see `patch_insns`).
+        let section_symbol = obj.section_symbol(section);
+        for sub in &extras.subprograms {
+            syms.funcs.insert(sub.name.as_str(), section_symbol);
         }
         obj.set_section_data(section, code, 8);
         text = Some(section);
