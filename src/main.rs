@@ -129,6 +129,11 @@ enum Command {
         #[command(subcommand)]
         op: StateOp,
     },
+    /// Read a running NF's sketches.
+    Sketch {
+        #[command(subcommand)]
+        op: SketchOp,
+    },
     /// The NFs running on this machine.
     List,
 }
@@ -178,6 +183,18 @@ pub enum StateOp {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum SketchOp {
+    /// A sketch's answer for a key: a count-min or count-sketch estimate,
+    /// Bloom membership, or a HyperLogLog's distinct count (no key).
+    Query {
+        name: String,
+        sketch: String,
+        /// The key values, in the order of the sketch's `keyed` (IPv4, MAC or integer).
+        key: Vec<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = report::use_color(cli.color);
@@ -196,6 +213,7 @@ fn main() -> ExitCode {
         Command::Table { op } => cmd::table::run(&op, color),
         Command::Stats { name } => cmd::stats::run(&name, color),
         Command::State { op: StateOp::Dump { name, map } } => cmd::state::run(&name, map.as_deref(), color),
+        Command::Sketch { op: SketchOp::Query { name, sketch, key } } => cmd::sketch::query(&name, &sketch, &key, color),
         Command::List => cmd::list::run(),
     };
     match result {

@@ -146,10 +146,15 @@ struct Setup {
 
 impl Setup {
     fn new(tag: &str) -> Setup {
+        Setup::with(tag, FW, FW_YAML)
+    }
+
+    /// Another program (and config) as `fw.nf` (`fw.yaml`).
+    fn with(tag: &str, nf: &str, yaml: &str) -> Setup {
         let pair = VethPair::new().expect("veth pair");
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("fw.nf"), FW).expect("write fw.nf");
-        std::fs::write(dir.path().join("fw.yaml"), FW_YAML).expect("write fw.yaml");
+        std::fs::write(dir.path().join("fw.nf"), nf).expect("write fw.nf");
+        std::fs::write(dir.path().join("fw.yaml"), yaml).expect("write fw.yaml");
         let name = format!("cp{}-{tag}", std::process::id());
         Setup { pair, dir, name, child: None }
     }
@@ -461,5 +466,50 @@ fn watch_reloads_when_the_config_changes() {
     assert!(out.status.success(), "{stderr}");
     let line = stderr.lines().find(|l| l.contains("from the file change to the new program attached")).unwrap_or_else(|| panic!("{stderr}"));
     eprintln!("watch: {line}");
+    assert_gone(&s);
+}
+
+const SKETCHES: &str = r#"
+import std.net
+
+sketch talkers: count_min(eps = 0.01, delta = 0.01) keyed ipv4.src
+sketch ports: bloom(items = 1000, fp = 0.001) keyed udp.dst_port
+sketch sources: hyperloglog(p = 12) keyed ipv4.src
+
+control watch(xdp) {
+    if !ipv4.valid { pass }
+    talkers.add()
+    sources.add()
+    if udp.valid { ports.add() }
+    pass
+}
+"#;
+
+#[test]
+fn sketch_query_reads_what_the_traffic_wrote() {
+    if !nfl_runtime::require_kernel("sketch_query_reads_what_the_traffic_wrote") {
+        return;
+    }
+    let mut s = Setup::with("sk", SKETCHES, "{}");
+    s.start(&[]);
+    let (name, host) = (s.name.clone(), s.host());
+    assert_eq!(udp(&s.pair, 80, 25), 25);
+    assert_eq!(udp(&s.pair, 81, 5), 5);
+    let (out, _) = ok(&["sketch", "query", &name, "talkers", &host]);
+    assert!(out.contains("estimate 30 "), "every datagram from the host counted once:\n{out}");
+    let (out, _) = ok(&["sketch", "query", &name, "talkers", "198.19.255.254"]);
+    assert!(out.contains("estimate 0 "), "a silent address:\n{out}");
+    let (out, _) = ok(&["sketch", "query", &name, "ports", "80"]);
+    assert!(out.contains("maybe present"), "{out}");
+    let (out, _) = ok(&["sketch", "query", &name, "ports", "9999"]);
+    assert!(out.contains("absent"), "{out}");
+    let (out, _) = ok(&["sketch", "query", &name, "sources"]);
+    assert!(out.contains("cardinality 1 distinct"), "{out}");
+    let err = fails_with(&["sketch", "query", &name, "talker", &host], &[], "E0836");
+    assert!(err.contains("did you mean `talkers`?"), "{err}");
+    fails_with(&["sketch", "query", &name, "talkers"], &[], "E0822");
+    fails_with(&["sketch", "query", &name, "ports", "70000"], &[], "E0822");
+    let out = s.stop();
+    assert!(out.status.success(), "{}", text(&out.stderr));
     assert_gone(&s);
 }

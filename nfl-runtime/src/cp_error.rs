@@ -54,6 +54,10 @@ pub enum ControlError {
     #[diagnostic(code(nfl::E0834), help("{help}"))]
     UnknownMap { nf: String, map: String, help: String },
 
+    #[error("`{nf}` has no sketch `{sketch}`")]
+    #[diagnostic(code(nfl::E0836), help("{help}"))]
+    UnknownSketch { nf: String, sketch: String, help: String },
+
     #[error("the rules of table `{table}` do not fit the new program: {message}")]
     #[diagnostic(
         code(nfl::E0835),

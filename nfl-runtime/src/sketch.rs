@@ -7,7 +7,9 @@ use kfunc_lib::{bloom::Bloom, count_min::CountMin, count_sketch::CountSketch, hl
 use nfl_compiler::hir::SketchKind;
 use nfl_compiler::schema::{Schema, SketchSchema};
 
+use crate::cp_error::ControlError;
 use crate::mapops;
+use crate::nf::{RunningNf, suggest};
 use crate::state::{MapSet, StateError};
 
 /// A sketch's state, decoded.
@@ -128,4 +130,30 @@ pub fn parse_value(text: &str, width: u32) -> Result<u64, String> {
         return Err(format!("`{text}` does not fit in {width} bits"));
     }
     Ok(parsed)
+}
+
+/// `nflc sketch query NF SKETCH [KEY..]`: the answer for the key (the
+/// sketch's whole-stream estimate for a HyperLogLog, which takes none).
+pub fn query_nf(nf: &RunningNf, sketch: &str, key: &[String]) -> Result<(SketchSchema, Answer), ControlError> {
+    let s = find(&nf.schema, sketch).ok_or_else(|| ControlError::UnknownSketch {
+        nf: nf.name.clone(),
+        sketch: sketch.to_string(),
+        help: suggest(sketch, "sketches", nf.schema.sketches.iter().map(|s| s.name.as_str())),
+    })?;
+    let usage = |message: String| ControlError::Usage { message, help: key_help(s) };
+    let wanted = if s.kind == SketchKind::Hyperloglog { 0 } else { s.key_widths.len() };
+    if key.len() != wanted {
+        return Err(usage(format!("sketch `{sketch}` takes {wanted} key value(s), not {}", key.len())));
+    }
+    let values = key.iter().zip(&s.key_widths).map(|(t, w)| parse_value(t, *w)).collect::<Result<Vec<u64>, String>>().map_err(usage)?;
+    let state = read(&nf.maps()?, s).map_err(ControlError::state(&nf.name))?;
+    Ok((s.clone(), state.query(&encode_key(s, &values))))
+}
+
+fn key_help(s: &SketchSchema) -> String {
+    if s.kind == SketchKind::Hyperloglog {
+        return format!("a HyperLogLog takes no key: `nflc sketch query NF {}`", s.name);
+    }
+    let widths: Vec<String> = s.key_widths.iter().map(|w| format!("u{w}")).collect();
+    format!("give the key of `{}` as {} value(s) ({}), e.g. 198.18.0.1 or 80", s.name, widths.len(), widths.join(", "))
 }

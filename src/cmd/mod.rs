@@ -6,6 +6,7 @@ pub mod disasm;
 pub mod list;
 pub mod reload;
 pub mod run;
+pub mod sketch;
 pub mod state;
 pub mod stats;
 pub mod table;
