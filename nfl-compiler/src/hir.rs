@@ -376,7 +376,8 @@ pub enum ExprKind {
     MapContains { map: StateMapId, key: Vec<Expr> },
     /// `M.take(n)`: true when `n` tokens were available (and are now taken).
     MeterTake { meter: MeterId, amount: Box<Expr> },
-    /// `S.query(k)` (count-min, count sketch: u32) or `S.contains(k)`
-    /// (Bloom: bool).
-    SketchRead { sketch: SketchId, key: Vec<Expr> },
+    /// `S.query(k)` (count-min: u32), `S.contains(k)` (Bloom: bool), or
+    /// with `insert`, `S.insert(k)` (Bloom: adds the key; true when it
+    /// was not there before).
+    SketchRead { sketch: SketchId, key: Vec<Expr>, insert: bool },
 }

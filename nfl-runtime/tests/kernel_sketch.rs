@@ -39,6 +39,7 @@ sketch cm: count_min(rows = 4, cols = 1024) keyed ipv4.src
 sketch cs: count_sketch(rows = 5, cols = 512) keyed (ipv4.src, udp.src_port)
 sketch bl: bloom(bits = 4096, hashes = 5) keyed ipv4.src
 sketch hl: hyperloglog(p = 12) keyed ipv4.src
+sketch once: bloom(bits = 2048, hashes = 3) keyed (ipv4.dst, ipv4.ttl)
 control s(xdp) {
     if !ipv4.valid { pass }
     cm.add(ipv4.src, ipv4.ttl as u32)
@@ -47,6 +48,7 @@ control s(xdp) {
     if cm.query() > 3000 { drop }
     if bl.contains(ipv4.dst) { tx }
     bl.add()
+    if !once.insert() { redirect(1) }
     pass
 }
 ";
@@ -57,6 +59,7 @@ struct Twin {
     cs: CountSketch,
     bl: Bloom,
     hl: Hll,
+    once: Bloom,
 }
 
 impl Twin {
@@ -75,7 +78,12 @@ impl Twin {
             return 3; // XDP_TX
         }
         self.bl.add(&k);
-        2
+        let mut k3 = [0u8; 8];
+        k3[..4].copy_from_slice(&dst.to_le_bytes());
+        k3[4] = ttl;
+        let new = !self.once.contains(&k3);
+        self.once.add(&k3);
+        if new { 2 } else { 4 } // XDP_PASS, XDP_REDIRECT
     }
 }
 
@@ -90,9 +98,10 @@ fn kernel_sketches_equal_the_rust_twin_byte_for_byte() {
         cs: CountSketch::new(5, 512).unwrap(),
         bl: Bloom::new(4096, 5).unwrap(),
         hl: Hll::new(12).unwrap(),
+        once: Bloom::new(2048, 3).unwrap(),
     };
     let mut rng = XorShift64Star::new(7);
-    let mut verdicts = [0usize; 4];
+    let mut verdicts = [0usize; 5];
     for i in 0..5000 {
         let r = rng.next_u64();
         let src = NET + (r % 300) as u32;
@@ -104,13 +113,14 @@ fn kernel_sketches_equal_the_rust_twin_byte_for_byte() {
         verdicts[want as usize] += 1;
     }
     // Every branch was taken, so the comparison meant something.
-    assert!(verdicts[1] > 0 && verdicts[2] > 0 && verdicts[3] > 0, "verdicts {verdicts:?}");
+    assert!(verdicts[1..].iter().all(|&n| n > 0), "verdicts {verdicts:?}");
     let maps = MapSet::from_loaded(&prog, &schema).expect("maps");
     let read = |name: &str| sketch::read(&maps, sketch::find(&schema, name).expect(name)).expect("read").to_bytes();
     assert!(read("cm") == twin.cm.to_bytes(), "count-min counters differ");
     assert!(read("cs") == twin.cs.to_bytes(), "count-sketch counters differ");
     assert!(read("bl") == twin.bl.to_bytes(), "Bloom bits differ");
     assert!(read("hl") == twin.hl.to_bytes(), "HyperLogLog registers differ");
+    assert!(read("once") == twin.once.to_bytes(), "Bloom bits (insert) differ");
 }
 
 /// Zipf(s) over ranks `1..=n` by inverting a precomputed CDF.

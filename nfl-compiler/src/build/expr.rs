@@ -225,7 +225,7 @@ impl Builder<'_> {
             ExprKind::MapGet { map, key } => self.map_read(*map, key, false),
             ExprKind::MapContains { map, key } => self.map_read(*map, key, true),
             ExprKind::MeterTake { meter, amount } => self.meter_take(*meter, amount),
-            ExprKind::SketchRead { sketch, key } => self.sketch_read(*sketch, key),
+            ExprKind::SketchRead { sketch, key, insert } => self.sketch_read(*sketch, key, *insert),
         }
     }
 

@@ -245,8 +245,10 @@ impl Builder<'_> {
         count
     }
 
-    /// `S.query(k)` (the minimum over rows) or `S.contains(k)`.
-    pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr]) -> Operand {
+    /// `S.query(k)` (the minimum over rows), `S.contains(k)`, or with
+    /// `insert` `S.insert(k)`: set every bit, true when one was clear. Two
+    /// CPUs inserting one key at the same instant may both see it new.
+    pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr], insert: bool) -> Operand {
         let s = &self.hir.sketches[sketch.index()];
         let (kind, rows, cols) = (s.kind, s.rows, s.cols);
         let kh = self.hash_key(key);
@@ -255,6 +257,23 @@ impl Builder<'_> {
         let join = self.new_block();
         let p = self.sketch_value(sketch, join);
         match kind {
+            SketchKind::Bloom if insert => {
+                for i in 0..rows {
+                    let h = self.row_hash(&kh, i);
+                    let (q, bit) = self.bloom_bit(p, h, cols);
+                    let word = self.new_var(VarKind::Scalar);
+                    self.push(Inst::MemLoad { dst: word, ptr: q, off: 0, bytes: 4 });
+                    let set = self.alu32(AluOp::And, Operand::Var(word), bit);
+                    let (clear, next) = (self.new_block(), self.new_block());
+                    self.branch(CmpOp::Eq, set, Operand::Imm(0), 32, clear, next);
+                    self.switch_to(clear);
+                    self.push(Inst::Const { dst: res, value: 1 });
+                    let src = self.to_var(bit);
+                    self.push(Inst::Atomic { op: AtomicOp::Or, ptr: q, off: 0, bytes: 4, src });
+                    self.terminate(Term::Jump(next));
+                    self.switch_to(next);
+                }
+            }
             SketchKind::Bloom => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);

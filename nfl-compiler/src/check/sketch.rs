@@ -5,7 +5,8 @@
 //!   (or `bits = M`, `hashes = H`); `hyperloglog(p = 14)`.
 //! - `S.add()`, `S.add(n)`, `S.add(k.., n)` count; Bloom and HyperLogLog
 //!   take `S.add()` or `S.add(k..)`. `S.query()` / `S.query(k..)` reads a
-//!   count, `S.contains()` / `S.contains(k..)` tests a Bloom filter. A
+//!   count, `S.contains()` / `S.contains(k..)` tests a Bloom filter and
+//!   `S.insert(..)` adds to it, true when the key was new. A
 //!   HyperLogLog is read by the control plane (`nflc sketch query`).
 //!
 //! The declared key is checked like a meter's: typed once, its headers
@@ -236,6 +237,7 @@ impl<'a> Checker<'a> {
         let kind = self.sketches.get(s)?.kind;
         let (want, ty) = match kind {
             SketchKind::CountMin => ("query", Ty::UInt(32)),
+            SketchKind::Bloom if method.name == "insert" => ("insert", Ty::Bool),
             SketchKind::Bloom => ("contains", Ty::Bool),
             SketchKind::CountSketch | SketchKind::Hyperloglog => {
                 let what = if kind == SketchKind::Hyperloglog { "a HyperLogLog's estimate" } else { "a count sketch's estimate (a median of signed counters)" };
@@ -247,12 +249,13 @@ impl<'a> Checker<'a> {
             }
         };
         if method.name != want {
-            self.no_method(kind.ctor(), name, method, &format!("`add(..)` and `{want}(..)`"));
+            let reads = if kind == SketchKind::Bloom { "`contains(..)`, `insert(..)`" } else { "`query(..)`" };
+            self.no_method(kind.ctor(), name, method, &format!("`add(..)` and {reads}"));
             return None;
         }
         let key_args = (!args.is_empty()).then_some(args);
         let key = self.sketch_key(cx, s, name, key_args, span)?;
-        Some(hir::Expr { kind: ExprKind::SketchRead { sketch: SketchId(s as u32), key }, ty, span })
+        Some(hir::Expr { kind: ExprKind::SketchRead { sketch: SketchId(s as u32), key, insert: want == "insert" }, ty, span })
     }
 
     /// The declared key (its headers required valid here) or the given one.

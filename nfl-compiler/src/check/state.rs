@@ -153,7 +153,7 @@ impl<'a> Checker<'a> {
                 None
             }
             (Global::Sketch(s), "add") => self.sketch_add(cx, s, &name, args, span),
-            (Global::Sketch(_), "query" | "contains" | "estimate") => {
+            (Global::Sketch(_), "query" | "contains" | "insert" | "estimate") => {
                 self.emit(
                     Diagnostic::error("nfl::E0334", format!("the result of `{}` is unused", method.name), span, "a value, not a statement")
                         .with_help(format!("use it in a condition: `if {name}.{}() > 100 {{ drop }}`", method.name)),
