@@ -193,6 +193,14 @@ pub enum SketchOp {
         /// The key values, in the order of the sketch's `keyed` (IPv4, MAC or integer).
         key: Vec<String>,
     },
+    /// A top-k sketch's heaviest keys with their count-min estimates.
+    Top {
+        name: String,
+        sketch: String,
+        /// How many (default: the sketch's `k`).
+        #[arg(short = 'n')]
+        n: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -214,6 +222,7 @@ fn main() -> ExitCode {
         Command::Stats { name } => cmd::stats::run(&name, color),
         Command::State { op: StateOp::Dump { name, map } } => cmd::state::run(&name, map.as_deref(), color),
         Command::Sketch { op: SketchOp::Query { name, sketch, key } } => cmd::sketch::query(&name, &sketch, &key, color),
+        Command::Sketch { op: SketchOp::Top { name, sketch, n } } => cmd::sketch::top(&name, &sketch, n, color),
         Command::List => cmd::list::run(),
     };
     match result {

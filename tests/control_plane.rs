@@ -472,7 +472,7 @@ fn watch_reloads_when_the_config_changes() {
 const SKETCHES: &str = r#"
 import std.net
 
-sketch talkers: count_min(eps = 0.01, delta = 0.01) keyed ipv4.src
+sketch talkers: topk(k = 5, eps = 0.01, delta = 0.01) keyed ipv4.src
 sketch ports: bloom(items = 1000, fp = 0.001) keyed udp.dst_port
 sketch sources: hyperloglog(p = 12) keyed ipv4.src
 
@@ -499,6 +499,10 @@ fn sketch_query_reads_what_the_traffic_wrote() {
     assert!(out.contains("estimate 30 "), "every datagram from the host counted once:\n{out}");
     let (out, _) = ok(&["sketch", "query", &name, "talkers", "198.19.255.254"]);
     assert!(out.contains("estimate 0 "), "a silent address:\n{out}");
+    let (out, _) = ok(&["sketch", "top", &name, "talkers"]);
+    assert!(out.contains(&format!("   1  {host}")) && out.lines().count() == 2, "one talker, the host, with its 30 datagrams:\n{out}");
+    assert!(out.trim_end().ends_with(" 30"), "{out}");
+    fails_with(&["sketch", "top", &name, "ports"], &[], "E0822");
     let (out, _) = ok(&["sketch", "query", &name, "ports", "80"]);
     assert!(out.contains("maybe present"), "{out}");
     let (out, _) = ok(&["sketch", "query", &name, "ports", "9999"]);

@@ -564,7 +564,7 @@ def ddos() -> str:
 def heavy_hitters() -> str:
     t = HEADER + "# Cases run in order on one program: the sketch keeps counting.\n\n"
     limit = parse_int(load_yaml(EXAMPLES / "heavy_hitters.yaml")["max_bytes"])
-    cm = CountMin(5, 32768)  # count_min(eps = 0.0001, delta = 0.01), as --explain says
+    cm = CountMin(5, 32768)  # topk(eps = 0.0001, delta = 0.01): its count-min, as --explain says
 
     def send(name, src, expect):
         pkt = udp4(src, "198.18.1.1")
@@ -622,6 +622,19 @@ def cardinality() -> str:
     return t
 
 
+def nitro_monitor() -> str:
+    t = HEADER + "# Every packet passes; the sketch is read by `nflc sketch query`.\n\n"
+    for i in range(1, 13):
+        p = tcp4("198.18.0.1", "198.18.1.1", 40000 + i % 3, 443)
+        t += case(f"tcp packet {i} passes", p, "pass", p)
+    u = udp4("198.18.0.9", "198.18.1.1")
+    t += case("udp passes", u, "pass", u)
+    t += case("icmp passes", icmp4(), "pass", icmp4())
+    t += case("ipv6 passes", udp6(), "pass", udp6())
+    t += case("arp passes", arp_request(), "pass", arp_request())
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
     for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
@@ -632,7 +645,8 @@ def main() -> None:
                       ("ddos", ddos),
                       ("heavy_hitters", heavy_hitters),
                       ("dedup", dedup),
-                      ("cardinality", cardinality)]:
+                      ("cardinality", cardinality),
+                      ("nitro_monitor", nitro_monitor)]:
         (root / f"{name}.test").write_text(gen())
 
 

@@ -275,6 +275,12 @@ pub enum SketchKind {
     CountSketch,
     Bloom,
     Hyperloglog,
+    /// A count-min that also keeps the keys it saw in an LRU candidate set,
+    /// from which the control plane ranks the top `k`.
+    Topk,
+    /// NitroSketch: count-sketch counters updated only at rows chosen by
+    /// geometric sampling, each update scaled by `2^sample_log2`.
+    Nitro,
 }
 
 /// `sketch NAME: KIND(sizing) keyed K`. `rows` is the number of hash
@@ -286,6 +292,11 @@ pub struct SketchHir {
     pub kind: SketchKind,
     pub rows: u32,
     pub cols: u32,
+    /// Top-k: the `k` reported and the candidate set's size (else 0).
+    pub k: u32,
+    pub candidates: u32,
+    /// NitroSketch: the sampling probability is `2^-sample_log2` (else 0).
+    pub sample_log2: u32,
     /// The declared key, evaluated where a method is called without one.
     pub key: Vec<Expr>,
     pub span: Span,

@@ -110,6 +110,16 @@ pub struct SketchSchema {
     pub key_widths: Vec<u32>,
     pub key_slots: Vec<(u32, u32)>,
     pub key_size: u32,
+    /// Top-k: how many keys to report, and the candidate map (`NAME_top`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub k: u32,
+    /// NitroSketch: updates are sampled with `p = 2^-sample_log2`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sample_log2: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// Entries for one map, as raw key and value bytes.
@@ -136,6 +146,10 @@ impl Schema {
                     args: e.args.clone(),
                 });
             }
+        }
+        for s in hir.sketches.iter().filter(|s| s.kind == crate::hir::SketchKind::Nitro) {
+            let pool = nitro_pool(s.sample_log2)?;
+            initial.push(MapInit { map: crate::build::sketch::nitro_pool_map(&s.name), entries: vec![(0u32.to_ne_bytes().to_vec(), pool.to_bytes())] });
         }
         Ok(Schema {
             version: VERSION,
@@ -219,7 +233,23 @@ impl Schema {
 fn sketch_schema(s: &crate::hir::SketchHir) -> SketchSchema {
     let tys: Vec<crate::hir::Ty> = s.key.iter().map(|e| e.ty).collect();
     let (key_slots, key_size) = crate::build::state_key_layout(&tys);
-    SketchSchema { name: s.name.clone(), kind: s.kind, rows: s.rows, cols: s.cols, key_widths: tys.iter().map(|t| t.width()).collect(), key_slots, key_size }
+    SketchSchema {
+        name: s.name.clone(),
+        kind: s.kind,
+        rows: s.rows,
+        cols: s.cols,
+        key_widths: tys.iter().map(|t| t.width()).collect(),
+        key_slots,
+        key_size,
+        k: s.k,
+        sample_log2: s.sample_log2,
+    }
+}
+
+/// A NitroSketch's pool of geometric gaps, as its map holds it.
+pub fn nitro_pool(sample_log2: u32) -> Result<kfunc_lib::RandPool, String> {
+    use crate::build::sketch::{NITRO_POOL_LEN, NITRO_POOL_SEED};
+    kfunc_lib::RandPool::new(NITRO_POOL_SEED, NITRO_POOL_LEN as usize, 1, sample_log2).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

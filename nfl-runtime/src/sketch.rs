@@ -63,8 +63,8 @@ pub fn read(maps: &MapSet, s: &SketchSchema) -> Result<SketchState, StateError> 
     let bytes = &value[..h.shape.value_size.min(value.len())];
     let e = |e| shape_err(&s.name, e);
     Ok(match s.kind {
-        SketchKind::CountMin => SketchState::CountMin(CountMin::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
-        SketchKind::CountSketch => SketchState::CountSketch(CountSketch::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
+        SketchKind::CountMin | SketchKind::Topk => SketchState::CountMin(CountMin::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
+        SketchKind::CountSketch | SketchKind::Nitro => SketchState::CountSketch(CountSketch::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
         SketchKind::Bloom => SketchState::Bloom(Bloom::from_bytes(s.cols, s.rows, bytes).map_err(e)?),
         SketchKind::Hyperloglog => {
             let stride = h.shape.value_size.div_ceil(8) * 8;
@@ -132,14 +132,19 @@ pub fn parse_value(text: &str, width: u32) -> Result<u64, String> {
     Ok(parsed)
 }
 
-/// `nflc sketch query NF SKETCH [KEY..]`: the answer for the key (the
-/// sketch's whole-stream estimate for a HyperLogLog, which takes none).
-pub fn query_nf(nf: &RunningNf, sketch: &str, key: &[String]) -> Result<(SketchSchema, Answer), ControlError> {
-    let s = find(&nf.schema, sketch).ok_or_else(|| ControlError::UnknownSketch {
+/// Sketch `sketch` of a running NF, or E0836 with the sketches there are.
+fn sketch_of<'n>(nf: &'n RunningNf, sketch: &str) -> Result<&'n SketchSchema, ControlError> {
+    find(&nf.schema, sketch).ok_or_else(|| ControlError::UnknownSketch {
         nf: nf.name.clone(),
         sketch: sketch.to_string(),
         help: suggest(sketch, "sketches", nf.schema.sketches.iter().map(|s| s.name.as_str())),
-    })?;
+    })
+}
+
+/// `nflc sketch query NF SKETCH [KEY..]`: the answer for the key (the
+/// sketch's whole-stream estimate for a HyperLogLog, which takes none).
+pub fn query_nf(nf: &RunningNf, sketch: &str, key: &[String]) -> Result<(SketchSchema, Answer), ControlError> {
+    let s = sketch_of(nf, sketch)?;
     let usage = |message: String| ControlError::Usage { message, help: key_help(s) };
     let wanted = if s.kind == SketchKind::Hyperloglog { 0 } else { s.key_widths.len() };
     if key.len() != wanted {
@@ -156,4 +161,54 @@ fn key_help(s: &SketchSchema) -> String {
     }
     let widths: Vec<String> = s.key_widths.iter().map(|w| format!("u{w}")).collect();
     format!("give the key of `{}` as {} value(s) ({}), e.g. 198.18.0.1 or 80", s.name, widths.len(), widths.join(", "))
+}
+
+/// A top-k's heaviest keys: every candidate the program kept, ranked by
+/// its count-min estimate (descending, then key bytes ascending, as the
+/// twin's SpaceSaving ranks), at most `n`.
+pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<(Vec<u8>, u32)>, StateError> {
+    let SketchState::CountMin(cm) = read(maps, s)? else {
+        return Err(shape_err(&s.name, "not a top-k"));
+    };
+    let cand = maps.get(&nfl_compiler::build::sketch::top_map(&s.name))?;
+    let keys = mapops::keys(cand.fd(), cand.shape).map_err(|source| StateError::Io { map: s.name.clone(), source })?;
+    let mut ranked: Vec<(Vec<u8>, u32)> = keys.into_iter().map(|k| {
+        let est = cm.query(&k);
+        (k, est)
+    }).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(n);
+    Ok(ranked)
+}
+
+/// A key's field values, read back from its layout.
+pub fn decode_key(s: &SketchSchema, key: &[u8]) -> Vec<u64> {
+    s.key_slots
+        .iter()
+        .map(|&(off, bytes)| {
+            let mut v = [0u8; 8];
+            let (off, bytes) = (off as usize, bytes as usize);
+            v[..bytes].copy_from_slice(&key[off..off + bytes]);
+            u64::from_le_bytes(v)
+        })
+        .collect()
+}
+
+/// A key as text: its fields (32-bit ones as IPv4 addresses, 48-bit ones as
+/// MACs), comma-separated.
+pub fn key_text(s: &SketchSchema, key: &[u8]) -> String {
+    let fields: Vec<String> = decode_key(s, key).iter().zip(&s.key_widths).map(|(v, w)| crate::notation::value("addr", *w, u128::from(*v))).collect();
+    fields.join(",")
+}
+
+/// `nflc sketch top NF SKETCH -n N`.
+pub fn top_nf(nf: &RunningNf, sketch: &str, n: usize) -> Result<(SketchSchema, Vec<(Vec<u8>, u32)>), ControlError> {
+    let s = sketch_of(nf, sketch)?;
+    if s.kind != SketchKind::Topk {
+        let tops: Vec<String> = nf.schema.sketches.iter().filter(|s| s.kind == SketchKind::Topk).map(|s| format!("`{}`", s.name)).collect();
+        let help = if tops.is_empty() { "declare one: `sketch NAME: topk(k = 20, eps = 0.001, delta = 0.01) keyed KEY`".to_string() } else { format!("the top-k sketches are {}", tops.join(", ")) };
+        return Err(ControlError::Usage { message: format!("sketch `{sketch}` is not a top-k"), help });
+    }
+    let ranked = top(&nf.maps()?, s, n).map_err(ControlError::state(&nf.name))?;
+    Ok((s.clone(), ranked))
 }

@@ -153,7 +153,36 @@ impl LiveView for SweepView {
     }
 }
 
+/// The heaviest keys of every top-k sketch (at most 5 each, in `k` order).
+pub struct TopView {
+    nf: CurrentNf,
+}
+
+impl TopView {
+    pub fn new(name: &str) -> TopView {
+        TopView { nf: CurrentNf::new(name) }
+    }
+}
+
+/// Shown per top-k sketch in the live view (`nflc sketch top` gives all `k`).
+const LIVE_TOP: usize = 5;
+
+impl LiveView for TopView {
+    fn tick(&mut self, tick: &Tick<'_>, out: &mut dyn Write) -> io::Result<()> {
+        let Some((schema, maps)) = self.nf.get() else { return Ok(()) };
+        for s in schema.sketches.iter().filter(|s| s.kind == nfl_compiler::hir::SketchKind::Topk) {
+            let Ok(top) = crate::sketch::top(maps, s, LIVE_TOP.min(s.k as usize)) else { continue };
+            if top.is_empty() {
+                continue;
+            }
+            let shown: Vec<String> = top.iter().map(|(k, c)| format!("{} {c}", crate::sketch::key_text(s, k))).collect();
+            writeln!(out, "{:>5}s  top {}: {}", tick.elapsed.as_secs(), s.name, shown.join("  "))?;
+        }
+        Ok(())
+    }
+}
+
 /// The views `nflc run --iface` shows for run `name` after the program's own.
 pub fn nf_views(name: &str) -> Vec<Box<dyn LiveView>> {
-    vec![Box::new(CounterView::new(name)), Box::new(TableView::new(name)), Box::new(SweepView::new(name))]
+    vec![Box::new(CounterView::new(name)), Box::new(TableView::new(name)), Box::new(TopView::new(name)), Box::new(SweepView::new(name))]
 }

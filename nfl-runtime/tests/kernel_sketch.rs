@@ -12,8 +12,20 @@ fn build(name: &str, source: &str) -> (nfl_runtime::LoadedProgram, Schema) {
     let build = nfl_compiler::driver::build(name, source, &mut nfl_compiler::frontend::NoModules)
         .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
     let prog = nfl_runtime::load(&build.object, None).expect("the verifier accepts the sketches");
+    nfl_runtime::state::init_maps(&prog, &build.object).expect("fill the maps");
     let schema = Schema::from_object(&build.object).expect("schema").expect("an nflc object");
     (prog, schema)
+}
+
+/// Run this thread on one CPU, so that per-CPU state is one CPU's.
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and
+    // sched_setaffinity only read and write that local set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
+    }
 }
 
 /// An Ethernet + IPv4 + UDP frame.
@@ -150,7 +162,7 @@ impl Zipf {
 }
 
 const ACCURACY: &str = "import std.net
-sketch talkers: count_min(eps = 0.001, delta = 0.01) keyed ipv4.src
+sketch talkers: topk(k = 20, eps = 0.001, delta = 0.01) keyed ipv4.src
 sketch sources: hyperloglog(p = 14) keyed ipv4.src
 control s(xdp) {
     if !ipv4.valid { pass }
@@ -194,6 +206,16 @@ fn a_million_zipf_keys_stay_within_the_stated_bounds() {
     }
     eprintln!("count-min: {keys} keys, worst overestimate {worst} (bound {bound}), {over} over the bound");
     assert!((over as f64) <= delta * keys as f64, "{over} of {keys} keys exceed eps·N = {bound}");
+    // Top-k recall: the 20 heaviest by exact count against what the
+    // control plane ranks (ties at the 20th count are all accepted).
+    let mut by_count: Vec<(u32, usize)> = exact.iter().enumerate().map(|(r, &c)| (c, r)).collect();
+    by_count.sort_by(|a, b| b.cmp(a));
+    let floor = by_count[19].0;
+    let top = sketch::top(&maps, cm_schema, 20).expect("top");
+    let ranks: Vec<usize> = top.iter().map(|(k, _)| (sketch::decode_key(cm_schema, k)[0] - u64::from(NET)) as usize).collect();
+    let hits = ranks.iter().filter(|&&r| exact[r] >= floor).count();
+    eprintln!("top-20: {hits} of 20 among the true top 20 (floor {floor})");
+    assert!(hits as f64 / 20.0 >= 0.95, "top-20 recall {hits}/20: {ranks:?}");
     let SketchState::Hyperloglog(h) = sketch::read(&maps, sketch::find(&schema, "sources").unwrap()).expect("read sources") else {
         panic!("a HyperLogLog")
     };
@@ -201,4 +223,45 @@ fn a_million_zipf_keys_stay_within_the_stated_bounds() {
     let err = (est - keys as f64).abs() / keys as f64;
     eprintln!("hyperloglog: {keys} distinct, estimate {est:.0}, error {:.3}%", err * 100.0);
     assert!(err <= 0.02, "HyperLogLog at p = 14 off by {:.2}%", err * 100.0);
+}
+
+const NITRO: &str = "import std.net
+sketch flows: nitro(rows = 4, cols = 1024, p = 0.125) keyed (ipv4.src, udp.src_port)
+control s(xdp) {
+    if !ipv4.valid || !udp.valid { pass }
+    flows.add(ipv4.ttl as u32)
+    pass
+}
+";
+
+#[test]
+fn nitrosketch_samples_the_same_rows_as_the_rust_twin() {
+    if !nfl_runtime::require_kernel("nitrosketch_samples_the_same_rows_as_the_rust_twin") {
+        return;
+    }
+    pin_to_cpu(0);
+    let (prog, schema) = build("nitro.nf", NITRO);
+    let pool = nfl_compiler::schema::nitro_pool(3).expect("pool");
+    let mut twin = kfunc_lib::Nitro::new(4, 1024, &pool).unwrap();
+    let mut rng = XorShift64Star::new(11);
+    for _ in 0..20_000 {
+        let r = rng.next_u64();
+        let (src, sport, ttl) = (NET + (r % 500) as u32, (r >> 20) as u16 % 64, (r >> 40) as u8);
+        assert_eq!(nfl_runtime::test_run(prog.fd(), &frame(src, NET + 1, ttl, sport), 1).expect("test run").retval, 2);
+        let mut key = [0u8; 8];
+        key[..4].copy_from_slice(&src.to_le_bytes());
+        key[4..6].copy_from_slice(&sport.to_le_bytes());
+        twin.add(&key, u32::from(ttl));
+    }
+    let maps = MapSet::from_loaded(&prog, &schema).expect("maps");
+    let s = sketch::find(&schema, "flows").unwrap();
+    let counters = sketch::read(&maps, s).expect("read").to_bytes();
+    assert!(counters == twin.sketch().to_bytes(), "NitroSketch counters differ from the twin's");
+    let st = maps.get("flows_nitro").expect("sampler state");
+    let per_cpu = nfl_runtime::mapops::lookup(st.fd(), st.shape, &0u32.to_ne_bytes()).unwrap().unwrap();
+    let cpu0 = kfunc_lib::NitroState { skip: u32::from_le_bytes(per_cpu[0..4].try_into().unwrap()), cursor: u32::from_le_bytes(per_cpu[4..8].try_into().unwrap()) };
+    assert_eq!(cpu0, twin.state(), "sampler state of CPU 0");
+    let updated = counters.chunks(4).filter(|c| *c != [0u8; 4]).count();
+    eprintln!("nitro: {updated} non-zero counters after 20,000 packets, state {cpu0:?}");
+    assert!(updated > 1000, "the sampler updated rows");
 }

@@ -14,6 +14,7 @@ mod expr;
 mod objects;
 mod parser;
 pub mod sketch;
+mod sketch_sampled;
 mod state;
 mod table;
 
@@ -69,7 +70,8 @@ pub(crate) struct Builder<'h> {
     table_stats: Vec<MapId>,
     meter_maps: Vec<MapId>,
     pool_maps: Vec<MapId>,
-    sketch_maps: Vec<MapId>,
+    /// Per sketch: its value's map, then its auxiliary maps.
+    sketch_maps: Vec<Vec<MapId>>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -149,7 +151,8 @@ pub fn build(hir: &Hir) -> Function {
         .iter()
         .map(|m| add_map(&mut func, state::state_map(&m.name, &m.key, m.idle_ns.is_some(), m.size)))
         .collect();
-    let sketch_maps = hir.sketches.iter().map(|s| add_map(&mut func, sketch::sketch_map(s))).collect();
+    let sketch_maps =
+        hir.sketches.iter().map(|s| sketch::sketch_maps(s).into_iter().map(|m| add_map(&mut func, m)).collect()).collect();
     let mut b = Builder {
         hir,
         func,

@@ -25,7 +25,7 @@ const C2: u64 = 0x1b87_3593;
 const MAX_IMM_OFF: u64 = 0x7ff0;
 
 /// A key ready for [`Builder::row_hash`].
-struct KeyHash {
+pub(super) struct KeyHash {
     mixed: Vec<Operand>,
     len: u32,
 }
@@ -35,17 +35,52 @@ pub fn row_seed(i: u32) -> u32 {
     (i + 1).wrapping_mul(0x9E37_79B9)
 }
 
-pub(crate) fn sketch_map(s: &SketchHir) -> MapDef {
+/// The sketch's maps: its value first, then a top-k's candidates or a
+/// NitroSketch's sampler state and pool.
+pub(crate) fn sketch_maps(s: &SketchHir) -> Vec<MapDef> {
+    let one = |name: String, kind, value_size| MapDef { name, kind, key_size: 4, value_size, max_entries: 1, flags: 0 };
     let (kind, value_size) = match s.kind {
-        SketchKind::CountMin | SketchKind::CountSketch => (MapKind::Array, s.rows * s.cols * 4),
         SketchKind::Bloom => (MapKind::Array, s.cols / 8),
         SketchKind::Hyperloglog => (MapKind::PerCpuArray, s.cols),
+        _ => (MapKind::Array, s.rows * s.cols * 4),
     };
-    MapDef { name: s.name.clone(), kind, key_size: 4, value_size, max_entries: 1, flags: 0 }
+    let mut maps = vec![one(s.name.clone(), kind, value_size)];
+    match s.kind {
+        SketchKind::Topk => {
+            let (_, key_size) = state_key_layout(&s.key.iter().map(|e| e.ty).collect::<Vec<Ty>>());
+            maps.push(MapDef { name: top_map(&s.name), kind: MapKind::LruHash, key_size, value_size: 4, max_entries: s.candidates, flags: 0 });
+        }
+        SketchKind::Nitro => {
+            maps.push(one(nitro_state_map(&s.name), MapKind::PerCpuArray, 8));
+            maps.push(one(nitro_pool_map(&s.name), MapKind::Array, NITRO_POOL_LEN * 4));
+        }
+        _ => {}
+    }
+    maps
 }
 
+/// A top-k's candidate keys.
+pub fn top_map(sketch: &str) -> String {
+    format!("{sketch}_top")
+}
+
+/// A NitroSketch's per-CPU sampler state `{skip, cursor}`.
+pub fn nitro_state_map(sketch: &str) -> String {
+    format!("{sketch}_nitro")
+}
+
+/// A NitroSketch's pool of geometric gaps (filled at load).
+pub fn nitro_pool_map(sketch: &str) -> String {
+    format!("{sketch}_pool")
+}
+
+/// Gaps in a NitroSketch's pool (a power of two: the cursor wraps by mask).
+pub const NITRO_POOL_LEN: u32 = 1024;
+/// The pool's generator seed (docs/kfunc-lib.md, xorshift64*).
+pub const NITRO_POOL_SEED: u64 = 0x6e66_6c2d_6e69_7472;
+
 impl Builder<'_> {
-    fn alu32(&mut self, op: AluOp, lhs: Operand, rhs: Operand) -> Operand {
+    pub(super) fn alu32(&mut self, op: AluOp, lhs: Operand, rhs: Operand) -> Operand {
         self.alu(op, lhs, rhs, 32)
     }
 
@@ -85,7 +120,7 @@ impl Builder<'_> {
 
     /// The seed-independent half of murmur3 for every row: the key's
     /// words mixed by `c1`, `rotl 15`, `c2`; and the key length.
-    fn hash_key(&mut self, key: &[Expr]) -> KeyHash {
+    pub(super) fn hash_key(&mut self, key: &[Expr]) -> KeyHash {
         let (words, len) = self.key_words(key);
         let mixed = words
             .into_iter()
@@ -100,7 +135,7 @@ impl Builder<'_> {
 
     /// `murmur3_32(key, seed(i))`, computed where row `i` needs it so only
     /// the mixed words stay live across rows.
-    fn row_hash(&mut self, key: &KeyHash, i: u32) -> Operand {
+    pub(super) fn row_hash(&mut self, key: &KeyHash, i: u32) -> Operand {
         let mut h = Operand::Imm(u64::from(row_seed(i)));
         for &k in &key.mixed {
             h = self.alu32(AluOp::Xor, h, k);
@@ -122,7 +157,7 @@ impl Builder<'_> {
     /// The sketch's single value, or a jump to `join` (never taken: an
     /// array always has its entry, but the verifier wants the test).
     fn sketch_value(&mut self, sketch: SketchId, join: BlockId) -> VarId {
-        let map = self.sketch_maps[sketch.index()];
+        let map = self.sketch_maps[sketch.index()][0];
         let key = self.new_buf(4);
         self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
         let (p, miss) = self.lookup(map, key);
@@ -156,15 +191,16 @@ impl Builder<'_> {
         let join = self.new_block();
         let p = self.sketch_value(sketch, join);
         match kind {
-            SketchKind::CountMin | SketchKind::CountSketch => {
+            SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);
-                    let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
-                    let delta = if kind == SketchKind::CountSketch { self.signed(h, amount) } else { amount };
-                    let src = self.to_var(delta);
-                    self.push(Inst::Atomic { op: AtomicOp::Add, ptr: q, off, bytes: 4, src });
+                    self.count_row(p, h, i, cols, amount, kind.signed());
+                }
+                if kind == SketchKind::Topk {
+                    self.topk_candidate(sketch, key);
                 }
             }
+            SketchKind::Nitro => self.nitro_add(sketch, p, &kh, amount),
             SketchKind::Bloom => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);
@@ -180,6 +216,14 @@ impl Builder<'_> {
         }
         self.terminate(Term::Jump(join));
         self.switch_to(join);
+    }
+
+    /// Add `amount` (signed by `h` for count sketches) to row `i`'s cell.
+    pub(super) fn count_row(&mut self, p: VarId, h: Operand, i: u32, cols: u32, amount: Operand, signed: bool) {
+        let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
+        let delta = if signed { self.signed(h, amount) } else { amount };
+        let src = self.to_var(delta);
+        self.push(Inst::Atomic { op: AtomicOp::Add, ptr: q, off, bytes: 4, src });
     }
 
     /// `amount`, negated when bit 31 of `h` is set: `(a ^ m) - m` with

@@ -28,6 +28,8 @@ pub const MAX_CELLS: u64 = 1 << 20;
 /// HyperLogLog precision bounds: 2^p one-byte registers per CPU, and a
 /// per-CPU value may be at most 32 KiB.
 pub const HLL_P: (u64, u64) = (4, 15);
+/// Most keys a top-k reports.
+pub const MAX_TOPK: u64 = 1024;
 
 impl SketchKind {
     fn from_ctor(name: &str) -> Option<SketchKind> {
@@ -36,6 +38,8 @@ impl SketchKind {
             "count_sketch" => SketchKind::CountSketch,
             "bloom" => SketchKind::Bloom,
             "hyperloglog" => SketchKind::Hyperloglog,
+            "topk" => SketchKind::Topk,
+            "nitro" => SketchKind::Nitro,
             _ => return None,
         })
     }
@@ -46,12 +50,19 @@ impl SketchKind {
             SketchKind::CountSketch => "count_sketch",
             SketchKind::Bloom => "bloom",
             SketchKind::Hyperloglog => "hyperloglog",
+            SketchKind::Topk => "topk",
+            SketchKind::Nitro => "nitro",
         }
     }
 
     /// Counting sketches take an amount in `add`.
     pub fn counts(self) -> bool {
-        matches!(self, SketchKind::CountMin | SketchKind::CountSketch)
+        matches!(self, SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk | SketchKind::Nitro)
+    }
+
+    /// Count-sketch counters (signed, median estimate).
+    pub fn signed(self) -> bool {
+        matches!(self, SketchKind::CountSketch | SketchKind::Nitro)
     }
 }
 
@@ -98,7 +109,7 @@ impl<'a> Checker<'a> {
         if kind.is_none() {
             self.emit(
                 Diagnostic::error("nfl::E0337", format!("unknown sketch kind `{}`", o.ctor.name), o.ctor.span, "unknown kind")
-                    .with_help("the sketches are count_min, count_sketch, bloom and hyperloglog"),
+                    .with_help("the sketches are count_min, count_sketch, nitro, topk, bloom and hyperloglog"),
             );
         }
         let kind = kind.unwrap_or(SketchKind::CountMin);
@@ -113,22 +124,70 @@ impl<'a> Checker<'a> {
         }
         self.sketch_sigs.push(KeySig { requires: std::mem::take(&mut cx.requires) });
         let size = match kind {
-            SketchKind::CountMin | SketchKind::CountSketch => self.counter_size(o, kind),
+            SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk | SketchKind::Nitro => self.counter_size(o, kind),
             SketchKind::Bloom => self.bloom_size(o),
             SketchKind::Hyperloglog => self.hll_size(o),
         };
         let (rows, cols) = size.unwrap_or((1, 2));
+        let mut sk = SketchHir { name: o.name.name.clone(), kind, rows, cols, k: 0, candidates: 0, sample_log2: 0, key, span: o.span };
+        match kind {
+            SketchKind::Topk => (sk.k, sk.candidates) = self.topk_size(o),
+            SketchKind::Nitro => sk.sample_log2 = self.nitro_rate(o),
+            _ => {}
+        }
         if size.is_some() {
             // Before the Bloom filter's false-positive line, which comes first.
             let at = self.explain.iter().rposition(|l| !l.starts_with(&format!("sketch {}:", o.name.name))).map_or(0, |i| i + 1);
-            self.explain.insert(at, sketch_explain(&o.name.name, kind, rows, cols));
+            self.explain.insert(at, sketch_explain(&sk));
         }
-        self.sketches.push(SketchHir { name: o.name.name.clone(), kind, rows, cols, key, span: o.span });
+        self.sketches.push(sk);
+    }
+
+    /// `k` (default 20) and the candidate set (default `max(64·k, 1024)`).
+    fn topk_size(&mut self, o: &ast::ObjectDecl) -> (u32, u32) {
+        let k = match self.named_const(o, "k", false) {
+            Some(k) if (1..=MAX_TOPK).contains(&k) => k,
+            None => 20,
+            Some(k) => {
+                self.emit(sizing_error(o, format!("a top-k reports 1 to {MAX_TOPK} keys"), format!("k = {k}"), "`topk(k = 20, ...)`"));
+                20
+            }
+        };
+        let min = (k * 16).next_power_of_two();
+        let cand = match self.named_const(o, "candidates", false) {
+            Some(c) if (min..=1 << 20).contains(&c) => c,
+            None => (k * 64).max(1024),
+            Some(c) => {
+                self.emit(sizing_error(o, format!("a top-{k} keeps {min} to 1048576 candidates"), format!("candidates = {c}"), "the candidate set must hold many more keys than `k`, or heavy keys get evicted by the tail"));
+                min
+            }
+        };
+        (k as u32, cand as u32)
+    }
+
+    /// `p = 2^-d` (default 1/8) as `d`.
+    fn nitro_rate(&mut self, o: &ast::ObjectDecl) -> u32 {
+        let Some(p) = self.named_fraction(o, "p") else { return 3 };
+        let d = (1.0 / p).log2().round();
+        if (1.0..=16.0).contains(&d) && (2f64.powf(-d) - p).abs() < 1e-12 {
+            return d as u32;
+        }
+        let span = o.args.iter().find(|a| a.name.name == "p").map_or(o.span, |a| a.value.span);
+        self.emit(
+            Diagnostic::error("nfl::E0340", "NitroSketch samples with a probability 1/2, 1/4, ... down to 1/65536", span, "not a power of 1/2")
+                .with_help("each sampled update adds 2^d, exactly 1/p: `p = 0.125` samples one row update in 8"),
+        );
+        3
     }
 
     /// Rows from `rows` or `delta`, columns from `cols` or `eps`.
     fn counter_size(&mut self, o: &ast::ObjectDecl, kind: SketchKind) -> Option<(u32, u32)> {
-        self.check_args(o, &["eps", "delta", "rows", "cols"]);
+        let extra: &[&str] = match kind {
+            SketchKind::Topk => &["k", "candidates"],
+            SketchKind::Nitro => &["p"],
+            _ => &[],
+        };
+        self.check_args(o, &[&["eps", "delta", "rows", "cols"], extra].concat());
         let rows = match self.named_const(o, "rows", false) {
             Some(r) if (1..=MAX_ROWS).contains(&r) => Some(r),
             Some(r) => {
@@ -142,7 +201,7 @@ impl<'a> Checker<'a> {
             None if o.args.iter().any(|a| a.name.name == "cols") => return None,
             None => self.named_fraction(o, "eps").map(|e| {
                 let want = match kind {
-                    SketchKind::CountSketch => 3.0 / (e * e),
+                    SketchKind::CountSketch | SketchKind::Nitro => 3.0 / (e * e),
                     _ => std::f64::consts::E / e,
                 };
                 (want.ceil() as u64).max(2).next_power_of_two()
@@ -236,10 +295,10 @@ impl<'a> Checker<'a> {
     pub(crate) fn sketch_read(&mut self, cx: &mut Cx, s: usize, name: &str, method: &ast::Ident, args: &[ast::Expr], span: Span) -> Option<hir::Expr> {
         let kind = self.sketches.get(s)?.kind;
         let (want, ty) = match kind {
-            SketchKind::CountMin => ("query", Ty::UInt(32)),
+            SketchKind::CountMin | SketchKind::Topk => ("query", Ty::UInt(32)),
             SketchKind::Bloom if method.name == "insert" => ("insert", Ty::Bool),
             SketchKind::Bloom => ("contains", Ty::Bool),
-            SketchKind::CountSketch | SketchKind::Hyperloglog => {
+            SketchKind::CountSketch | SketchKind::Nitro | SketchKind::Hyperloglog => {
                 let what = if kind == SketchKind::Hyperloglog { "a HyperLogLog's estimate" } else { "a count sketch's estimate (a median of signed counters)" };
                 self.emit(
                     Diagnostic::error("nfl::E0341", format!("{what} is read by the control plane, not per packet"), span, format!("`{}` here", method.name))
@@ -281,7 +340,8 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn sketch_explain(name: &str, kind: SketchKind, rows: u32, cols: u32) -> String {
+fn sketch_explain(s: &SketchHir) -> String {
+    let (name, kind, rows, cols) = (&s.name, s.kind, s.rows, s.cols);
     let kib = |bytes: u64| if bytes >= 1 << 20 { format!("{} MiB", bytes >> 20) } else { format!("{} KiB", (bytes >> 10).max(1)) };
     match kind {
         SketchKind::CountMin => format!(
@@ -295,6 +355,20 @@ fn sketch_explain(name: &str, kind: SketchKind, rows: u32, cols: u32) -> String 
             kib(u64::from(rows) * u64::from(cols) * 4),
             (3.0 / f64::from(cols)).sqrt(),
             1.0 - (-f64::from(rows)).exp()
+        ),
+        SketchKind::Topk => format!(
+            "sketch {name}: top-{}, a count-min of {rows} rows × {cols} u32 counters ({}, atomic adds; overestimates by at most {:.3e}·N with probability {:.4}) and an LRU hash of {} candidate keys",
+            s.k,
+            kib(u64::from(rows) * u64::from(cols) * 4),
+            std::f64::consts::E / f64::from(cols),
+            1.0 - (-f64::from(rows)).exp(),
+            s.candidates
+        ),
+        SketchKind::Nitro => format!(
+            "sketch {name}: NitroSketch, {rows} rows × {cols} i32 counters ({}, atomic adds); each row update sampled with p = 1/{} from a pool of geometric gaps (per-CPU cursor), adding ±{}·n",
+            kib(u64::from(rows) * u64::from(cols) * 4),
+            1u32 << s.sample_log2,
+            1u32 << s.sample_log2
         ),
         SketchKind::Bloom => format!("sketch {name}: Bloom filter, {cols} bits ({}, one array value, atomic ors), {rows} hashes", kib(u64::from(cols) / 8)),
         SketchKind::Hyperloglog => format!(

@@ -1,0 +1,98 @@
+//! The sketches built on count-min and count-sketch counters that keep
+//! more state: a top-k's candidate keys and NitroSketch's sampler. Rules
+//! as docs/kfunc-lib.md gives them (the twin's `nitro.rs`).
+
+use super::Builder;
+use super::sketch::{KeyHash, NITRO_POOL_LEN};
+use crate::hir::{Expr, SketchId};
+use crate::ir::{AluOp, CmpOp, Call, Inst, Operand, Term, VarId, VarKind};
+
+/// `BPF_NOEXIST`
+const NOEXIST: u64 = 1;
+
+impl Builder<'_> {
+    /// Refresh the key in the candidate LRU hash, or add it there.
+    pub(super) fn topk_candidate(&mut self, sketch: SketchId, key: &[Expr]) {
+        let map = self.sketch_maps[sketch.index()][1];
+        let buf = self.state_key_of(key);
+        let (_, miss) = self.lookup(map, buf);
+        let join = self.new_block();
+        self.terminate(Term::Jump(join));
+        self.switch_to(miss);
+        let zero = self.new_buf(4);
+        self.push(Inst::BufStore { buf: zero, off: 0, bytes: 4, src: Operand::Imm(0) });
+        self.push(Inst::Call { dst: None, call: Call::MapUpdate { map, key: buf, value: zero, flags: NOEXIST } });
+        self.terminate(Term::Jump(join));
+        self.switch_to(join);
+    }
+
+    /// A one-entry array's value, or `None` on the (impossible) miss, which
+    /// continues at `join`.
+    fn first_value(&mut self, map: crate::ir::MapId, join: crate::ir::BlockId) -> VarId {
+        let key = self.new_buf(4);
+        self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let (p, miss) = self.lookup(map, key);
+        let here = self.cur;
+        self.switch_to(miss);
+        self.terminate(Term::Jump(join));
+        self.cur = here;
+        p
+    }
+
+    /// NitroSketch: row `i` is updated when the CPU's `skip` is 0 (then
+    /// `skip` = the next gap of the pool − 1), else `skip` counts down.
+    /// A packet with `skip ≥ rows` only subtracts `rows`: no hashing.
+    pub(super) fn nitro_add(&mut self, sketch: SketchId, counters: VarId, kh: &KeyHash, amount: Operand) {
+        let s = &self.hir.sketches[sketch.index()];
+        let (rows, cols, d) = (s.rows, s.cols, s.sample_log2);
+        let maps = self.sketch_maps[sketch.index()].clone();
+        let done = self.new_block();
+        let st = self.first_value(maps[1], done);
+        let pool = self.first_value(maps[2], done);
+        let skip = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: skip, ptr: st, off: 0, bytes: 4 });
+        let (fast, slow) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Ge, Operand::Var(skip), Operand::Imm(u64::from(rows)), 32, fast, slow);
+        self.switch_to(fast);
+        let left = self.alu32(AluOp::Sub, Operand::Var(skip), Operand::Imm(u64::from(rows)));
+        self.push(Inst::MemStore { ptr: st, off: 0, bytes: 4, src: left });
+        self.terminate(Term::Jump(done));
+        self.switch_to(slow);
+        let inc = self.alu32(AluOp::Shl, amount, Operand::Imm(u64::from(d)));
+        for i in 0..rows {
+            let (hit, next) = (self.new_block(), self.new_block());
+            let count_down = self.new_block();
+            self.branch(CmpOp::Eq, Operand::Var(skip), Operand::Imm(0), 32, hit, count_down);
+            self.switch_to(count_down);
+            let less = self.alu32(AluOp::Sub, Operand::Var(skip), Operand::Imm(1));
+            self.assign(skip, less);
+            self.terminate(Term::Jump(next));
+            self.switch_to(hit);
+            let h = self.row_hash(kh, i);
+            self.count_row(counters, h, i, cols, inc, true);
+            self.next_gap(st, pool, skip);
+            self.terminate(Term::Jump(next));
+            self.switch_to(next);
+        }
+        self.push(Inst::MemStore { ptr: st, off: 0, bytes: 4, src: Operand::Var(skip) });
+        self.terminate(Term::Jump(done));
+        self.switch_to(done);
+    }
+
+    /// `skip = pool[cursor] - 1; cursor = (cursor + 1) mod len`.
+    fn next_gap(&mut self, st: VarId, pool: VarId, skip: VarId) {
+        let cursor = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: cursor, ptr: st, off: 4, bytes: 4 });
+        let idx = self.alu32(AluOp::And, Operand::Var(cursor), Operand::Imm(u64::from(NITRO_POOL_LEN - 1)));
+        let off = self.alu(AluOp::Shl, idx, Operand::Imm(2), 64);
+        let q = self.new_var(VarKind::MapValue);
+        self.push(Inst::PtrAdd { dst: q, ptr: pool, off });
+        let gap = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: gap, ptr: q, off: 0, bytes: 4 });
+        let g = self.alu32(AluOp::Sub, Operand::Var(gap), Operand::Imm(1));
+        self.assign(skip, g);
+        let next = self.alu32(AluOp::Add, idx, Operand::Imm(1));
+        let next = self.alu32(AluOp::And, next, Operand::Imm(u64::from(NITRO_POOL_LEN - 1)));
+        self.push(Inst::MemStore { ptr: st, off: 4, bytes: 4, src: next });
+    }
+}
