@@ -17,7 +17,7 @@
 use super::Builder;
 use super::state::state_key_layout;
 use crate::hir::{Expr, SketchHir, SketchId, SketchKind, Ty};
-use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, MapDef, MapKind, Operand, Term, VarId, VarKind};
+use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
 
 const C1: u64 = 0xcc9e_2d51;
 const C2: u64 = 0x1b87_3593;
@@ -157,7 +157,11 @@ impl Builder<'_> {
     /// The sketch's single value, or a jump to `join` (never taken: an
     /// array always has its entry, but the verifier wants the test).
     fn sketch_value(&mut self, sketch: SketchId, join: BlockId) -> VarId {
-        let map = self.sketch_maps[sketch.index()][0];
+        self.first_value(self.sketch_maps[sketch.index()][0], join)
+    }
+
+    /// A one-entry array's value; the (impossible) miss continues at `join`.
+    pub(super) fn first_value(&mut self, map: MapId, join: BlockId) -> VarId {
         let key = self.new_buf(4);
         self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
         let (p, miss) = self.lookup(map, key);
@@ -301,23 +305,6 @@ impl Builder<'_> {
         let join = self.new_block();
         let p = self.sketch_value(sketch, join);
         match kind {
-            SketchKind::Bloom if insert => {
-                for i in 0..rows {
-                    let h = self.row_hash(&kh, i);
-                    let (q, bit) = self.bloom_bit(p, h, cols);
-                    let word = self.new_var(VarKind::Scalar);
-                    self.push(Inst::MemLoad { dst: word, ptr: q, off: 0, bytes: 4 });
-                    let set = self.alu32(AluOp::And, Operand::Var(word), bit);
-                    let (clear, next) = (self.new_block(), self.new_block());
-                    self.branch(CmpOp::Eq, set, Operand::Imm(0), 32, clear, next);
-                    self.switch_to(clear);
-                    self.push(Inst::Const { dst: res, value: 1 });
-                    let src = self.to_var(bit);
-                    self.push(Inst::Atomic { op: AtomicOp::Or, ptr: q, off: 0, bytes: 4, src });
-                    self.terminate(Term::Jump(next));
-                    self.switch_to(next);
-                }
-            }
             SketchKind::Bloom => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);
@@ -325,11 +312,23 @@ impl Builder<'_> {
                     let word = self.new_var(VarKind::Scalar);
                     self.push(Inst::MemLoad { dst: word, ptr: q, off: 0, bytes: 4 });
                     let set = self.alu32(AluOp::And, Operand::Var(word), bit);
+                    // `contains` stops at the first clear bit (false);
+                    // `insert` sets it and goes on (true: the key is new).
                     let next = self.new_block();
-                    self.branch(CmpOp::Eq, set, Operand::Imm(0), 32, join, next);
+                    let clear = if insert { self.new_block() } else { join };
+                    self.branch(CmpOp::Eq, set, Operand::Imm(0), 32, clear, next);
+                    if insert {
+                        self.switch_to(clear);
+                        self.push(Inst::Const { dst: res, value: 1 });
+                        let src = self.to_var(bit);
+                        self.push(Inst::Atomic { op: AtomicOp::Or, ptr: q, off: 0, bytes: 4, src });
+                        self.terminate(Term::Jump(next));
+                    }
                     self.switch_to(next);
                 }
-                self.push(Inst::Const { dst: res, value: 1 });
+                if !insert {
+                    self.push(Inst::Const { dst: res, value: 1 });
+                }
             }
             _ => {
                 for i in 0..rows {

@@ -26,19 +26,6 @@ impl Builder<'_> {
         self.switch_to(join);
     }
 
-    /// A one-entry array's value, or `None` on the (impossible) miss, which
-    /// continues at `join`.
-    fn first_value(&mut self, map: crate::ir::MapId, join: crate::ir::BlockId) -> VarId {
-        let key = self.new_buf(4);
-        self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
-        let (p, miss) = self.lookup(map, key);
-        let here = self.cur;
-        self.switch_to(miss);
-        self.terminate(Term::Jump(join));
-        self.cur = here;
-        p
-    }
-
     /// NitroSketch: row `i` is updated when the CPU's `skip` is 0 (then
     /// `skip` = the next gap of the pool − 1), else `skip` counts down.
     /// A packet with `skip ≥ rows` only subtracts `rows`: no hashing.
