@@ -72,6 +72,9 @@ pub(crate) struct Builder<'h> {
     pool_maps: Vec<MapId>,
     /// Per sketch: its value's map, then its auxiliary maps.
     sketch_maps: Vec<Vec<MapId>>,
+    /// The cells the last counting `add` touched, for a `query` of the same
+    /// key that follows in the same block.
+    sketch_memo: Option<sketch::SketchMemo>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -175,6 +178,7 @@ pub fn build(hir: &Hir) -> Function {
         meter_maps,
         pool_maps,
         sketch_maps,
+        sketch_memo: None,
     };
     b.build_program();
     b.func

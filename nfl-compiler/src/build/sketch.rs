@@ -30,6 +30,15 @@ pub(super) struct KeyHash {
     len: u32,
 }
 
+/// Where a counting `add` left its cells: a `query` of the same sketch and
+/// key in the same block reads them instead of hashing again.
+pub(crate) struct SketchMemo {
+    sketch: SketchId,
+    key: Vec<Expr>,
+    block: BlockId,
+    cells: Vec<(VarId, u32)>,
+}
+
 /// The seed of hash row `i`.
 pub fn row_seed(i: u32) -> u32 {
     (i + 1).wrapping_mul(0x9E37_79B9)
@@ -154,20 +163,22 @@ impl Builder<'_> {
         h
     }
 
-    /// The sketch's single value, or a jump to `join` (never taken: an
-    /// array always has its entry, but the verifier wants the test).
-    fn sketch_value(&mut self, sketch: SketchId, join: BlockId) -> VarId {
-        self.first_value(self.sketch_maps[sketch.index()][0], join)
+    /// The sketch's single value.
+    fn sketch_value(&mut self, sketch: SketchId) -> VarId {
+        self.first_value(self.sketch_maps[sketch.index()][0])
     }
 
-    /// A one-entry array's value; the (impossible) miss continues at `join`.
-    pub(super) fn first_value(&mut self, map: MapId, join: BlockId) -> VarId {
+    /// A one-entry array's value. The miss never happens (an array always
+    /// has its entry) but the verifier wants the test: it passes the
+    /// packet, and code after the lookup stays in one block.
+    pub(super) fn first_value(&mut self, map: MapId) -> VarId {
         let key = self.new_buf(4);
         self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
         let (p, miss) = self.lookup(map, key);
         let here = self.cur;
         self.switch_to(miss);
-        self.terminate(Term::Jump(join));
+        let pass = super::verdict_code(self.hir.hook, nfl_syntax::ast::VerdictKind::Pass);
+        self.terminate(Term::Exit(crate::ir::Exit::Return(pass)));
         self.cur = here;
         p
     }
@@ -190,19 +201,23 @@ impl Builder<'_> {
     pub(crate) fn sketch_add(&mut self, sketch: SketchId, key: &[Expr], amount: &Expr) {
         let s = &self.hir.sketches[sketch.index()];
         let (kind, rows, cols) = (s.kind, s.rows, s.cols);
+        if kind == SketchKind::Topk {
+            self.topk_candidate(sketch, key);
+        }
         let kh = self.hash_key(key);
         let amount = self.value(amount, None);
-        let join = self.new_block();
-        let p = self.sketch_value(sketch, join);
+        let amount = Operand::Var(self.to_var(amount));
+        let p = self.sketch_value(sketch);
         match kind {
             SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk => {
-                for i in 0..rows {
-                    let h = self.row_hash(&kh, i);
-                    self.count_row(p, h, i, cols, amount, kind.signed());
-                }
-                if kind == SketchKind::Topk {
-                    self.topk_candidate(sketch, key);
-                }
+                let cells = (0..rows)
+                    .map(|i| {
+                        let h = self.row_hash(&kh, i);
+                        self.count_row(p, h, i, cols, amount, kind.signed())
+                    })
+                    .collect();
+                let block = self.cur.unwrap_or(BlockId(0));
+                self.sketch_memo = Some(SketchMemo { sketch, key: key.to_vec(), block, cells });
             }
             SketchKind::Nitro => self.nitro_add(sketch, p, &kh, amount),
             SketchKind::Bloom => {
@@ -218,16 +233,16 @@ impl Builder<'_> {
                 self.hll_add(p, h, cols);
             }
         }
-        self.terminate(Term::Jump(join));
-        self.switch_to(join);
     }
 
-    /// Add `amount` (signed by `h` for count sketches) to row `i`'s cell.
-    pub(super) fn count_row(&mut self, p: VarId, h: Operand, i: u32, cols: u32, amount: Operand, signed: bool) {
+    /// Add `amount` (signed by `h` for count sketches) to row `i`'s cell;
+    /// the cell.
+    pub(super) fn count_row(&mut self, p: VarId, h: Operand, i: u32, cols: u32, amount: Operand, signed: bool) -> (VarId, u32) {
         let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
         let delta = if signed { self.signed(h, amount) } else { amount };
         let src = self.to_var(delta);
         self.push(Inst::Atomic { op: AtomicOp::Add, ptr: q, off, bytes: 4, src });
+        (q, off)
     }
 
     /// `amount`, negated when bit 31 of `h` is set: `(a ^ m) - m` with
@@ -299,11 +314,18 @@ impl Builder<'_> {
     pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr], insert: bool) -> Operand {
         let s = &self.hir.sketches[sketch.index()];
         let (kind, rows, cols) = (s.kind, s.rows, s.cols);
-        let kh = self.hash_key(key);
         let res = self.new_var(VarKind::Scalar);
         self.push(Inst::Const { dst: res, value: 0 });
         let join = self.new_block();
-        let p = self.sketch_value(sketch, join);
+        let memo = self.sketch_memo.take().filter(|m| m.sketch == sketch && m.key == key && self.cur == Some(m.block));
+        if let Some(m) = memo {
+            self.min_of(&m.cells, res);
+            self.terminate(Term::Jump(join));
+            self.switch_to(join);
+            return Operand::Var(res);
+        }
+        let kh = self.hash_key(key);
+        let p = self.sketch_value(sketch);
         match kind {
             SketchKind::Bloom => {
                 for i in 0..rows {
@@ -333,24 +355,35 @@ impl Builder<'_> {
             _ => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);
-                    let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
-                    let v = self.new_var(VarKind::Scalar);
-                    self.push(Inst::MemLoad { dst: v, ptr: q, off, bytes: 4 });
-                    if i == 0 {
-                        self.push(Inst::Copy { dst: res, src: v });
-                        continue;
-                    }
-                    let (lower, next) = (self.new_block(), self.new_block());
-                    self.branch(CmpOp::Lt, Operand::Var(v), Operand::Var(res), 32, lower, next);
-                    self.switch_to(lower);
-                    self.push(Inst::Copy { dst: res, src: v });
-                    self.terminate(Term::Jump(next));
-                    self.switch_to(next);
+                    let cell = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
+                    self.min_step(cell, i == 0, res);
                 }
             }
         }
         self.terminate(Term::Jump(join));
         self.switch_to(join);
         Operand::Var(res)
+    }
+
+    /// `res = min(res, *cell)` (`res = *cell` for the first).
+    fn min_step(&mut self, (q, off): (VarId, u32), first: bool, res: VarId) {
+        let v = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: v, ptr: q, off, bytes: 4 });
+        if first {
+            self.push(Inst::Copy { dst: res, src: v });
+            return;
+        }
+        let (lower, next) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Lt, Operand::Var(v), Operand::Var(res), 32, lower, next);
+        self.switch_to(lower);
+        self.push(Inst::Copy { dst: res, src: v });
+        self.terminate(Term::Jump(next));
+        self.switch_to(next);
+    }
+
+    fn min_of(&mut self, cells: &[(VarId, u32)], res: VarId) {
+        for (i, &cell) in cells.iter().enumerate() {
+            self.min_step(cell, i == 0, res);
+        }
     }
 }

@@ -34,8 +34,8 @@ impl Builder<'_> {
         let (rows, cols, d) = (s.rows, s.cols, s.sample_log2);
         let maps = self.sketch_maps[sketch.index()].clone();
         let done = self.new_block();
-        let st = self.first_value(maps[1], done);
-        let pool = self.first_value(maps[2], done);
+        let st = self.first_value(maps[1]);
+        let pool = self.first_value(maps[2]);
         let skip = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: skip, ptr: st, off: 0, bytes: 4 });
         let (fast, slow) = (self.new_block(), self.new_block());
