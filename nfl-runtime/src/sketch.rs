@@ -163,16 +163,19 @@ fn key_help(s: &SketchSchema) -> String {
     format!("give the key of `{}` as {} value(s) ({}), e.g. 198.18.0.1 or 80", s.name, widths.len(), widths.join(", "))
 }
 
+/// A key (as the program lays it out) and its count-min estimate.
+pub type Ranked = (Vec<u8>, u32);
+
 /// A top-k's heaviest keys: every candidate the program kept, ranked by
 /// its count-min estimate (descending, then key bytes ascending, as the
 /// twin's SpaceSaving ranks), at most `n`.
-pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<(Vec<u8>, u32)>, StateError> {
+pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
     let SketchState::CountMin(cm) = read(maps, s)? else {
         return Err(shape_err(&s.name, "not a top-k"));
     };
     let cand = maps.get(&nfl_compiler::build::sketch::top_map(&s.name))?;
     let keys = mapops::keys(cand.fd(), cand.shape).map_err(|source| StateError::Io { map: s.name.clone(), source })?;
-    let mut ranked: Vec<(Vec<u8>, u32)> = keys.into_iter().map(|k| {
+    let mut ranked: Vec<Ranked> = keys.into_iter().map(|k| {
         let est = cm.query(&k);
         (k, est)
     }).collect();
@@ -202,7 +205,7 @@ pub fn key_text(s: &SketchSchema, key: &[u8]) -> String {
 }
 
 /// `nflc sketch top NF SKETCH -n N`.
-pub fn top_nf(nf: &RunningNf, sketch: &str, n: usize) -> Result<(SketchSchema, Vec<(Vec<u8>, u32)>), ControlError> {
+pub fn top_nf(nf: &RunningNf, sketch: &str, n: usize) -> Result<(SketchSchema, Vec<Ranked>), ControlError> {
     let s = sketch_of(nf, sketch)?;
     if s.kind != SketchKind::Topk {
         let tops: Vec<String> = nf.schema.sketches.iter().filter(|s| s.kind == SketchKind::Topk).map(|s| format!("`{}`", s.name)).collect();

@@ -214,7 +214,7 @@ impl<'a> Checker<'a> {
         }
         let (rows, cols) = (rows?, cols?);
         if rows * cols > MAX_CELLS {
-            self.emit(sizing_error(o, format!("the sketch needs {rows} × {cols} counters, more than {MAX_CELLS}"), format!("{} MiB", rows * cols * 4 >> 20), "loosen `eps` or give fewer rows: one sketch lives in one map value of at most 4 MiB"));
+            self.emit(sizing_error(o, format!("the sketch needs {rows} × {cols} counters, more than {MAX_CELLS}"), format!("{} MiB", (rows * cols * 4) >> 20), "loosen `eps` or give fewer rows: one sketch lives in one map value of at most 4 MiB"));
             return None;
         }
         Some((rows as u32, cols as u32))
