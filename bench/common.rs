@@ -127,10 +127,93 @@ pub fn twin_object_path(name: &str, dir: &Path, defines: &[&str]) -> PathBuf {
 
 /// Compile `bench/c/<name>.c` into `dir`, returning the object bytes.
 pub fn compile_twin(name: &str, dir: &Path, defines: &[&str]) -> Result<Vec<u8>, String> {
-    let src = c_dir().join(format!("{name}.c"));
-    let out = twin_object_path(name, dir, defines);
-    compile_c_with(&src, &out, defines)?;
+    let out = compile_twin_cpu(name, dir, defines, false)?;
     std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// Compile `bench/c/<name>.c` into `dir` with `defines`, adding
+/// `-mcpu=v3` when `v3`; the object's path.
+pub fn compile_twin_cpu(
+    name: &str,
+    dir: &Path,
+    defines: &[&str],
+    v3: bool,
+) -> Result<PathBuf, String> {
+    let mut defs = defines.to_vec();
+    if v3 {
+        defs.push("NF_CPU_V3"); // names the object; no twin reads it
+    }
+    let src = c_dir().join(format!("{name}.c"));
+    let out = twin_object_path(name, dir, &defs);
+    let mut cmd = clang_command(&src, &out);
+    if v3 {
+        cmd.arg("-mcpu=v3");
+    }
+    cmd.args(defs.iter().map(|d| format!("-D{d}")));
+    let o = cmd.output().map_err(|e| format!("cannot run clang: {e}"))?;
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "clang failed on {} {defs:?}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ))
+    }
+}
+
+/// The maps of a loaded program (nflc's or a C twin's) named `names`,
+/// shaped as the nflc build's `schema` declares them.
+pub fn named_maps(
+    prog: &nfl_runtime::LoadedProgram,
+    schema: &nfl_compiler::schema::Schema,
+    names: &[&str],
+) -> nfl_runtime::state::MapSet {
+    let schema = nfl_compiler::schema::Schema {
+        maps: schema
+            .maps
+            .iter()
+            .filter(|m| names.contains(&m.name.as_str()))
+            .cloned()
+            .collect(),
+        ..schema.clone()
+    };
+    assert_eq!(
+        schema.maps.len(),
+        names.len(),
+        "the nflc build lacks one of {names:?}"
+    );
+    nfl_runtime::state::MapSet::from_loaded(prog, &schema)
+        .unwrap_or_else(|e| panic!("maps {names:?} of {}: {e}", prog.name()))
+}
+
+/// Key 0 of the map `name` (all CPUs' values for a per-CPU map).
+pub fn read_map_value(
+    prog: &nfl_runtime::LoadedProgram,
+    schema: &nfl_compiler::schema::Schema,
+    name: &str,
+) -> Vec<u8> {
+    let set = named_maps(prog, schema, &[name]);
+    let h = set.get(name).expect("asked for");
+    nfl_runtime::mapops::lookup(h.fd(), h.shape, &0u32.to_ne_bytes())
+        .unwrap_or_else(|e| panic!("read {name} of {}: {e}", prog.name()))
+        .expect("an array has entry 0")
+}
+
+/// Write NitroSketch's pool (`nfl_compiler::schema::nitro_pool`, the
+/// bytes nflc's loader writes) into a C twin's map `pool_map`, the way
+/// `nfl_runtime::state::init_maps` fills nflc's.
+pub fn write_nitro_pool(
+    prog: &nfl_runtime::LoadedProgram,
+    schema: &nfl_compiler::schema::Schema,
+    pool_map: &str,
+    sample_log2: u32,
+) {
+    let pool = nfl_compiler::schema::nitro_pool(sample_log2).expect("pool");
+    let set = named_maps(prog, schema, &[pool_map]);
+    let h = set.get(pool_map).expect("asked for");
+    nfl_runtime::mapops::update(h.fd(), h.shape, &0u32.to_ne_bytes(), &pool.to_bytes(), 0)
+        .unwrap_or_else(|e| panic!("write {pool_map} of {}: {e}", prog.name()));
 }
 
 // ---------------------------------------------------------------------------
