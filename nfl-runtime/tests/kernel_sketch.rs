@@ -265,3 +265,30 @@ fn nitrosketch_samples_the_same_rows_as_the_rust_twin() {
     eprintln!("nitro: {updated} non-zero counters after 20,000 packets, state {cpu0:?}");
     assert!(updated > 1000, "the sampler updated rows");
 }
+
+const REKEYED: &str = "import std.net
+meta { k: u32 }
+sketch seen: count_min(rows = 3, cols = 256) keyed meta.k
+control s(xdp) {
+    if !ipv4.valid { pass }
+    meta.k = ipv4.src
+    seen.add()
+    meta.k = ipv4.dst
+    if seen.query() > 0 { tx }
+    pass
+}
+";
+
+/// A query after an add reuses the add's cells only while the key is the
+/// same: here the key's field changes in between.
+#[test]
+fn a_query_after_the_key_changed_hashes_the_new_key() {
+    if !nfl_runtime::require_kernel("a_query_after_the_key_changed_hashes_the_new_key") {
+        return;
+    }
+    let (prog, _) = build("rekeyed.nf", REKEYED);
+    let run = |src: u32, dst: u32| nfl_runtime::test_run(prog.fd(), &frame(src, dst, 64, 1), 1).expect("test run").retval;
+    assert_eq!(run(NET + 1, NET + 2), 2, "198.18.0.2 was never a source: pass");
+    assert_eq!(run(NET + 2, NET + 3), 2, "nor 198.18.0.3");
+    assert_eq!(run(NET + 4, NET + 1), 3, "198.18.0.1 was a source: tx");
+}
