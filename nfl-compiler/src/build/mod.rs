@@ -11,11 +11,15 @@
 
 mod control;
 mod expr;
+mod heap;
 mod objects;
 mod parser;
+pub mod queue;
+mod rbtree;
 pub mod sketch;
 mod state;
 mod table;
+mod wheel;
 
 pub use state::state_key_layout;
 
@@ -70,6 +74,11 @@ pub(crate) struct Builder<'h> {
     meter_maps: Vec<MapId>,
     pool_maps: Vec<MapId>,
     sketch_maps: Vec<MapId>,
+    queue_maps: Vec<MapId>,
+    /// The capability profile lowered for.
+    target: crate::target::Target,
+    /// BTF the queues need (value structs, the rbtree callback).
+    graph: queue::GraphNeeds,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -81,8 +90,13 @@ pub(crate) struct FlagBit {
     pub mask: u64,
 }
 
-/// Build the IR of a checked program.
+/// Build the IR of a checked program (for the `helpers` profile).
 pub fn build(hir: &Hir) -> Function {
+    build_for(hir, crate::target::Target::Helpers).0
+}
+
+/// Build the IR for a profile, with the BTF its queues need.
+pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds) {
     let mut func = Function {
         name: hir.name.clone(),
         hook: hir.hook,
@@ -150,6 +164,8 @@ pub fn build(hir: &Hir) -> Function {
         .map(|m| add_map(&mut func, state::state_map(&m.name, &m.key, m.idle_ns.is_some(), m.size)))
         .collect();
     let sketch_maps = hir.sketches.iter().map(|s| add_map(&mut func, sketch::sketch_map(s))).collect();
+    let mut graph = queue::GraphNeeds::default();
+    let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
     let mut b = Builder {
         hir,
         func,
@@ -172,9 +188,12 @@ pub fn build(hir: &Hir) -> Function {
         meter_maps,
         pool_maps,
         sketch_maps,
+        queue_maps,
+        target,
+        graph,
     };
     b.build_program();
-    b.func
+    (b.func, b.graph)
 }
 
 fn new_var(func: &mut Function, kind: VarKind, name: Option<String>) -> VarId {
