@@ -137,3 +137,131 @@ fn pqueue_profiles_agree_with_the_twin() {
         }
     }
 }
+
+/// The FIFO keeps push order, refuses a push when full (1024), and both
+/// profiles agree with a `VecDeque`.
+#[test]
+fn fifo_keeps_push_order() {
+    if !require_kernel("fifo_keeps_push_order") {
+        return;
+    }
+    for target in [Target::Helpers, Target::Stock] {
+        let p = scheduler(target);
+        let mut model = std::collections::VecDeque::new();
+        let mut rng = Rng(7);
+        for i in 0..5000u32 {
+            if rng.next() % 2 == 0 {
+                let want = model.pop_front();
+                let (_, got) = cmd(&p, 0, 0, 0, 7006);
+                assert_eq!(got, want, "{target}: dequeue #{i}");
+            } else {
+                let v = rng.next() as u32;
+                if model.len() < 1024 {
+                    model.push_back(v);
+                }
+                cmd(&p, 0, v, 0, 7005);
+            }
+        }
+    }
+}
+
+/// A model of the wheel's rules (see `nfl-compiler/src/build/wheel.rs`):
+/// slots of bounded FIFO lists, a clock in ticks.
+struct WheelModel {
+    slots: u64,
+    cap: usize,
+    base: u64,
+    lists: kfunc_lib::buckets::Buckets<u32>,
+    count: usize,
+}
+
+impl WheelModel {
+    fn new(slots: u64, cap: usize) -> Self {
+        let lists = kfunc_lib::buckets::Buckets::new(slots as usize, cap).unwrap();
+        WheelModel {
+            slots,
+            cap,
+            base: 0,
+            lists,
+            count: 0,
+        }
+    }
+
+    fn push(&mut self, t: u64, v: u32) -> bool {
+        if self.count == 0 {
+            self.base = t;
+        }
+        let t = t.max(self.base);
+        if t - self.base >= self.slots || self.lists.len((t % self.slots) as usize) == self.cap {
+            return false;
+        }
+        self.lists.push((t % self.slots) as usize, v).unwrap();
+        self.count += 1;
+        true
+    }
+
+    fn pop_due(&mut self, now: u64) -> Option<u32> {
+        if self.count == 0 {
+            return None;
+        }
+        let d = (0..self.slots)
+            .find(|d| !self.lists.is_empty(((self.base + d) % self.slots) as usize))?;
+        let due = self.base + d;
+        if due > now {
+            self.base = self.base.max(now);
+            return None;
+        }
+        self.base = due;
+        self.count -= 1;
+        self.lists.pop((due % self.slots) as usize)
+    }
+}
+
+/// Pacing through the wheel (64 slots of 1 ms, 64 per slot): departures
+/// kept in `next_tx`, released when due, in both profiles as in the model.
+#[test]
+fn wheel_releases_flows_when_due() {
+    if !require_kernel("wheel_releases_flows_when_due") {
+        return;
+    }
+    const GAP: u64 = 2;
+    for target in [Target::Helpers, Target::Stock] {
+        let p = scheduler(target);
+        let mut model = WheelModel::new(64, 64);
+        let mut next_tx = std::collections::HashMap::<u32, u64>::new();
+        let mut rng = Rng(11);
+        let mut now = 1000u64; // ms
+        let mut released = 0;
+        for i in 0..20_000u32 {
+            if rng.next() % 4 == 0 {
+                now += rng.next() % 3;
+            }
+            if now > 60_000 {
+                break;
+            }
+            if rng.next() % 2 == 0 {
+                let flow = (rng.next() % 40) as u32 + 1;
+                let dep = now.max(next_tx.get(&flow).copied().unwrap_or(0));
+                let pushed = model.push(dep, flow);
+                if pushed {
+                    next_tx.insert(flow, dep + GAP);
+                }
+                let want = if pushed { XDP_PASS } else { XDP_DROP };
+                assert_eq!(
+                    cmd(&p, flow, 0, now as u16, 7003).0,
+                    want,
+                    "{target}: pace #{i} at {now}"
+                );
+            } else {
+                let want = model.pop_due(now);
+                released += usize::from(want.is_some());
+                assert_eq!(
+                    cmd(&p, 0, 0, now as u16, 7004).1,
+                    want,
+                    "{target}: release #{i} at {now}"
+                );
+            }
+        }
+        assert!(released > 1000, "{target}: only {released} released");
+    }
+}
