@@ -65,6 +65,12 @@ enum Command {
         /// implemented.
         #[arg(long)]
         explain: bool,
+        /// Capability profile: helpers (pure eBPF, any kernel with spin
+        /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
+        /// module; queues use the stock lowering), or auto (probe the
+        /// running kernel).
+        #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
+        target: String,
     },
     /// Disassemble a program (.nf, compiled first) or an object (.o).
     Disasm {
@@ -208,9 +214,11 @@ fn main() -> ExitCode {
     let color = report::use_color(cli.color);
     let result = match cli.command {
         Command::Check { file, config } => cmd::check::run(&file, config.as_deref(), color),
-        Command::Build { file, output, emit, stats, config, explain } => {
-            let opts = cmd::build::Opts { output, emit, stats, config, explain };
-            cmd::build::run(&file, &opts, color)
+        Command::Build { file, output, emit, stats, config, explain, target } => {
+            cmd::parse_target(&target).and_then(|target| {
+                let opts = cmd::build::Opts { output, emit, stats, config, explain, target };
+                cmd::build::run(&file, &opts, color)
+            })
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
         Command::Test { file, cases, config } => cmd::test::run(&file, cases.as_deref(), config.as_deref(), color),

@@ -155,13 +155,22 @@ pub fn object_bytes(
         maps: codegen.ir.maps.iter().map(map_spec).collect(),
         notes: schema.map(|s| (crate::schema::SECTION.to_string(), s.to_json())).into_iter().collect(),
     };
-    crate::elf::write_object(&spec)
+    if codegen.extras.is_empty() {
+        crate::elf::write_object(&spec)
+    } else {
+        crate::elf::write_object_with(&spec, &codegen.extras)
+    }
 }
 
-/// Compile a checked program to an object.
+/// Compile a checked program to an object (the `helpers` profile).
 pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
+    build_checked_for(checked, crate::target::Target::Helpers)
+}
+
+/// Compile a checked program to an object for a capability profile.
+pub fn build_checked_for(checked: Checked, target: crate::target::Target) -> Result<Build, Failed> {
     let span = checked.hir.span;
-    let codegen = match crate::pipeline::codegen(&checked.hir) {
+    let codegen = match crate::pipeline::codegen_for(&checked.hir, target) {
         Ok(cg) => cg,
         Err(e) => {
             let d = codegen_diagnostic(&e, span);
@@ -171,7 +180,10 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
     let section = section_for(checked.hir.hook);
     let lines = line_info(&checked.sources, &codegen.lines);
     let schema = match crate::schema::Schema::describe(&checked.hir, &codegen.ir.maps) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.queues = checked.hir.queues.iter().map(|q| crate::schema::QueueSchema::new(q, target)).collect();
+            s
+        }
         Err(e) => {
             let d = Diagnostic::error("nfl::E0904", format!("cannot fill the tables: {e}"), span, "this program")
                 .with_help("a table's entries need more mask slots or map entries than it has; raise `masks` or `size`");
@@ -201,4 +213,15 @@ pub fn build_with(
     config: Option<(&str, &str)>,
 ) -> Result<Build, Failed> {
     build_checked(check_with(root_name, root_text, loader, config)?)
+}
+
+/// [`build_with`] for a capability profile.
+pub fn build_for(
+    root_name: &str,
+    root_text: &str,
+    loader: &mut dyn ModuleLoader,
+    config: Option<(&str, &str)>,
+    target: crate::target::Target,
+) -> Result<Build, Failed> {
+    build_checked_for(check_with(root_name, root_text, loader, config)?, target)
 }

@@ -27,6 +27,7 @@ crate::entity!(StateMapId, "map");
 crate::entity!(MeterId, "meter");
 crate::entity!(PoolId, "pool");
 crate::entity!(SketchId, "sketch");
+crate::entity!(QueueId, "queue");
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Ty {
@@ -59,6 +60,7 @@ pub struct Hir {
     pub meters: Vec<MeterHir>,
     pub pools: Vec<PoolHir>,
     pub sketches: Vec<SketchHir>,
+    pub queues: Vec<QueueHir>,
     /// Config parameters and the values compiled in.
     pub config: Vec<(String, String)>,
     /// What specialization decided, one line each.
@@ -302,6 +304,37 @@ pub struct SketchHir {
     pub span: Span,
 }
 
+/// The discipline of a `queue`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// First in, first out (a `BPF_MAP_TYPE_QUEUE`).
+    Fifo,
+    /// Smallest rank first; equal ranks in push order.
+    Pqueue,
+    /// A timing wheel: `slots` slots of `tick_ns` each, `slot_cap`
+    /// elements per slot.
+    Wheel,
+}
+
+/// `queue NAME: KIND(size = N[, slots = S, tick = D]) of TYPE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueHir {
+    pub name: String,
+    pub kind: QueueKind,
+    /// The element type (an integer).
+    pub elem: Ty,
+    /// Most elements held at once (a wheel: `slots * slot_cap`).
+    pub size: u32,
+    /// Wheel only: slot count (a power of two, at most 64) and per-slot
+    /// capacity (a power of two); 0 otherwise.
+    pub slots: u32,
+    pub slot_cap: u32,
+    /// Wheel only: nanoseconds per slot.
+    pub tick_ns: u64,
+    pub span: Span,
+}
+
 /// What a `let ... else` binds when present.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Optional {
@@ -309,6 +342,13 @@ pub enum Optional {
     MapGet { map: StateMapId, key: Vec<Expr> },
     /// `P.take()`: a free value from the pool.
     PoolTake(PoolId),
+    /// `Q.pop()` (fifo) / `Q.pop_min()` (pqueue): the element taken.
+    QueuePop(QueueId),
+    /// `Q.peek()`: the element `pop` would take, left in place.
+    QueuePeek(QueueId),
+    /// `W.pop_due(now)`: the oldest element of the earliest slot whose
+    /// time is at most `now` (u64 nanoseconds).
+    QueuePopDue { queue: QueueId, now: Expr },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -339,6 +379,9 @@ pub enum Stmt {
     PoolGive { pool: PoolId, value: Expr, span: Span },
     /// `S.add(...)`: count `amount` (1 for Bloom and HyperLogLog) for `key`.
     SketchAdd { sketch: SketchId, key: Vec<Expr>, amount: Expr, span: Span },
+    /// `Q.push(v)`, `Q.push(rank, v)`, `W.push(when, v)` as a statement (a
+    /// full queue drops the element).
+    QueuePush { queue: QueueId, rank: Option<Expr>, value: Expr, span: Span },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -391,4 +434,6 @@ pub enum ExprKind {
     /// with `insert`, `S.insert(k)` (Bloom: adds the key; true when it
     /// was not there before).
     SketchRead { sketch: SketchId, key: Vec<Expr>, insert: bool },
+    /// `Q.push(..)` as a value: true when the element went in (false: full).
+    QueuePush { queue: QueueId, rank: Option<Box<Expr>>, value: Box<Expr> },
 }

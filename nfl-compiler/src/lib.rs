@@ -45,3 +45,6 @@ pub mod pipeline;
 pub mod stdlib;
 pub mod schema;
 pub mod table;
+pub mod target;
+
+pub use target::Target;

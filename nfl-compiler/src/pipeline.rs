@@ -25,6 +25,10 @@ pub struct Codegen {
     /// `(instruction slot, map index)` of each map reference.
     pub map_refs: Vec<(usize, u32)>,
     pub alloc: AllocStats,
+    /// What the object needs beyond plain maps (queues' BTF value types,
+    /// kfunc call sites, the rbtree callback); empty for most programs.
+    pub extras: crate::elf::ObjectExtras,
+    pub kfunc_sites: Sites,
 }
 
 /// An internal failure of code generation (never a user error, except a
@@ -93,9 +97,51 @@ pub fn optimize(func: &mut Function) -> Result<(), CodegenError> {
     Ok(())
 }
 
-/// HIR to final instructions.
+/// HIR to final instructions (the `helpers` profile).
 pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
-    codegen_ir(crate::build::build(hir))
+    codegen_for(hir, crate::target::Target::Helpers)
+}
+
+/// HIR to final instructions for a profile.
+pub fn codegen_for(hir: &Hir, target: crate::target::Target) -> Result<Codegen, CodegenError> {
+    let (func, graph) = crate::build::build_for(hir, target);
+    let mut cg = codegen_ir(func)?;
+    cg.extras = extras(&cg.ir.name, graph, &cg.kfunc_sites);
+    Ok(cg)
+}
+
+/// The object extras: the queues' BTF and the sites emission recorded.
+fn extras(name: &str, graph: crate::build::queue::GraphNeeds, sites: &Sites) -> crate::elf::ObjectExtras {
+    use crate::elf::{FuncRef, KfuncCall, ObjectExtras, TypeIdLoad};
+    let func = || name.to_string();
+    ObjectExtras {
+        structs: graph.structs,
+        map_values: graph.map_values,
+        subprograms: graph.subprograms,
+        kfunc_calls: sites
+            .kfuncs
+            .iter()
+            .filter_map(|(i, k)| Some(KfuncCall { func: func(), insn_idx: *i, kfunc: k.kfunc()?.to_string() }))
+            .collect(),
+        func_refs: sites
+            .funcs
+            .iter()
+            .map(|i| FuncRef { func: func(), insn_idx: *i, target: crate::build::queue::LESS.to_string() })
+            .collect(),
+        type_id_loads: sites
+            .type_ids
+            .iter()
+            .map(|i| TypeIdLoad { func: func(), insn_idx: *i, struct_name: "nfl_pq_node".to_string() })
+            .collect(),
+    }
+}
+
+/// Instruction slots emission recorded for the object writer.
+#[derive(Clone, Debug, Default)]
+pub struct Sites {
+    pub kfuncs: Vec<(usize, ir::Kcall)>,
+    pub funcs: Vec<usize>,
+    pub type_ids: Vec<usize>,
 }
 
 /// Built IR to final instructions (optimise, lower, allocate, emit).
@@ -106,5 +152,15 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
     let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
     let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
     let map_refs = emitted.map_refs;
-    Ok(Codegen { ir_built, ir, insns: emitted.insns, lines: emitted.lines, map_refs, alloc })
+    let kfunc_sites = Sites { kfuncs: emitted.kfunc_refs, funcs: emitted.func_refs, type_ids: emitted.type_id_refs };
+    Ok(Codegen {
+        ir_built,
+        ir,
+        insns: emitted.insns,
+        lines: emitted.lines,
+        map_refs,
+        alloc,
+        extras: Default::default(),
+        kfunc_sites,
+    })
 }

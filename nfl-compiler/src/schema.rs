@@ -35,6 +35,9 @@ pub struct Schema {
     /// they were).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sketches: Vec<SketchSchema>,
+    /// Queues (absent from objects without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queues: Vec<QueueSchema>,
     /// Config parameters and the values compiled in, for display.
     pub config: Vec<(String, String)>,
     /// Entries to write into maps after loading and before attaching.
@@ -122,6 +125,45 @@ fn is_zero(v: &u32) -> bool {
     *v == 0
 }
 
+/// A queue: its map (of the same name) is a queue map (`fifo`), or one
+/// array value laid out as `build::queue` says for `lowering`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSchema {
+    pub name: String,
+    pub kind: crate::hir::QueueKind,
+    pub elem_width: u32,
+    pub size: u32,
+    /// `queue_map`, `heap`, `rbtree` or `wheel`.
+    pub lowering: String,
+    #[serde(default)]
+    pub slots: u32,
+    #[serde(default)]
+    pub slot_cap: u32,
+    #[serde(default)]
+    pub tick_ns: u64,
+}
+
+impl QueueSchema {
+    pub fn new(q: &crate::hir::QueueHir, target: crate::target::Target) -> QueueSchema {
+        let lowering = match crate::build::queue::lowering(q, target) {
+            crate::build::queue::QueueLowering::QueueMap => "queue_map",
+            crate::build::queue::QueueLowering::Heap => "heap",
+            crate::build::queue::QueueLowering::Rbtree => "rbtree",
+            crate::build::queue::QueueLowering::Wheel => "wheel",
+        };
+        QueueSchema {
+            name: q.name.clone(),
+            kind: q.kind,
+            elem_width: q.elem.width(),
+            size: q.size,
+            lowering: lowering.into(),
+            slots: q.slots,
+            slot_cap: q.slot_cap,
+            tick_ns: q.tick_ns,
+        }
+    }
+}
+
 /// Entries for one map, as raw key and value bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapInit {
@@ -192,6 +234,7 @@ impl Schema {
                 .collect(),
             pools: hir.pools.iter().map(|p| PoolSchema { name: p.name.clone(), first: p.first, last: p.last }).collect(),
             sketches: hir.sketches.iter().map(sketch_schema).collect(),
+            queues: hir.queues.iter().map(|q| QueueSchema::new(q, crate::target::Target::Helpers)).collect(),
             config: hir.config.clone(),
             initial,
             entries,

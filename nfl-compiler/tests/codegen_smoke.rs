@@ -95,6 +95,7 @@ fn hir() -> Hir {
         meters: vec![],
         pools: vec![],
         sketches: vec![],
+        queues: vec![],
         config: vec![],
         explain: vec![],
         parser: Some(parser),

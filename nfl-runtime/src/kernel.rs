@@ -200,3 +200,18 @@ pub fn is_on_bpffs(path: &Path) -> bool {
     let magic = st.f_type as i64;
     magic == BPF_FS_MAGIC
 }
+
+/// `--target auto`: the richest capability profile the running kernel
+/// offers. `enetstl` when the kfunc-lib module's BTF is loaded
+/// (`/sys/kernel/btf/nfl_kfuncs`), `stock` when vmlinux BTF names
+/// `bpf_rbtree_add_impl`, `helpers` otherwise.
+pub fn probe_target() -> nfl_compiler::Target {
+    if std::path::Path::new("/sys/kernel/btf/nfl_kfuncs").exists() {
+        return nfl_compiler::Target::Enetstl;
+    }
+    let needle = b"bpf_rbtree_add_impl\0";
+    match std::fs::read("/sys/kernel/btf/vmlinux") {
+        Ok(btf) if btf.windows(needle.len()).any(|w| w == needle) => nfl_compiler::Target::Stock,
+        _ => nfl_compiler::Target::Helpers,
+    }
+}

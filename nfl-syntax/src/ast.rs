@@ -389,6 +389,7 @@ pub enum ObjectKind {
     Meter,
     Pool,
     Sketch,
+    Queue,
 }
 
 impl ObjectKind {
@@ -397,12 +398,14 @@ impl ObjectKind {
             ObjectKind::Meter => "meter",
             ObjectKind::Pool => "pool",
             ObjectKind::Sketch => "sketch",
+            ObjectKind::Queue => "queue",
         }
     }
 }
 
-/// `meter NAME: CTOR(arg = EXPR, ...) [keyed KEY]` (and `pool`, `sketch`).
-#[derive(Clone, Debug, PartialEq)]
+/// `meter NAME: CTOR(arg = EXPR, ...) [keyed KEY]` (and `pool`, `sketch`,
+/// `queue NAME: CTOR(...) of TYPE`).
+#[derive(Clone, PartialEq)]
 pub struct ObjectDecl {
     pub kind: ObjectKind,
     pub name: Ident,
@@ -410,7 +413,22 @@ pub struct ObjectDecl {
     pub args: Vec<NamedArg>,
     /// `keyed EXPR` or `keyed (EXPR, EXPR, ...)`.
     pub keyed: Option<Vec<Expr>>,
+    /// `of TYPE`: a queue's element type.
+    pub elem: Option<TypeRef>,
     pub span: Span,
+}
+
+/// As derived, except that `elem` is shown only when present, so that the
+/// AST of objects without it reads as it did before queues existed.
+impl std::fmt::Debug for ObjectDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("ObjectDecl");
+        d.field("kind", &self.kind).field("name", &self.name).field("ctor", &self.ctor).field("args", &self.args).field("keyed", &self.keyed);
+        if let Some(e) = &self.elem {
+            d.field("elem", e);
+        }
+        d.field("span", &self.span).finish()
+    }
 }
 
 /// `NAME = EXPR` in an object's constructor.

@@ -660,12 +660,14 @@ impl<'c> Builder<'c> {
                 let kind = match first_word {
                     Some(Rule::kw_pool) => ObjectKind::Pool,
                     Some(Rule::kw_sketch) => ObjectKind::Sketch,
+                    Some(Rule::kw_queue) => ObjectKind::Queue,
                     _ => ObjectKind::Meter,
                 };
                 let name = self.decl_name(&inner.next()?);
                 let ctor = self.decl_name(&inner.next()?);
                 let mut args = Vec::new();
                 let mut keyed = None;
+                let mut elem = None;
                 for p in inner {
                     match p.as_rule() {
                         Rule::named_arg => {
@@ -675,10 +677,11 @@ impl<'c> Builder<'c> {
                             args.push(NamedArg { name: self.decl_name(&n), value: self.expr(v), span: aspan });
                         }
                         Rule::keyed_clause => keyed = Some(self.key_exprs(p)),
+                        Rule::of_clause => elem = kids(p).find(|t| t.as_rule() == Rule::type_name).map(|t| self.type_ref(&t)),
                         _ => {}
                     }
                 }
-                Item::Object(ObjectDecl { kind, name, ctor, args, keyed, span })
+                Item::Object(ObjectDecl { kind, name, ctor, args, keyed, elem, span })
             }
             _ => return None,
         })
@@ -1649,6 +1652,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_meter
             | Rule::kw_pool
             | Rule::kw_sketch
+            | Rule::kw_queue
             | Rule::kw_set
             | Rule::kw_key
             | Rule::kw_actions
@@ -1658,6 +1662,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_entries
             | Rule::kw_idle
             | Rule::kw_keyed
+            | Rule::kw_of
     )
 }
 

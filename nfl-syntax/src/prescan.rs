@@ -21,7 +21,7 @@ pub(crate) const MAX_NESTING: usize = 256;
 const ITEM_KEYWORDS: [&str; 7] = ["import", "const", "header", "meta", "parser", "action", "control"];
 /// Contextual words that start an item when a space and a name follow them
 /// (`table acl {`), but may also be names (`map.x = 1`, `counter += 1`).
-const NAMED_ITEM_WORDS: [&str; 6] = ["table", "counter", "map", "meter", "pool", "sketch"];
+const NAMED_ITEM_WORDS: [&str; 7] = ["table", "counter", "map", "meter", "pool", "sketch", "queue"];
 
 /// One top-level piece of the file, parsed on its own when the whole file
 /// does not parse.

@@ -84,6 +84,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::entries_section | R::kw_entries => "`entries`",
         R::idle_clause | R::kw_idle => "`idle`",
         R::keyed_clause | R::kw_keyed => "`keyed`",
+        R::of_clause | R::kw_of => "`of TYPE`",
         R::table_key => "a key such as `ipv4.src: exact`",
         R::table_entry => "an entry such as `(10.0.0.0/8, _): allow`",
         R::action_ref => "an action",
@@ -134,6 +135,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::kw_meter => "`meter`",
         R::kw_pool => "`pool`",
         R::kw_sketch => "`sketch`",
+        R::kw_queue => "`queue`",
         _ => return None,
     })
 }

@@ -26,12 +26,13 @@ pub struct Opts {
     pub stats: bool,
     pub config: Option<PathBuf>,
     pub explain: bool,
+    pub target: nfl_compiler::Target,
 }
 
 pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
     let (emit, stats) = (opts.emit, opts.stats);
     let started = Instant::now();
-    let Some(build) = super::build_file_with(file, opts.config.as_deref(), color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_for(file, opts.config.as_deref(), color, opts.target)? else { return Ok(ExitCode::FAILURE) };
     let elapsed = started.elapsed();
     let out = opts.output.clone().unwrap_or_else(|| file.with_extension("o"));
     write_atomic(&out, &build.object)?;

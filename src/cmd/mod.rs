@@ -89,8 +89,21 @@ pub fn build_file(file: &Path, color: bool) -> Result<Option<Build>, String> {
 
 /// Compile a file, printing diagnostics; `None` when it fails.
 pub fn build_file_with(file: &Path, config: Option<&Path>, color: bool) -> Result<Option<Build>, String> {
+    build_file_for(file, config, color, nfl_compiler::Target::Helpers)
+}
+
+/// `--target`: a profile name, or `auto` (probe the running kernel).
+pub fn parse_target(s: &str) -> Result<nfl_compiler::Target, String> {
+    if s == "auto" {
+        return Ok(nfl_runtime::kernel::probe_target());
+    }
+    nfl_compiler::Target::parse(s).ok_or_else(|| format!("unknown target `{s}`: use helpers, stock, enetstl or auto"))
+}
+
+/// [`build_file_with`] for a capability profile.
+pub fn build_file_for(file: &Path, config: Option<&Path>, color: bool, target: nfl_compiler::Target) -> Result<Option<Build>, String> {
     let Some(checked) = check_file_with(file, config, color)? else { return Ok(None) };
-    match driver::build_checked(checked) {
+    match driver::build_checked_for(checked, target) {
         Ok(build) => Ok(Some(build)),
         Err(failed) => {
             report::print_diagnostics(&failed.diagnostics, &failed.sources, color);

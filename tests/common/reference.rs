@@ -219,7 +219,8 @@ impl Machine<'_> {
             | Stmt::MapRemove { .. }
             | Stmt::LetElse { .. }
             | Stmt::PoolGive { .. }
-            | Stmt::SketchAdd { .. } => {
+            | Stmt::SketchAdd { .. }
+            | Stmt::QueuePush { .. } => {
                 Err("the reference interpreter has no tables or maps".into())
             }
             Stmt::Let { local, value, .. } => {
@@ -292,7 +293,11 @@ impl Machine<'_> {
     fn eval(&self, e: &Expr) -> Result<u64, String> {
         let mask = ones(e.ty.width());
         Ok(match &e.kind {
-            ExprKind::MapGet { .. } | ExprKind::MapContains { .. } | ExprKind::MeterTake { .. } | ExprKind::SketchRead { .. } => {
+            ExprKind::MapGet { .. }
+            | ExprKind::MapContains { .. }
+            | ExprKind::MeterTake { .. }
+            | ExprKind::SketchRead { .. }
+            | ExprKind::QueuePush { .. } => {
                 return Err("the reference interpreter has no maps".into());
             }
             ExprKind::Const(v) => v & mask,

@@ -131,6 +131,10 @@ impl Builder<'_> {
                 self.span = *span;
                 self.sketch_add(*sketch, key, amount);
             }
+            Stmt::QueuePush { queue, rank, value, span } => {
+                self.span = *span;
+                self.queue_push(*queue, rank.as_ref(), value);
+            }
         }
     }
 }

@@ -226,6 +226,7 @@ impl Builder<'_> {
             ExprKind::MapContains { map, key } => self.map_read(*map, key, true),
             ExprKind::MeterTake { meter, amount } => self.meter_take(*meter, amount),
             ExprKind::SketchRead { sketch, key, insert } => self.sketch_read(*sketch, key, *insert),
+            ExprKind::QueuePush { queue, rank, value } => self.queue_push(*queue, rank.as_deref(), value),
         }
     }
 

@@ -11,12 +11,16 @@
 
 mod control;
 mod expr;
+mod heap;
 mod objects;
 mod parser;
+pub mod queue;
+mod rbtree;
 pub mod sketch;
 mod sketch_sampled;
 mod state;
 mod table;
+mod wheel;
 
 pub use state::state_key_layout;
 
@@ -75,6 +79,11 @@ pub(crate) struct Builder<'h> {
     /// The cells the last counting `add` touched, for a `query` of the same
     /// key that follows in the same block.
     sketch_memo: Option<sketch::SketchMemo>,
+    queue_maps: Vec<MapId>,
+    /// The capability profile lowered for.
+    target: crate::target::Target,
+    /// BTF the queues need (value structs, the rbtree callback).
+    graph: queue::GraphNeeds,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -86,8 +95,13 @@ pub(crate) struct FlagBit {
     pub mask: u64,
 }
 
-/// Build the IR of a checked program.
+/// Build the IR of a checked program (for the `helpers` profile).
 pub fn build(hir: &Hir) -> Function {
+    build_for(hir, crate::target::Target::Helpers).0
+}
+
+/// Build the IR for a profile, with the BTF its queues need.
+pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds) {
     let mut func = Function {
         name: hir.name.clone(),
         hook: hir.hook,
@@ -156,6 +170,8 @@ pub fn build(hir: &Hir) -> Function {
         .collect();
     let sketch_maps =
         hir.sketches.iter().map(|s| sketch::sketch_maps(s).into_iter().map(|m| add_map(&mut func, m)).collect()).collect();
+    let mut graph = queue::GraphNeeds::default();
+    let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
     let mut b = Builder {
         hir,
         func,
@@ -179,9 +195,12 @@ pub fn build(hir: &Hir) -> Function {
         pool_maps,
         sketch_maps,
         sketch_memo: None,
+        queue_maps,
+        target,
+        graph,
     };
     b.build_program();
-    b.func
+    (b.func, b.graph)
 }
 
 fn new_var(func: &mut Function, kind: VarKind, name: Option<String>) -> VarId {

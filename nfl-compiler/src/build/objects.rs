@@ -127,6 +127,7 @@ impl Builder<'_> {
                 self.push(Inst::BufLoad { dst, buf, off: 0, bytes: 4 });
                 empty
             }
+            Optional::QueuePop(_) | Optional::QueuePeek(_) | Optional::QueuePopDue { .. } => self.queue_take(value, dst),
         };
         let present = self.cur;
         self.switch_to(absent);

@@ -185,6 +185,10 @@ fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
             key.iter().for_each(|k| last_refs(k, out));
         }
         ExprKind::MeterTake { amount, .. } => last_refs(amount, out),
+        ExprKind::QueuePush { rank, value, .. } => {
+            rank.iter().for_each(|r| last_refs(r, out));
+            last_refs(value, out);
+        }
         ExprKind::Const(_)
         | ExprKind::Local(_)
         | ExprKind::Meta(_)

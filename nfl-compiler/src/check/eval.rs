@@ -62,7 +62,8 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         | ExprKind::MapGet { .. }
         | ExprKind::MapContains { .. }
         | ExprKind::MeterTake { .. }
-        | ExprKind::SketchRead { .. } => None,
+        | ExprKind::SketchRead { .. }
+        | ExprKind::QueuePush { .. } => None,
     }
 }
 

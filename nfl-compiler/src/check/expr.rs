@@ -266,6 +266,7 @@ impl Checker<'_> {
                     Global::Meter(_) => format!("test it: `{}.take(1)`", id.name),
                     Global::Pool(_) => format!("take a value: `let v = {}.take() else {{ drop }}`", id.name),
                     Global::Sketch(_) => format!("read it: `{}.query()` (or `.contains()` for a Bloom filter)", id.name),
+                    Global::Queue(_) => format!("push to it (`{}.push(..)`) or take from it in `let ... else`", id.name),
                     Global::Parser(_) | Global::Control(_) | Global::Const(_) => "only constants, locals and fields have values".to_string(),
                 };
                 self.emit(

@@ -26,6 +26,7 @@ mod names;
 mod objects;
 mod parser_graph;
 mod pattern;
+mod queue;
 mod sketch;
 mod state;
 mod tables;
@@ -109,6 +110,7 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
             meters: std::mem::take(&mut ck.meters),
             pools: std::mem::take(&mut ck.pools),
             sketches: std::mem::take(&mut ck.sketches),
+            queues: std::mem::take(&mut ck.queues),
             config: config_shown,
             explain: std::mem::take(&mut ck.explain),
             parser,
@@ -134,6 +136,7 @@ pub(crate) enum Global {
     Meter(usize),
     Pool(usize),
     Sketch(usize),
+    Queue(usize),
 }
 
 impl Global {
@@ -150,6 +153,7 @@ impl Global {
             Global::Meter(_) => "meter",
             Global::Pool(_) => "pool",
             Global::Sketch(_) => "sketch",
+            Global::Queue(_) => "queue",
         }
     }
 }
@@ -235,6 +239,7 @@ pub(crate) struct Checker<'a> {
     pub sketches: Vec<hir::SketchHir>,
     pub meters: Vec<hir::MeterHir>,
     pub pools: Vec<hir::PoolHir>,
+    pub queues: Vec<hir::QueueHir>,
     /// What specialization decided, for `nflc build --explain`.
     pub explain: Vec<String>,
 }
@@ -270,6 +275,7 @@ impl<'a> Checker<'a> {
             sketches: Vec::new(),
             meters: Vec::new(),
             pools: Vec::new(),
+            queues: Vec::new(),
             explain: Vec::new(),
         }
     }

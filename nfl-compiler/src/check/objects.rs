@@ -34,6 +34,7 @@ impl<'a> Checker<'a> {
             ObjectKind::Meter => Global::Meter(idx),
             ObjectKind::Pool => Global::Pool(idx),
             ObjectKind::Sketch => Global::Sketch(idx),
+            ObjectKind::Queue => Global::Queue(idx),
         };
         self.declare(&o.name, g);
     }
@@ -74,6 +75,7 @@ impl<'a> Checker<'a> {
                     ObjectKind::Meter => "meter NAME: token_bucket(rate = R, burst = B) keyed KEY",
                     ObjectKind::Pool => "pool NAME: ports(first = A, last = B)",
                     ObjectKind::Sketch => "sketch NAME: count_min(eps = E, delta = D) keyed KEY",
+                    ObjectKind::Queue => "queue NAME: fifo(size = N) of TYPE",
                 })),
         );
         false
@@ -83,10 +85,17 @@ impl<'a> Checker<'a> {
     pub(crate) fn lower_objects(&mut self) {
         for i in 0..self.object_decls.len() {
             let o = self.object_decls[i];
+            if let (Some(t), false) = (&o.elem, o.kind == ObjectKind::Queue) {
+                self.emit(
+                    Diagnostic::error("nfl::E0343", format!("a {} has no element type", o.kind.keyword()), t.span, "`of` here")
+                        .with_help("only a `queue` takes `of TYPE`; remove it"),
+                );
+            }
             match o.kind {
                 ObjectKind::Meter => self.lower_meter(o),
                 ObjectKind::Pool => self.lower_pool(o),
                 ObjectKind::Sketch => self.lower_sketch(o),
+                ObjectKind::Queue => self.lower_queue(o),
             }
         }
     }
@@ -251,6 +260,10 @@ impl<'a> Checker<'a> {
                     }
                     let ty = self.pools.get(p)?.ty;
                     return Some((Optional::PoolTake(PoolId(p as u32)), ty));
+                }
+                (Some(Global::Queue(q)), _) => {
+                    let name = id.name.clone();
+                    return self.queue_optional(cx, q, &name, method, args);
                 }
                 _ => {}
             }

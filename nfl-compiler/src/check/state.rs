@@ -152,6 +152,7 @@ impl<'a> Checker<'a> {
                 self.no_method("meter", &name, method, "`take(n)`");
                 None
             }
+            (Global::Queue(q), _) => self.queue_stmt(cx, q, &name, method, args, span),
             (Global::Sketch(s), "add") => self.sketch_add(cx, s, &name, args, span),
             (Global::Sketch(_), "query" | "contains" | "insert" | "estimate") => {
                 self.emit(
@@ -198,6 +199,12 @@ impl<'a> Checker<'a> {
         {
             let key = self.map_key(cx, m, args, method.span)?;
             return Some(hir::Expr { kind: ExprKind::MapContains { map: StateMapId(m as u32), key }, ty: Ty::Bool, span });
+        }
+        if let Some((Global::Queue(q), name)) = self.global_of(receiver)
+            && method.name == "push"
+        {
+            let name = name.name.clone();
+            return self.queue_push_expr(cx, q, &name, args, span);
         }
         if let Some((Global::Sketch(s), name)) = self.global_of(receiver)
             && method.name != "add"

@@ -68,6 +68,8 @@ impl FieldSpec {
 pub enum FieldType {
     U32,
     U64,
+    /// `__u64 name[n]`
+    U64Array(u32),
     Kernel(KernelStruct),
 }
 
@@ -76,6 +78,7 @@ impl FieldType {
         match self {
             FieldType::U32 => 4,
             FieldType::U64 => 8,
+            FieldType::U64Array(n) => 8 * n,
             FieldType::Kernel(k) => k.size(),
         }
     }
@@ -83,7 +86,7 @@ impl FieldType {
     pub fn align(self) -> u32 {
         match self {
             FieldType::U32 => 4,
-            FieldType::U64 => 8,
+            FieldType::U64 | FieldType::U64Array(_) => 8,
             FieldType::Kernel(k) => k.align(),
         }
     }

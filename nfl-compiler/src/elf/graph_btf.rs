@@ -114,6 +114,10 @@ impl LocalTypes {
         match ty {
             FieldType::U32 => self.unsigned(btf, 4),
             FieldType::U64 => self.unsigned(btf, 8),
+            FieldType::U64Array(nelems) => {
+                let elem = self.unsigned(btf, 8)?;
+                Ok(btf.add_type(BtfType::Array { elem, index: self.int, nelems })?)
+            }
             FieldType::Kernel(k) => self.kernel_struct(btf, k),
         }
     }

@@ -41,6 +41,13 @@ pub enum VarKind {
     /// A non-null pointer to a map value (a `Copy` of a checked
     /// `MapValueOrNull`).
     MapValue,
+    /// What `bpf_obj_new_impl`, `bpf_rbtree_first` and `bpf_rbtree_remove`
+    /// return: a pointer to an allocated object (or its `bpf_rb_node`), or
+    /// null. Compare it with 0 (64-bit) before using it as an `Alloc`.
+    AllocOrNull,
+    /// A non-null pointer into an allocated object (a `Copy` of a checked
+    /// `AllocOrNull`, or a `PtrAdd` of one: `container_of`).
+    Alloc,
 }
 
 /// `BPF_MAP_TYPE_*` of the maps the compiler creates.
@@ -116,6 +123,54 @@ pub enum Call {
     MapPush { map: MapId, value: BufId, flags: u64 },
     /// `bpf_map_pop_elem(map, value)`; 0 when an element was popped.
     MapPop { map: MapId, value: BufId },
+    /// `bpf_map_peek_elem(map, value)`; 0 when an element was read.
+    MapPeek { map: MapId, value: BufId },
+}
+
+/// Calls the stock profile's queues make: the spin lock helpers and the
+/// kernel's graph kfuncs. The node type and the `less` callback are fixed:
+/// `struct nfl_pq_node` and `nfl_pq_less` (`build::rbtree`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kcall {
+    /// `bpf_spin_lock(value)`: the lock at offset 0 of a map value.
+    SpinLock,
+    /// `bpf_spin_unlock(value)`
+    SpinUnlock,
+    /// `bpf_obj_new_impl(type id of nfl_pq_node, NULL)`: `AllocOrNull`.
+    ObjNew,
+    /// `bpf_obj_drop_impl(obj, NULL)`
+    ObjDrop,
+    /// `bpf_rbtree_add_impl(root, node, nfl_pq_less, NULL, 0)`
+    RbAdd,
+    /// `bpf_rbtree_first(root)`: `AllocOrNull` (a node, not owned).
+    RbFirst,
+    /// `bpf_rbtree_remove(root, node)`: `AllocOrNull` (a node, owned).
+    RbRemove,
+}
+
+impl Kcall {
+    /// The kfunc's name (`None` for the spin lock helpers).
+    pub fn kfunc(self) -> Option<&'static str> {
+        Some(match self {
+            Kcall::SpinLock | Kcall::SpinUnlock => return None,
+            Kcall::ObjNew => "bpf_obj_new_impl",
+            Kcall::ObjDrop => "bpf_obj_drop_impl",
+            Kcall::RbAdd => "bpf_rbtree_add_impl",
+            Kcall::RbFirst => "bpf_rbtree_first",
+            Kcall::RbRemove => "bpf_rbtree_remove",
+        })
+    }
+
+    pub const ALL: [Kcall; 7] =
+        [Kcall::SpinLock, Kcall::SpinUnlock, Kcall::ObjNew, Kcall::ObjDrop, Kcall::RbAdd, Kcall::RbFirst, Kcall::RbRemove];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kcall::SpinLock => "spin_lock",
+            Kcall::SpinUnlock => "spin_unlock",
+            _ => self.kfunc().unwrap_or("?"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -255,6 +310,8 @@ pub enum Inst {
     Atomic { op: AtomicOp, ptr: VarId, off: u32, bytes: u32, src: VarId },
     /// A helper call; `dst` receives its return value.
     Call { dst: Option<VarId>, call: Call },
+    /// A spin lock helper or graph kfunc with pointer arguments.
+    Kcall { dst: Option<VarId>, call: Kcall, args: Vec<VarId> },
 }
 
 impl Inst {
@@ -273,7 +330,7 @@ impl Inst {
             | Inst::Bswap { dst, .. }
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
-            Inst::Call { dst, .. } => *dst,
+            Inst::Call { dst, .. } | Inst::Kcall { dst, .. } => *dst,
             Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
         }
     }
@@ -299,6 +356,7 @@ impl Inst {
             Inst::BufLoad { .. } | Inst::MapLookup { .. } | Inst::Call { .. } => vec![],
             Inst::MemLoad { ptr, .. } => vec![*ptr],
             Inst::Atomic { ptr, src, .. } => vec![*ptr, *src],
+            Inst::Kcall { args, .. } => args.clone(),
         }
     }
 
@@ -312,6 +370,7 @@ impl Inst {
                 | Inst::MemStore { .. }
                 | Inst::Atomic { .. }
                 | Inst::Call { .. }
+                | Inst::Kcall { .. }
         )
     }
 
@@ -325,7 +384,7 @@ impl Inst {
                 Call::MapUpdate { key, value, .. } => *key == b || *value == b,
                 Call::MapDelete { key, .. } => *key == b,
                 Call::MapPush { value, .. } => *value == b,
-                Call::MapPop { .. } | Call::KtimeNs => false,
+                Call::MapPop { .. } | Call::MapPeek { .. } | Call::KtimeNs => false,
             },
             _ => false,
         }

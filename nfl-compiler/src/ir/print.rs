@@ -55,6 +55,7 @@ fn print_call(call: &Call) -> String {
         Call::MapDelete { map, key } => format!("call map_delete({map}, {key})"),
         Call::MapPush { map, value, flags } => format!("call map_push({map}, {value}, {flags})"),
         Call::MapPop { map, value } => format!("call map_pop({map}, {value})"),
+        Call::MapPeek { map, value } => format!("call map_peek({map}, {value})"),
     }
 }
 
@@ -75,6 +76,14 @@ pub fn print_inst(inst: &Inst) -> String {
         }
         Inst::Call { dst: Some(dst), call } => format!("{dst} = {}", print_call(call)),
         Inst::Call { dst: None, call } => print_call(call),
+        Inst::Kcall { dst, call, args } => {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let call = format!("kcall {}({})", call.name(), args.join(", "));
+            match dst {
+                Some(d) => format!("{d} = {call}"),
+                None => call,
+            }
+        }
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {
@@ -124,6 +133,8 @@ pub fn print_function(func: &Function) -> String {
             VarKind::PktEnd => "pkt_end",
             VarKind::MapValueOrNull => "map_value_or_null",
             VarKind::MapValue => "map_value",
+            VarKind::AllocOrNull => "alloc_or_null",
+            VarKind::Alloc => "alloc",
         };
         let name = var.name.as_deref().unwrap_or("");
         let _ = writeln!(out, "  v{i}: {kind} {name}").map(|_| ());

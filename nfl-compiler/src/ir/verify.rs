@@ -1,6 +1,6 @@
 //! Structural checks of the IR. A failure here is a compiler bug.
 
-use super::{BufId, Call, Function, Inst, MapId, Operand, Term, VarId, VarKind};
+use super::{BufId, Call, Function, Inst, Kcall, MapId, Operand, Term, VarId, VarKind};
 
 fn check_var(func: &Function, v: VarId, what: &str) -> Result<(), String> {
     if v.index() < func.vars.len() { Ok(()) } else { Err(format!("{what}: {v} out of range")) }
@@ -32,7 +32,9 @@ fn check_buf(func: &Function, b: BufId, off: u32, bytes: u32, what: &str) -> Res
 }
 
 fn check_mem(func: &Function, ptr: VarId, off: u32, bytes: u32, what: &str) -> Result<(), String> {
-    check_kind(func, ptr, VarKind::MapValue, what)?;
+    if func.var(ptr).kind != VarKind::Alloc {
+        check_kind(func, ptr, VarKind::MapValue, what)?;
+    }
     if !matches!(bytes, 1 | 2 | 4 | 8) || off % bytes != 0 {
         return Err(format!("{what}: bad access {off}+{bytes}"));
     }
@@ -57,7 +59,7 @@ fn check_call(func: &Function, call: &Call, what: &str) -> Result<(), String> {
             check_map(func, map, what)?;
             whole(key, func.map(map).key_size)
         }
-        Call::MapPush { map, value, .. } | Call::MapPop { map, value } => {
+        Call::MapPush { map, value, .. } | Call::MapPop { map, value } | Call::MapPeek { map, value } => {
             check_map(func, map, what)?;
             whole(value, func.map(map).value_size)
         }
@@ -103,7 +105,31 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             }
             check_call(func, call, what)
         }
+        Inst::Kcall { dst, call, args } => check_kcall(func, *dst, *call, args, what),
         _ => Ok(()),
+    }
+}
+
+fn check_kcall(func: &Function, dst: Option<VarId>, call: Kcall, args: &[VarId], what: &str) -> Result<(), String> {
+    use VarKind::{Alloc, MapValue};
+    let (want, ret): (&[VarKind], bool) = match call {
+        Kcall::SpinLock | Kcall::SpinUnlock => (&[MapValue], false),
+        Kcall::ObjNew => (&[], true),
+        Kcall::ObjDrop => (&[Alloc], false),
+        Kcall::RbAdd => (&[MapValue, Alloc], false),
+        Kcall::RbFirst => (&[MapValue], true),
+        Kcall::RbRemove => (&[MapValue, Alloc], true),
+    };
+    if args.len() != want.len() {
+        return Err(format!("{what}: {} takes {} arguments", call.name(), want.len()));
+    }
+    for (a, k) in args.iter().zip(want) {
+        check_kind(func, *a, *k, what)?;
+    }
+    match (dst, ret) {
+        (Some(d), true) => check_kind(func, d, VarKind::AllocOrNull, what),
+        (None, _) => Ok(()),
+        (Some(_), false) => Err(format!("{what}: {} returns nothing", call.name())),
     }
 }
 
@@ -122,6 +148,7 @@ pub fn verify(func: &Function) -> Result<(), String> {
             match inst {
                 // A lookup result variable starts as null.
                 Inst::Const { dst, value: 0 } if func.var(*dst).kind == VarKind::MapValueOrNull => {}
+                Inst::Const { dst, value: 0 } if func.var(*dst).kind == VarKind::AllocOrNull => {}
                 Inst::Const { dst, .. } | Inst::Trunc { dst, .. } => {
                     check_kind(func, *dst, VarKind::Scalar, &what)?;
                 }
@@ -132,6 +159,7 @@ pub fn verify(func: &Function) -> Result<(), String> {
                         VarKind::MapValue if func.var(*src).kind == VarKind::MapValueOrNull => {
                             VarKind::MapValueOrNull
                         }
+                        VarKind::Alloc if func.var(*src).kind == VarKind::AllocOrNull => VarKind::AllocOrNull,
                         k => k,
                     };
                     check_kind(func, *src, want, &what)?;
@@ -161,7 +189,7 @@ pub fn verify(func: &Function) -> Result<(), String> {
                 Inst::PtrAdd { dst, ptr, off } => {
                     // Packet pointers, or map value pointers walking a value.
                     let kind = func.var(*ptr).kind;
-                    if !matches!(kind, VarKind::PktPtr | VarKind::MapValue) {
+                    if !matches!(kind, VarKind::PktPtr | VarKind::MapValue | VarKind::Alloc) {
                         return Err(format!("{what}: {ptr} is {kind:?}, not a pointer"));
                     }
                     check_kind(func, *dst, kind, &what)?;
@@ -190,7 +218,9 @@ pub fn verify(func: &Function) -> Result<(), String> {
             }
         }
         match &block.term {
-            Term::Branch { lhs, rhs, width, .. } if func.var(*lhs).kind == VarKind::MapValueOrNull => {
+            Term::Branch { lhs, rhs, width, .. }
+                if matches!(func.var(*lhs).kind, VarKind::MapValueOrNull | VarKind::AllocOrNull) =>
+            {
                 if *rhs != Operand::Imm(0) || *width != 64 {
                     return Err(format!("bb{bi}: a lookup result is only compared with 0 at 64 bits"));
                 }

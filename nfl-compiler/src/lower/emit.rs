@@ -22,6 +22,12 @@ pub struct Emitted {
     pub lines: Vec<(usize, Span)>,
     /// `(instruction slot, map index)` of each `LD_IMM64` of a map.
     pub map_refs: Vec<(usize, u32)>,
+    /// Slots of kfunc calls, with their [`crate::ir::Kcall`].
+    pub kfunc_refs: Vec<(usize, crate::ir::Kcall)>,
+    /// Slots of `LD_IMM64`s of the `less` callback's address.
+    pub func_refs: Vec<usize>,
+    /// Slots of `LD_IMM64`s of the node type's id.
+    pub type_id_refs: Vec<usize>,
 }
 
 fn phys(r: Reg) -> Result<u8, EmitError> {
@@ -73,13 +79,23 @@ pub fn emit(mf: &MFunc) -> Result<Emitted, EmitError> {
             note(&mut out, m.span);
             let (dst, src) = (phys(m.dst)?, phys(m.src)?);
             if m.is_ld_imm64() {
+                let mut src = src;
                 if src == BPF_PSEUDO_MAP_FD {
                     out.map_refs.push((out.insns.len(), m.imm as u32));
+                } else if src == crate::bpf::disasm::BPF_PSEUDO_FUNC {
+                    out.func_refs.push(out.insns.len());
+                } else if src == super::mem::TYPE_ID_MARK {
+                    out.type_id_refs.push(out.insns.len());
+                    src = 0;
                 }
                 let [lo, hi] = Insn::ld_imm64(dst, m.imm as u64);
                 out.insns.push(Insn { src, ..lo });
                 out.insns.push(hi);
             } else {
+                if m.is_call() && src == BPF_PSEUDO_KFUNC_CALL {
+                    let k = crate::ir::Kcall::ALL.get(m.imm as usize).copied().unwrap_or(crate::ir::Kcall::ObjNew);
+                    out.kfunc_refs.push((out.insns.len(), k));
+                }
                 out.insns.push(Insn::new(m.code, dst, src, m.off, m.imm as i32));
             }
         }

@@ -8,7 +8,7 @@
 //! already knows from [`MInsn::defs`](super::mir::MInsn::defs).
 
 use crate::bpf::insn::*;
-use crate::ir::{AtomicOp, BufId, Call, Function, MapId, Operand, VarId};
+use crate::ir::{AtomicOp, BufId, Call, Function, Kcall, MapId, Operand, VarId};
 
 use super::Lower;
 use super::mir::Reg;
@@ -19,6 +19,12 @@ pub const HELPER_MAP_DELETE: i64 = 3;
 pub const HELPER_KTIME_GET_NS: i64 = 5;
 pub const HELPER_MAP_PUSH: i64 = 87;
 pub const HELPER_MAP_POP: i64 = 88;
+pub const HELPER_MAP_PEEK: i64 = 89;
+pub const HELPER_SPIN_LOCK: i64 = 93;
+pub const HELPER_SPIN_UNLOCK: i64 = 94;
+/// `src` of the `LD_IMM64` that stands for the type id of `nfl_pq_node`
+/// until emission records it (and clears `src`).
+pub const TYPE_ID_MARK: u8 = 3;
 
 /// Frame offsets (negative, from `r10`) of each buffer, and the bytes they
 /// take together.
@@ -155,6 +161,55 @@ impl Lower<'_> {
                 self.map_arg(1, map);
                 self.buf_arg(2, value);
                 self.call_helper(HELPER_MAP_POP, dst);
+            }
+            Call::MapPeek { map, value } => {
+                self.map_arg(1, map);
+                self.buf_arg(2, value);
+                self.call_helper(HELPER_MAP_PEEK, dst);
+            }
+        }
+    }
+
+    /// A spin lock helper or graph kfunc. A kfunc call is emitted as
+    /// `call` with `src = BPF_PSEUDO_KFUNC_CALL` and `imm` = its index in
+    /// [`Kcall::ALL`]; emission records the site and the object writer
+    /// relocates it. The callback address is an `LD_IMM64` with
+    /// `src = BPF_PSEUDO_FUNC`, the node's type id one marked
+    /// [`TYPE_ID_MARK`].
+    pub(super) fn kcall(&mut self, dst: Option<VarId>, call: Kcall, args: &[VarId]) {
+        for (i, a) in args.iter().enumerate() {
+            let r = self.var(*a);
+            self.mov(Reg::Phys(i as u8 + 1), r);
+        }
+        let helper = match call {
+            Kcall::SpinLock => Some(HELPER_SPIN_LOCK),
+            Kcall::SpinUnlock => Some(HELPER_SPIN_UNLOCK),
+            Kcall::ObjNew => {
+                self.emit(BPF_LD | BPF_DW | BPF_IMM, Reg::Phys(1), Reg::Phys(TYPE_ID_MARK), 0, 0);
+                self.mov_imm(Reg::Phys(2), 0);
+                None
+            }
+            Kcall::ObjDrop => {
+                self.mov_imm(Reg::Phys(2), 0);
+                None
+            }
+            Kcall::RbAdd => {
+                self.emit(BPF_LD | BPF_DW | BPF_IMM, Reg::Phys(3), Reg::Phys(crate::bpf::disasm::BPF_PSEUDO_FUNC), 0, 0);
+                self.mov_imm(Reg::Phys(4), 0);
+                self.mov_imm(Reg::Phys(5), 0);
+                None
+            }
+            Kcall::RbFirst | Kcall::RbRemove => None,
+        };
+        match helper {
+            Some(id) => self.call_helper(id, dst),
+            None => {
+                let idx = Kcall::ALL.iter().position(|k| *k == call).unwrap_or(0);
+                self.emit(BPF_JMP | BPF_CALL, Reg::Phys(0), Reg::Phys(BPF_PSEUDO_KFUNC_CALL), 0, idx as i64);
+                if let Some(d) = dst {
+                    let d = self.var(d);
+                    self.mov(d, Reg::Phys(0));
+                }
             }
         }
     }

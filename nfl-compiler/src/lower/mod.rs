@@ -240,6 +240,7 @@ impl Lower<'_> {
             Inst::MemStore { ptr, off, bytes, src } => self.mem_store(*ptr, *off, *bytes, *src),
             Inst::Atomic { op, ptr, off, bytes, src } => self.atomic(*op, *ptr, *off, *bytes, *src),
             Inst::Call { dst, call } => self.call(*dst, call),
+            Inst::Kcall { dst, call, args } => self.kcall(*dst, *call, args),
         }
     }
 
