@@ -204,6 +204,9 @@ impl Builder<'_> {
         if kind == SketchKind::Topk {
             self.topk_candidate(sketch, key);
         }
+        if kind == SketchKind::Nitro {
+            return self.nitro_add(sketch, key, amount);
+        }
         let kh = self.hash_key(key);
         let amount = self.value(amount, None);
         let amount = Operand::Var(self.to_var(amount));
@@ -219,7 +222,7 @@ impl Builder<'_> {
                 let block = self.cur.unwrap_or(BlockId(0));
                 self.sketch_memo = Some(SketchMemo { sketch, key: key.to_vec(), block, cells });
             }
-            SketchKind::Nitro => self.nitro_add(sketch, p, &kh, amount),
+            SketchKind::Nitro => {}
             SketchKind::Bloom => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);

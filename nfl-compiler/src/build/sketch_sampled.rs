@@ -3,7 +3,7 @@
 //! as docs/kfunc-lib.md gives them (the twin's `nitro.rs`).
 
 use super::Builder;
-use super::sketch::{KeyHash, NITRO_POOL_LEN};
+use super::sketch::NITRO_POOL_LEN;
 use crate::hir::{Expr, SketchId};
 use crate::ir::{AluOp, CmpOp, Call, Inst, Operand, Term, VarId, VarKind};
 
@@ -28,14 +28,14 @@ impl Builder<'_> {
 
     /// NitroSketch: row `i` is updated when the CPU's `skip` is 0 (then
     /// `skip` = the next gap of the pool − 1), else `skip` counts down.
-    /// A packet with `skip ≥ rows` only subtracts `rows`: no hashing.
-    pub(super) fn nitro_add(&mut self, sketch: SketchId, counters: VarId, kh: &KeyHash, amount: Operand) {
+    /// A packet with `skip ≥ rows` only subtracts `rows`: it reads the
+    /// sampler state and nothing else (no hashing, no other lookup).
+    pub(super) fn nitro_add(&mut self, sketch: SketchId, key: &[Expr], amount: &Expr) {
         let s = &self.hir.sketches[sketch.index()];
         let (rows, cols, d) = (s.rows, s.cols, s.sample_log2);
         let maps = self.sketch_maps[sketch.index()].clone();
         let done = self.new_block();
         let st = self.first_value(maps[1]);
-        let pool = self.first_value(maps[2]);
         let skip = self.new_var(VarKind::Scalar);
         self.push(Inst::MemLoad { dst: skip, ptr: st, off: 0, bytes: 4 });
         let (fast, slow) = (self.new_block(), self.new_block());
@@ -45,7 +45,11 @@ impl Builder<'_> {
         self.push(Inst::MemStore { ptr: st, off: 0, bytes: 4, src: left });
         self.terminate(Term::Jump(done));
         self.switch_to(slow);
+        let kh = self.hash_key(key);
+        let amount = self.value(amount, None);
         let inc = self.alu32(AluOp::Shl, amount, Operand::Imm(u64::from(d)));
+        let counters = self.first_value(maps[0]);
+        let pool = self.first_value(maps[2]);
         for i in 0..rows {
             let (hit, next) = (self.new_block(), self.new_block());
             let count_down = self.new_block();
@@ -55,7 +59,7 @@ impl Builder<'_> {
             self.assign(skip, less);
             self.terminate(Term::Jump(next));
             self.switch_to(hit);
-            let h = self.row_hash(kh, i);
+            let h = self.row_hash(&kh, i);
             self.count_row(counters, h, i, cols, inc, true);
             self.next_gap(st, pool, skip);
             self.terminate(Term::Jump(next));
