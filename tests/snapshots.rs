@@ -74,3 +74,27 @@ fn examples_compile_deterministically() {
         assert_eq!(a.object, b.object, "{}: two builds differ", path.display());
     }
 }
+
+/// Sketches under every target profile: `stock` has no sketch kfuncs and
+/// lowers them exactly as `helpers` does (same instructions); `enetstl`
+/// calls kfunc-lib's kfuncs, which cannot load on a kernel without the
+/// module, so its code is checked here, by snapshot.
+#[test]
+fn sketches_per_target() {
+    use nfl_compiler::target::Target;
+    settings("ok").bind(|| {
+        for stem in ["sketches", "sketches_sampled"] {
+            let path = root().join(format!("tests/ok/{stem}.nf"));
+            let text = std::fs::read_to_string(&path).expect("read");
+            let build = |t| {
+                nfl_compiler::driver::build_for(&display_name(&path), &text, &mut DirLoader(root().join("tests/ok")), None, t)
+                    .unwrap_or_else(|_| panic!("{stem} builds for {t}"))
+            };
+            let helpers = build(Target::Helpers);
+            assert_eq!(build(Target::Stock).codegen.insns, helpers.codegen.insns, "{stem}: stock and helpers differ");
+            let enetstl = build(Target::Enetstl);
+            assert_ne!(enetstl.codegen.insns, helpers.codegen.insns, "{stem}: enetstl calls kfuncs");
+            insta::assert_snapshot!(format!("{stem}.enetstl.asm"), nfl_compiler::bpf::disasm::disasm(&enetstl.codegen.insns));
+        }
+    });
+}

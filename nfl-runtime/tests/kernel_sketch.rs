@@ -292,3 +292,19 @@ fn a_query_after_the_key_changed_hashes_the_new_key() {
     assert_eq!(run(NET + 2, NET + 3), 2, "nor 198.18.0.3");
     assert_eq!(run(NET + 4, NET + 1), 3, "198.18.0.1 was a source: tx");
 }
+
+/// The enetstl profile calls kfunc-lib's module, which this kernel cannot
+/// load: the load fails with E0908, naming the kfunc.
+#[test]
+fn an_enetstl_object_names_the_missing_module_kfunc() {
+    if !nfl_runtime::require_kernel("an_enetstl_object_names_the_missing_module_kfunc") {
+        return;
+    }
+    let build = nfl_compiler::driver::build_for("en.nf", ACCURACY, &mut nfl_compiler::frontend::NoModules, None, nfl_compiler::target::Target::Enetstl)
+        .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
+    let Err(e) = nfl_runtime::load(&build.object, None) else { panic!("an object calling nfl_cm_add loaded without the module") };
+    let text = format!("{e}");
+    assert!(text.contains("nfl_cm_add"), "{text}");
+    use miette::Diagnostic;
+    assert_eq!(e.code().map(|c| c.to_string()).as_deref(), Some("nfl::E0908"), "{text}");
+}

@@ -17,7 +17,8 @@
 use super::Builder;
 use super::state::state_key_layout;
 use crate::hir::{Expr, SketchHir, SketchId, SketchKind, Ty};
-use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
+use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, Kcall, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
+use crate::target::Target;
 
 const C1: u64 = 0xcc9e_2d51;
 const C2: u64 = 0x1b87_3593;
@@ -207,6 +208,20 @@ impl Builder<'_> {
         if kind == SketchKind::Nitro {
             return self.nitro_add(sketch, key, amount);
         }
+        if self.target == Target::Enetstl {
+            let (call, x) = match kind {
+                SketchKind::Bloom => (Kcall::NflBloomAdd, Some(Operand::Imm(u64::from(rows)))),
+                SketchKind::Hyperloglog => (Kcall::NflHllAdd, None),
+                _ => {
+                    let n = self.value(amount, None);
+                    let n = self.alu(AluOp::And, n, Operand::Imm(0xffff_ffff), 64);
+                    let call = if kind.signed() { Kcall::NflCsAdd } else { Kcall::NflCmAdd };
+                    (call, Some(self.alu(AluOp::Or, n, Operand::Imm(u64::from(rows) << 32), 64)))
+                }
+            };
+            self.nfl_call(sketch, key, call, x);
+            return;
+        }
         let kh = self.hash_key(key);
         let amount = self.value(amount, None);
         let amount = Operand::Var(self.to_var(amount));
@@ -317,6 +332,9 @@ impl Builder<'_> {
     pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr], insert: bool) -> Operand {
         let s = &self.hir.sketches[sketch.index()];
         let (kind, rows, cols) = (s.kind, s.rows, s.cols);
+        if self.target == Target::Enetstl {
+            return self.nfl_read(sketch, key, kind, rows, insert);
+        }
         let res = self.new_var(VarKind::Scalar);
         self.push(Inst::Const { dst: res, value: 0 });
         let join = self.new_block();
@@ -366,6 +384,39 @@ impl Builder<'_> {
         self.terminate(Term::Jump(join));
         self.switch_to(join);
         Operand::Var(res)
+    }
+
+    /// The enetstl profile: one kfunc-lib kfunc on the sketch's value and
+    /// the key laid out in a stack buffer; its result.
+    fn nfl_call(&mut self, sketch: SketchId, key: &[Expr], call: Kcall, x: Option<Operand>) -> VarId {
+        let map = self.sketch_maps[sketch.index()][0];
+        let size = self.func.maps[map.index()].value_size;
+        let buf = self.state_key_of(key);
+        let key_size = self.func.bufs[buf.index()].size;
+        let p = self.sketch_value(sketch);
+        let kaddr = self.new_var(VarKind::StackPtr);
+        self.push(Inst::BufAddr { dst: kaddr, buf });
+        let mut args = vec![p, self.to_var(Operand::Imm(u64::from(size))), kaddr, self.to_var(Operand::Imm(u64::from(key_size)))];
+        if let Some(x) = x {
+            args.push(self.to_var(x));
+        }
+        let dst = self.new_var(VarKind::Scalar);
+        self.push(Inst::Kcall { dst: Some(dst), call, args });
+        dst
+    }
+
+    /// `query`, `contains` and `insert` through kfunc-lib's kfuncs.
+    fn nfl_read(&mut self, sketch: SketchId, key: &[Expr], kind: SketchKind, rows: u32, insert: bool) -> Operand {
+        let rows = Some(Operand::Imm(u64::from(rows)));
+        if kind != SketchKind::Bloom {
+            return Operand::Var(self.nfl_call(sketch, key, Kcall::NflCmQuery, rows));
+        }
+        let present = self.nfl_call(sketch, key, Kcall::NflBloomContains, rows);
+        if !insert {
+            return Operand::Var(present);
+        }
+        self.nfl_call(sketch, key, Kcall::NflBloomAdd, rows);
+        self.alu(AluOp::Xor, Operand::Var(present), Operand::Imm(1), 64)
     }
 
     /// `res = min(res, *cell)` (`res = *cell` for the first).

@@ -153,6 +153,16 @@ impl LocalTypes {
             KType::Void => TypeId(0),
             KType::Int => self.int,
             KType::U64 => self.unsigned(btf, 8)?,
+            KType::U32 => self.unsigned(btf, 4)?,
+            KType::U32Ptr => {
+                let to = self.unsigned(btf, 4)?;
+                btf.add_type(BtfType::Ptr { to })?
+            }
+            KType::U8Ptr => {
+                let name = btf.add_str("unsigned char")?;
+                let to = btf.add_type(BtfType::Int { name, size: 1, encoding: 0, bits: 8 })?;
+                btf.add_type(BtfType::Ptr { to })?
+            }
             KType::VoidPtr => btf.add_type(BtfType::Ptr { to: TypeId(0) })?,
             KType::Ptr(k) => {
                 let to = self.kernel_struct(btf, k)?;

@@ -66,6 +66,12 @@ pub enum KType {
     Int,
     /// `u64` (`unsigned long long`)
     U64,
+    /// `u32` (`unsigned int`)
+    U32,
+    /// `u32 *` (a counter array: a memory region with its `__sz`)
+    U32Ptr,
+    /// `u8 *` (a key: a memory region with its `__sz`)
+    U8Ptr,
     /// `void *`
     VoidPtr,
     /// `struct S *`
@@ -82,7 +88,7 @@ pub struct KfuncProto {
     pub params: &'static [(&'static str, KType)],
 }
 
-use KType::{Int, Ptr, RbLess, U64, Void, VoidPtr};
+use KType::{Int, Ptr, RbLess, U8Ptr, U32, U32Ptr, U64, Void, VoidPtr};
 use KernelStruct::{ListHead, ListNode, RbNode, RbRoot};
 
 /// The kfuncs an object may call (the "stock" profile's graph data
@@ -149,7 +155,22 @@ pub const KFUNCS: &[KfuncProto] = &[
         ret: Ptr(ListNode),
         params: &[("head", Ptr(ListHead))],
     },
+    // kfunc-lib's module (`nfl_kfuncs`, docs/kfunc-lib.md): the enetstl
+    // profile's fused sketch updates.
+    KfuncProto { name: "nfl_cm_add", ret: Int, params: NFL_ADD },
+    KfuncProto { name: "nfl_cm_query", ret: U32, params: NFL_READ },
+    KfuncProto { name: "nfl_cs_add", ret: Int, params: NFL_ADD },
+    KfuncProto { name: "nfl_bloom_add", ret: Int, params: NFL_READ },
+    KfuncProto { name: "nfl_bloom_contains", ret: Int, params: NFL_READ },
+    KfuncProto {
+        name: "nfl_hll_add",
+        ret: Int,
+        params: &[("regs", U8Ptr), ("regs__sz", U32), ("key", U8Ptr), ("key__sz", U32)],
+    },
 ];
+
+const NFL_ADD: &[(&str, KType)] = &[("ctr", U32Ptr), ("ctr__sz", U32), ("key", U8Ptr), ("key__sz", U32), ("rows_n", U64)];
+const NFL_READ: &[(&str, KType)] = &[("ctr", U32Ptr), ("ctr__sz", U32), ("key", U8Ptr), ("key__sz", U32), ("rows", U32)];
 
 /// The prototype of kfunc `name`, if objects may call it.
 pub fn kfunc_proto(name: &str) -> Option<&'static KfuncProto> {

@@ -48,6 +48,8 @@ pub enum VarKind {
     /// A non-null pointer into an allocated object (a `Copy` of a checked
     /// `AllocOrNull`, or a `PtrAdd` of one: `container_of`).
     Alloc,
+    /// The address of a stack buffer (`BufAddr`), for kfunc arguments.
+    StackPtr,
 }
 
 /// `BPF_MAP_TYPE_*` of the maps the compiler creates.
@@ -146,6 +148,22 @@ pub enum Kcall {
     RbFirst,
     /// `bpf_rbtree_remove(root, node)`: `AllocOrNull` (a node, owned).
     RbRemove,
+    /// kfunc-lib's fused sketch kfuncs (the `enetstl` profile,
+    /// docs/kfunc-lib.md), each `f(value, value__sz, key, key__sz[, x])`
+    /// with the value a `MapValue`, the key a `StackPtr`, sizes and `x`
+    /// scalars; they return a scalar.
+    /// `nfl_cm_add(ctr, sz, key, ksz, rows << 32 | n)`
+    NflCmAdd,
+    /// `nfl_cm_query(ctr, sz, key, ksz, rows)`: the count-min estimate.
+    NflCmQuery,
+    /// `nfl_cs_add(ctr, sz, key, ksz, rows << 32 | n)`
+    NflCsAdd,
+    /// `nfl_bloom_add(words, sz, key, ksz, k)`
+    NflBloomAdd,
+    /// `nfl_bloom_contains(words, sz, key, ksz, k)`: 1 when present.
+    NflBloomContains,
+    /// `nfl_hll_add(regs, sz, key, ksz)`
+    NflHllAdd,
 }
 
 impl Kcall {
@@ -158,11 +176,38 @@ impl Kcall {
             Kcall::RbAdd => "bpf_rbtree_add_impl",
             Kcall::RbFirst => "bpf_rbtree_first",
             Kcall::RbRemove => "bpf_rbtree_remove",
+            Kcall::NflCmAdd => "nfl_cm_add",
+            Kcall::NflCmQuery => "nfl_cm_query",
+            Kcall::NflCsAdd => "nfl_cs_add",
+            Kcall::NflBloomAdd => "nfl_bloom_add",
+            Kcall::NflBloomContains => "nfl_bloom_contains",
+            Kcall::NflHllAdd => "nfl_hll_add",
         })
     }
 
-    pub const ALL: [Kcall; 7] =
-        [Kcall::SpinLock, Kcall::SpinUnlock, Kcall::ObjNew, Kcall::ObjDrop, Kcall::RbAdd, Kcall::RbFirst, Kcall::RbRemove];
+    pub const ALL: [Kcall; 13] = [
+        Kcall::SpinLock,
+        Kcall::SpinUnlock,
+        Kcall::ObjNew,
+        Kcall::ObjDrop,
+        Kcall::RbAdd,
+        Kcall::RbFirst,
+        Kcall::RbRemove,
+        Kcall::NflCmAdd,
+        Kcall::NflCmQuery,
+        Kcall::NflCsAdd,
+        Kcall::NflBloomAdd,
+        Kcall::NflBloomContains,
+        Kcall::NflHllAdd,
+    ];
+
+    /// kfunc-lib's sketch kfuncs (scalar results, stack-buffer keys).
+    pub fn is_nfl(self) -> bool {
+        matches!(
+            self,
+            Kcall::NflCmAdd | Kcall::NflCmQuery | Kcall::NflCsAdd | Kcall::NflBloomAdd | Kcall::NflBloomContains | Kcall::NflHllAdd
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -312,6 +357,8 @@ pub enum Inst {
     Call { dst: Option<VarId>, call: Call },
     /// A spin lock helper or graph kfunc with pointer arguments.
     Kcall { dst: Option<VarId>, call: Kcall, args: Vec<VarId> },
+    /// `dst = the address of buf` (a `StackPtr`).
+    BufAddr { dst: VarId, buf: BufId },
 }
 
 impl Inst {
@@ -331,6 +378,7 @@ impl Inst {
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } | Inst::Kcall { dst, .. } => *dst,
+            Inst::BufAddr { dst, .. } => Some(*dst),
             Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
         }
     }
@@ -357,6 +405,7 @@ impl Inst {
             Inst::MemLoad { ptr, .. } => vec![*ptr],
             Inst::Atomic { ptr, src, .. } => vec![*ptr, *src],
             Inst::Kcall { args, .. } => args.clone(),
+            Inst::BufAddr { .. } => vec![],
         }
     }
 

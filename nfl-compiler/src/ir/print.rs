@@ -84,6 +84,7 @@ pub fn print_inst(inst: &Inst) -> String {
                 None => call,
             }
         }
+        Inst::BufAddr { dst, buf } => format!("{dst} = addr {buf}"),
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {
@@ -135,6 +136,7 @@ pub fn print_function(func: &Function) -> String {
             VarKind::MapValue => "map_value",
             VarKind::AllocOrNull => "alloc_or_null",
             VarKind::Alloc => "alloc",
+            VarKind::StackPtr => "stack_ptr",
         };
         let name = var.name.as_deref().unwrap_or("");
         let _ = writeln!(out, "  v{i}: {kind} {name}").map(|_| ());

@@ -106,12 +106,23 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_call(func, call, what)
         }
         Inst::Kcall { dst, call, args } => check_kcall(func, *dst, *call, args, what),
+        Inst::BufAddr { dst, .. } => check_kind(func, *dst, VarKind::StackPtr, what),
         _ => Ok(()),
     }
 }
 
 fn check_kcall(func: &Function, dst: Option<VarId>, call: Kcall, args: &[VarId], what: &str) -> Result<(), String> {
-    use VarKind::{Alloc, MapValue};
+    use VarKind::{Alloc, MapValue, Scalar, StackPtr};
+    if call.is_nfl() {
+        let want: &[VarKind] = if call == Kcall::NflHllAdd { &[MapValue, Scalar, StackPtr, Scalar] } else { &[MapValue, Scalar, StackPtr, Scalar, Scalar] };
+        if args.len() != want.len() {
+            return Err(format!("{what}: {} takes {} arguments", call.name(), want.len()));
+        }
+        for (a, k) in args.iter().zip(want) {
+            check_kind(func, *a, *k, what)?;
+        }
+        return dst.map_or(Ok(()), |d| check_kind(func, d, Scalar, what));
+    }
     let (want, ret): (&[VarKind], bool) = match call {
         Kcall::SpinLock | Kcall::SpinUnlock => (&[MapValue], false),
         Kcall::ObjNew => (&[], true),
@@ -119,6 +130,7 @@ fn check_kcall(func: &Function, dst: Option<VarId>, call: Kcall, args: &[VarId],
         Kcall::RbAdd => (&[MapValue, Alloc], false),
         Kcall::RbFirst => (&[MapValue], true),
         Kcall::RbRemove => (&[MapValue, Alloc], true),
+        _ => (&[], false),
     };
     if args.len() != want.len() {
         return Err(format!("{what}: {} takes {} arguments", call.name(), want.len()));

@@ -117,9 +117,14 @@ impl Lower<'_> {
 
     /// `r{arg} = r10 + offset of buf`
     fn buf_arg(&mut self, arg: u8, buf: BufId) {
+        self.buf_addr(Reg::Phys(arg), buf);
+    }
+
+    /// `dst = r10 + offset of buf`
+    pub(super) fn buf_addr(&mut self, dst: Reg, buf: BufId) {
         let o = self.buf_off(buf, 0);
-        self.emit(BPF_ALU64 | BPF_MOV | BPF_X, Reg::Phys(arg), fp(), 0, 0);
-        self.emit(BPF_ALU64 | BPF_ADD | BPF_K, Reg::Phys(arg), Reg::Phys(0), 0, i64::from(o));
+        self.emit(BPF_ALU64 | BPF_MOV | BPF_X, dst, fp(), 0, 0);
+        self.emit(BPF_ALU64 | BPF_ADD | BPF_K, dst, Reg::Phys(0), 0, i64::from(o));
     }
 
     fn call_helper(&mut self, id: i64, dst: Option<VarId>) {
@@ -199,7 +204,7 @@ impl Lower<'_> {
                 self.mov_imm(Reg::Phys(5), 0);
                 None
             }
-            Kcall::RbFirst | Kcall::RbRemove => None,
+            _ => None,
         };
         match helper {
             Some(id) => self.call_helper(id, dst),

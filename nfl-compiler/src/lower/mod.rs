@@ -241,6 +241,10 @@ impl Lower<'_> {
             Inst::Atomic { op, ptr, off, bytes, src } => self.atomic(*op, *ptr, *off, *bytes, *src),
             Inst::Call { dst, call } => self.call(*dst, call),
             Inst::Kcall { dst, call, args } => self.kcall(*dst, *call, args),
+            Inst::BufAddr { dst, buf } => {
+                let d = self.var(*dst);
+                self.buf_addr(d, *buf);
+            }
         }
     }
 
