@@ -37,6 +37,17 @@ pub enum Emit {
     Asm,
 }
 
+/// `--target`, shared by `build`, `test` and `run`.
+#[derive(clap::Args, Debug)]
+pub struct TargetArg {
+    /// Capability profile: helpers (pure eBPF, any kernel with spin
+    /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
+    /// module; queues use the stock lowering), or auto (probe the
+    /// running kernel).
+    #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
+    pub target: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Parse and check a program; report every error.
@@ -65,12 +76,8 @@ enum Command {
         /// implemented.
         #[arg(long)]
         explain: bool,
-        /// Capability profile: helpers (pure eBPF, any kernel with spin
-        /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
-        /// module; queues use the stock lowering), or auto (probe the
-        /// running kernel).
-        #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
-        target: String,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Disassemble a program (.nf, compiled first) or an object (.o).
     Disasm {
@@ -86,6 +93,8 @@ enum Command {
         /// YAML config values (default: FILE.yaml when it exists).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Attach a program to an interface and watch it until Ctrl-C (--iface),
     /// or drive a bounded burst of its test packets through it in a private
@@ -111,6 +120,8 @@ enum Command {
         /// changes.
         #[arg(long, requires = "iface")]
         watch: bool,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Recompile a running NF from its source (with a new config) and swap it
     /// in, keeping its state.
@@ -215,16 +226,16 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { file, config } => cmd::check::run(&file, config.as_deref(), color),
         Command::Build { file, output, emit, stats, config, explain, target } => {
-            cmd::parse_target(&target).and_then(|target| {
+            cmd::parse_target(&target.target).and_then(|target| {
                 let opts = cmd::build::Opts { output, emit, stats, config, explain, target };
                 cmd::build::run(&file, &opts, color)
             })
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
-        Command::Test { file, cases, config } => cmd::test::run(&file, cases.as_deref(), config.as_deref(), color),
-        Command::Run { file, iface, hook, pcap, name, config, watch } => {
-            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch }, color)
-        }
+        Command::Test { file, cases, config, target } => cmd::parse_target(&target.target)
+            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), target, color)),
+        Command::Run { file, iface, hook, pcap, name, config, watch, target } => cmd::parse_target(&target.target)
+            .and_then(|target| cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch, target }, color)),
         Command::Reload { name, config } => cmd::reload::run(&name, config.as_deref(), color),
         Command::Table { op } => cmd::table::run(&op, color),
         Command::Stats { name } => cmd::stats::run(&name, color),
