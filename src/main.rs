@@ -151,8 +151,28 @@ enum Command {
         #[command(subcommand)]
         op: SketchOp,
     },
+    /// Read a running NF's queues without changing them.
+    Queue {
+        #[command(subcommand)]
+        op: QueueOp,
+    },
     /// The NFs running on this machine.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueOp {
+    /// The element a queue would give next (a fifo's head, a pqueue's
+    /// smallest rank, a wheel's next due element) and its element count.
+    /// A pqueue built for stock/enetstl (a kernel rbtree) cannot be read.
+    Peek {
+        name: String,
+        queue: String,
+        /// Show the first N in the order they would leave (pqueue, wheel;
+        /// default 1).
+        #[arg(short = 'n')]
+        n: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -242,6 +262,7 @@ fn main() -> ExitCode {
         Command::State { op: StateOp::Dump { name, map } } => cmd::state::run(&name, map.as_deref(), color),
         Command::Sketch { op: SketchOp::Query { name, sketch, key } } => cmd::sketch::query(&name, &sketch, &key, color),
         Command::Sketch { op: SketchOp::Top { name, sketch, n } } => cmd::sketch::top(&name, &sketch, n, color),
+        Command::Queue { op: QueueOp::Peek { name, queue, n } } => cmd::queue::peek(&name, &queue, n, color),
         Command::List => cmd::list::run(),
     };
     match result {
