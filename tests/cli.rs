@@ -171,7 +171,7 @@ fn malformed_test_file_gets_a_diagnostic() {
 fn help_lists_the_commands_that_exist() {
     let o = nflc(&["--help"]);
     let out = stdout(&o);
-    for cmd in ["check", "build", "disasm", "test"] {
+    for cmd in ["check", "build", "disasm", "test", "sketch", "queue"] {
         assert!(out.contains(cmd), "{out}");
     }
 }

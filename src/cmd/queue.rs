@@ -26,8 +26,8 @@ pub fn peek(name: &str, queue_name: &str, n: Option<usize>, color: bool) -> Resu
 /// A summary line, then one line per element in the order they would leave.
 fn format(q: &QueueSchema, p: &Peek) -> String {
     let held = match p.count {
-        Some(c) => format!("{c} of {}", q.size),
-        None => format!("at most {} (a queue map does not count)", q.size),
+        Some(c) => format!("{c} of {} element(s)", q.size),
+        None => format!("up to {} element(s) (a queue map keeps no count)", q.size),
     };
     let shape = match q.kind {
         QueueKind::Fifo => "fifo".to_string(),
@@ -35,7 +35,7 @@ fn format(q: &QueueSchema, p: &Peek) -> String {
         QueueKind::Wheel => format!("wheel, {} slots of {} ns", q.slots, q.tick_ns),
     };
     let clock = p.clock.map_or(String::new(), |t| format!(", clock at tick {t}"));
-    let mut out = format!("{}: {held} element(s){clock}   [{shape}]\n", q.name);
+    let mut out = format!("{}: {held}{clock}   [{shape}]\n", q.name);
     if p.elems.is_empty() {
         out.push_str("  (empty)\n");
     }
