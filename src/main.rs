@@ -37,6 +37,17 @@ pub enum Emit {
     Asm,
 }
 
+/// `--target`, shared by `build`, `test` and `run`.
+#[derive(clap::Args, Debug)]
+pub struct TargetArg {
+    /// Capability profile: helpers (pure eBPF, any kernel with spin
+    /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
+    /// module; queues use the stock lowering), or auto (probe the
+    /// running kernel).
+    #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
+    pub target: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Parse and check a program; report every error.
@@ -65,12 +76,8 @@ enum Command {
         /// implemented.
         #[arg(long)]
         explain: bool,
-        /// Capability profile: helpers (pure eBPF, any kernel with spin
-        /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
-        /// module; queues use the stock lowering), or auto (probe the
-        /// running kernel).
-        #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
-        target: String,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Disassemble a program (.nf, compiled first) or an object (.o).
     Disasm {
@@ -86,6 +93,8 @@ enum Command {
         /// YAML config values (default: FILE.yaml when it exists).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Attach a program to an interface and watch it until Ctrl-C (--iface),
     /// or drive a bounded burst of its test packets through it in a private
@@ -111,6 +120,8 @@ enum Command {
         /// changes.
         #[arg(long, requires = "iface")]
         watch: bool,
+        #[command(flatten)]
+        target: TargetArg,
     },
     /// Recompile a running NF from its source (with a new config) and swap it
     /// in, keeping its state.
@@ -140,8 +151,28 @@ enum Command {
         #[command(subcommand)]
         op: SketchOp,
     },
+    /// Read a running NF's queues without changing them.
+    Queue {
+        #[command(subcommand)]
+        op: QueueOp,
+    },
     /// The NFs running on this machine.
     List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueOp {
+    /// The element a queue would give next (a fifo's head, a pqueue's
+    /// smallest rank, a wheel's next due element) and its element count.
+    /// A pqueue built for stock/enetstl (a kernel rbtree) cannot be read.
+    Peek {
+        name: String,
+        queue: String,
+        /// Show the first N in the order they would leave (pqueue, wheel;
+        /// default 1).
+        #[arg(short = 'n')]
+        n: Option<usize>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -215,22 +246,23 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { file, config } => cmd::check::run(&file, config.as_deref(), color),
         Command::Build { file, output, emit, stats, config, explain, target } => {
-            cmd::parse_target(&target).and_then(|target| {
+            cmd::parse_target(&target.target).and_then(|target| {
                 let opts = cmd::build::Opts { output, emit, stats, config, explain, target };
                 cmd::build::run(&file, &opts, color)
             })
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
-        Command::Test { file, cases, config } => cmd::test::run(&file, cases.as_deref(), config.as_deref(), color),
-        Command::Run { file, iface, hook, pcap, name, config, watch } => {
-            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch }, color)
-        }
+        Command::Test { file, cases, config, target } => cmd::parse_target(&target.target)
+            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), target, color)),
+        Command::Run { file, iface, hook, pcap, name, config, watch, target } => cmd::parse_target(&target.target)
+            .and_then(|target| cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch, target }, color)),
         Command::Reload { name, config } => cmd::reload::run(&name, config.as_deref(), color),
         Command::Table { op } => cmd::table::run(&op, color),
         Command::Stats { name } => cmd::stats::run(&name, color),
         Command::State { op: StateOp::Dump { name, map } } => cmd::state::run(&name, map.as_deref(), color),
         Command::Sketch { op: SketchOp::Query { name, sketch, key } } => cmd::sketch::query(&name, &sketch, &key, color),
         Command::Sketch { op: SketchOp::Top { name, sketch, n } } => cmd::sketch::top(&name, &sketch, n, color),
+        Command::Queue { op: QueueOp::Peek { name, queue, n } } => cmd::queue::peek(&name, &queue, n, color),
         Command::List => cmd::list::run(),
     };
     match result {

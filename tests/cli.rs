@@ -109,6 +109,32 @@ fn test_command_runs_packet_cases_in_the_kernel() {
     assert!(stdout(&o).contains("7 passed, 0 failed"), "{}", stdout(&o));
 }
 
+/// The `loaded PROG (target T): N insns ...` line of `nflc test`.
+fn loaded_line(o: &Output) -> String {
+    stderr(o).lines().find(|l| l.starts_with("loaded ")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn test_command_builds_for_the_target_it_is_given() {
+    if !nfl_runtime::require_kernel("test_command_builds_for_the_target_it_is_given") {
+        return;
+    }
+    let stock = nflc(&["test", "examples/scheduler.nf", "--target", "stock"]);
+    assert!(stock.status.success(), "{}{}", stdout(&stock), stderr(&stock));
+    assert!(stdout(&stock).contains(" passed, 0 failed"), "{}", stdout(&stock));
+    let helpers = nflc(&["test", "examples/scheduler.nf"]);
+    assert!(helpers.status.success(), "{}{}", stdout(&helpers), stderr(&helpers));
+    let (s, h) = (loaded_line(&stock), loaded_line(&helpers));
+    assert!(s.starts_with("loaded scheduler (target stock): "), "{s}");
+    assert!(h.starts_with("loaded scheduler (target helpers): "), "the default is helpers: {h}");
+    // The rbtree pqueue is a different program from the heap one.
+    let insns = |l: &str| l.split(": ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<u32>().ok());
+    assert!(insns(&s).is_some() && insns(&s) != insns(&h), "same program for both targets:\n{s}\n{h}");
+    let bad = nflc(&["test", "examples/scheduler.nf", "--target", "fast"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("helpers, stock, enetstl, auto"), "{}", stderr(&bad));
+}
+
 #[test]
 fn test_command_shows_a_byte_diff_on_mismatch() {
     if !nfl_runtime::require_kernel("test_command_shows_a_byte_diff_on_mismatch") {
@@ -145,7 +171,7 @@ fn malformed_test_file_gets_a_diagnostic() {
 fn help_lists_the_commands_that_exist() {
     let o = nflc(&["--help"]);
     let out = stdout(&o);
-    for cmd in ["check", "build", "disasm", "test"] {
+    for cmd in ["check", "build", "disasm", "test", "sketch", "queue"] {
         assert!(out.contains(cmd), "{out}");
     }
 }

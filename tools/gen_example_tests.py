@@ -635,6 +635,117 @@ def nitro_monitor() -> str:
     return t
 
 
+# --- scheduler ----------------------------------------------------------------
+
+class Scheduler:
+    """scheduler.nf's queues, as docs/language.md defines them: a pqueue
+    (smallest rank first, equal ranks in push order), a timing wheel
+    (64 slots of 1 ms, 64 elements a slot), a FIFO, and `next_tx`."""
+
+    SLOTS, TICK_NS, SLOT_CAP, GAP_NS = 64, 1_000_000, 64, 2_000_000
+
+    def __init__(self):
+        self.pq, self.seq = [], 0
+        self.base, self.slots = 0, [[] for _ in range(self.SLOTS)]
+        self.fifo, self.next_tx = [], {}
+
+    def wheel_push(self, when_ns: int, v: int) -> bool:
+        t = when_ns // self.TICK_NS
+        if not any(self.slots):
+            self.base = t
+        t = max(t, self.base)
+        s = self.slots[t % self.SLOTS]
+        if t - self.base >= self.SLOTS or len(s) >= self.SLOT_CAP:
+            return False
+        s.append(v)
+        return True
+
+    def wheel_pop_due(self, now_ns: int):
+        nt = now_ns // self.TICK_NS
+        for tick in range(self.base, self.base + self.SLOTS):
+            s = self.slots[tick % self.SLOTS]
+            if s:
+                if tick > nt:
+                    break
+                self.base = tick
+                return s.pop(0)
+        if any(self.slots):
+            self.base = max(self.base, nt)
+        return None
+
+    def packet(self, src: int, dst: int, clock_ms: int, port: int):
+        """The verdict, and the new ipv4.dst when the datagram is sent back."""
+        now = clock_ms * 1_000_000
+        if port == 7001:
+            if len(self.pq) >= 16384:
+                return "drop", None
+            self.pq.append((src, self.seq, dst))
+            self.seq += 1
+            return "pass", None
+        if port == 7002:
+            if not self.pq:
+                return "drop", None
+            self.pq.sort()
+            return "tx", self.pq.pop(0)[2]
+        if port == 7003:
+            departure = max(now, self.next_tx.get(src, 0))
+            if not self.wheel_push(departure, src):
+                return "drop", None
+            self.next_tx[src] = departure + self.GAP_NS
+            return "pass", None
+        if port == 7004:
+            flow = self.wheel_pop_due(now)
+            return ("drop", None) if flow is None else ("tx", flow)
+        if port == 7005:
+            if len(self.fifo) < 1024:
+                self.fifo.append(dst)
+            return "pass", None
+        if port == 7006:
+            return ("tx", self.fifo.pop(0)) if self.fifo else ("drop", None)
+        return "pass", None
+
+
+def scheduler_cmd(src: str, dst: str, clock_ms: int, port: int) -> bytes:
+    """A command datagram: the addresses carry rank and element, the source
+    port the clock. Checksums stay 0: the program reads none and rewrites
+    ipv4.dst without updating any, so the bytes out differ only there."""
+    u = struct.pack("!HHHH", clock_ms, port, 16, 0) + bytes(8)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(u), 0, 0, 64, 17, 0, ip4(src), ip4(dst))
+    return eth() + ip + u
+
+
+def scheduler() -> str:
+    t = HEADER + ("# Queues driven by UDP commands (see scheduler.nf). Cases run in order on\n"
+                  "# one program: the queues remember.\n\n")
+    model = Scheduler()
+
+    def send(name, expect, port, src="0.0.0.0", dst="0.0.0.0", clock_ms=0):
+        pkt = scheduler_cmd(src, dst, clock_ms, port)
+        verdict, new_dst = model.packet(ip4int(src), ip4int(dst), clock_ms, port)
+        check_oracle(name, expect, verdict)
+        if verdict == "tx":
+            return case(name, pkt, expect, scheduler_cmd(src, str(ipaddress.IPv4Address(new_dst)), clock_ms, port))
+        return case(name, pkt, expect, pkt if port not in (7001, 7002, 7003, 7004, 7005, 7006) else None)
+
+    t += send("popping an empty pqueue drops", "drop", 7002)
+    for rank, elem, what in [(5, 1, ""), (3, 2, ""), (5, 3, " again")]:
+        t += send(f"push rank {rank}{what} (element 198.18.0.{elem})", "pass", 7001, f"0.0.0.{rank}", f"198.18.0.{elem}")
+    t += send("pop_min gives rank 3 first", "tx", 7002)
+    t += send("then the older rank 5", "tx", 7002)
+    t += send("then the newer rank 5", "tx", 7002)
+    t += send("and the pqueue is empty", "drop", 7002)
+    t += send("flow 198.18.0.1 paced at 10 ms", "pass", 7003, "198.18.0.1", clock_ms=10)
+    t += send("its next datagram departs at 12 ms", "pass", 7003, "198.18.0.1", clock_ms=10)
+    t += send("at 10 ms the first departure is due", "tx", 7004, clock_ms=10)
+    t += send("the second is not due yet at 11 ms", "drop", 7004, clock_ms=11)
+    t += send("at 12 ms it is", "tx", 7004, clock_ms=12)
+    t += send("enqueue 198.18.0.2 on the backlog", "pass", 7005, dst="198.18.0.2")
+    t += send("enqueue 198.18.0.3", "pass", 7005, dst="198.18.0.3")
+    t += send("dequeue in order", "tx", 7006)
+    t += send("other traffic passes", "pass", 80, "0.0.0.1", "0.0.0.2", clock_ms=3)
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
     for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
@@ -646,7 +757,8 @@ def main() -> None:
                       ("heavy_hitters", heavy_hitters),
                       ("dedup", dedup),
                       ("cardinality", cardinality),
-                      ("nitro_monitor", nitro_monitor)]:
+                      ("nitro_monitor", nitro_monitor),
+                      ("scheduler", scheduler)]:
         (root / f"{name}.test").write_text(gen())
 
 

@@ -1,4 +1,5 @@
-//! The errors of the control plane: `nflc table`, `nflc stats`, `nflc state`
+//! The errors of the control plane: `nflc table`, `nflc stats`, `nflc state`,
+//! `nflc sketch`, `nflc queue`
 //! and the map side of `nflc reload` (codes E0820-E0839, documented in
 //! docs/running.md). Failures to reach the run itself keep their
 //! [`RunError`] codes (E0801, E0806, E0807, ...).
@@ -57,6 +58,17 @@ pub enum ControlError {
     #[error("`{nf}` has no sketch `{sketch}`")]
     #[diagnostic(code(nfl::E0836), help("{help}"))]
     UnknownSketch { nf: String, sketch: String, help: String },
+
+    #[error("queue `{queue}` of `{nf}` is a kernel rbtree ({target} profile): userspace cannot read its nodes")]
+    #[diagnostic(
+        code(nfl::E0837),
+        help("the kernel offers no syscall to read a `bpf_rb_root`; run the NF with `--target helpers` (a binary heap in an array value, which `nflc queue peek` reads), or have the program `peek()` into a map or counter")
+    )]
+    QueueUnreadable { nf: String, queue: String, target: String },
+
+    #[error("`{nf}` has no queue `{queue}`")]
+    #[diagnostic(code(nfl::E0838), help("{help}"))]
+    UnknownQueue { nf: String, queue: String, help: String },
 
     #[error("the rules of table `{table}` do not fit the new program: {message}")]
     #[diagnostic(

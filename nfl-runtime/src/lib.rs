@@ -34,6 +34,7 @@ pub mod packet;
 pub mod pcap;
 pub mod pins;
 pub mod plan;
+pub mod queue;
 pub mod record;
 pub mod reload;
 pub mod rules;

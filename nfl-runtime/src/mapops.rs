@@ -99,11 +99,21 @@ pub fn update_all_cpus(fd: BorrowedFd<'_>, shape: MapShape, key: &[u8], value: &
     update(fd, shape, key, &buf, UPDATE_ANY)
 }
 
-/// `Ok(None)` when the key is absent.
+/// `BPF_F_LOCK`: copy a value under its `bpf_spin_lock`.
+pub const LOOKUP_LOCKED: u64 = 4;
+
+/// `Ok(None)` when the key is absent. On a queue map (an empty key) this
+/// is a peek: the head, left in place; `Ok(None)` when the queue is empty.
 pub fn lookup(fd: BorrowedFd<'_>, shape: MapShape, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    lookup_with(fd, shape, key, 0)
+}
+
+/// [`lookup`] with flags ([`LOOKUP_LOCKED`]: a consistent copy of a value
+/// that has a spin lock).
+pub fn lookup_with(fd: BorrowedFd<'_>, shape: MapShape, key: &[u8], flags: u64) -> io::Result<Option<Vec<u8>>> {
     shape.check(key, None)?;
     let mut value = vec![0u8; shape.value_buf_len()];
-    match sys(BPF_MAP_LOOKUP_ELEM, &mut attr(fd, key.as_ptr(), value.as_mut_ptr() as u64, 0)) {
+    match sys(BPF_MAP_LOOKUP_ELEM, &mut attr(fd, key_ptr(key), value.as_mut_ptr() as u64, flags)) {
         Ok(()) => Ok(Some(value)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(e) => Err(e),

@@ -43,6 +43,10 @@ pub struct RunRecord {
     /// The YAML config the running program was built with, if any.
     #[serde(default)]
     pub config: Option<PathBuf>,
+    /// The capability profile the program was built for (`--target`), so
+    /// that a reload builds for the same one; absent means `helpers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 pub fn unix_ms() -> u64 {
@@ -116,6 +120,7 @@ mod tests {
             maps: vec!["counts".into()],
             reloads: 0,
             config: None,
+            target: None,
         }
     }
 

@@ -99,6 +99,7 @@ fn initial_record(cfg: &RunConfig, ifindex: u32) -> RunRecord {
         maps: Vec::new(),
         reloads: 0,
         config: None,
+        target: None,
     }
 }
 
@@ -237,8 +238,11 @@ impl RunSession {
     }
 
     /// Record the config file the running program was built with.
-    pub fn record_config(&mut self, config: Option<PathBuf>) -> Result<(), RunError> {
+    /// Record what the program was built from: its config and its
+    /// capability profile (for reloads).
+    pub fn record_build(&mut self, config: Option<PathBuf>, target: &str) -> Result<(), RunError> {
         self.info.config = config;
+        self.info.target = Some(target.to_string());
         let run = self.claim.run.path();
         record::write(run, &self.info).map_err(RunError::fs("cannot write the run record in", run))
     }

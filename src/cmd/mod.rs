@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod disasm;
 pub mod list;
+pub mod queue;
 pub mod reload;
 pub mod run;
 pub mod sketch;

@@ -29,10 +29,10 @@ pub enum NotReloaded {
     Io(String),
 }
 
-/// Compile `source` with `config` and swap it into run `name`.
-pub fn compile_and_swap(name: &str, source: &Path, config: Option<&Path>, color: bool) -> Result<Reloaded, NotReloaded> {
+/// Compile `source` with `config` for `target` and swap it into run `name`.
+pub fn compile_and_swap(name: &str, source: &Path, config: Option<&Path>, target: nfl_compiler::Target, color: bool) -> Result<Reloaded, NotReloaded> {
     let t0 = Instant::now();
-    let build = super::build_file_with(source, config, color).map_err(NotReloaded::Io)?.ok_or(NotReloaded::Build)?;
+    let build = super::build_file_for(source, config, color, target).map_err(NotReloaded::Io)?.ok_or(NotReloaded::Build)?;
     let compile_ms = t0.elapsed().as_secs_f64() * 1e3;
     let opts = ReloadOptions { program: Some(build.checked.hir.name.clone()), config: config.map(absolute) };
     let report = reload_nf(name, &build.object, &opts).map_err(NotReloaded::Control)?;
@@ -80,7 +80,9 @@ pub fn run(name: &str, config: Option<&Path>, color: bool) -> Result<ExitCode, S
     };
     let source = record.source.clone();
     let config = config.map(Path::to_path_buf).or(record.config.clone()).or_else(|| config_used(&source, None));
-    match compile_and_swap(name, &source, config.as_deref(), color) {
+    // The profile the run was started with (a record without one: helpers).
+    let target = record.target.as_deref().and_then(nfl_compiler::Target::parse).unwrap_or_default();
+    match compile_and_swap(name, &source, config.as_deref(), target, color) {
         Ok(r) => {
             print_reloaded(name, &r);
             Ok(ExitCode::SUCCESS)

@@ -28,6 +28,8 @@ pub struct Args {
     pub name: Option<String>,
     pub config: Option<PathBuf>,
     pub watch: bool,
+    /// The capability profile the NF is built for (`--target`).
+    pub target: nfl_compiler::Target,
 }
 
 /// Print an error as a miette diagnostic (code, message, help).
@@ -74,7 +76,7 @@ pub fn absolute(path: &Path) -> PathBuf {
 }
 
 pub fn run(args: &Args, color: bool) -> Result<ExitCode, String> {
-    let Some(build) = super::build_file_with(&args.file, args.config.as_deref(), color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_for(&args.file, args.config.as_deref(), color, args.target)? else { return Ok(ExitCode::FAILURE) };
     let kind = if build.section == "xdp" { ProgramKind::Xdp } else { ProgramKind::Tc };
     let hook = args.hook.as_deref().and_then(Hook::from_name);
     let result = match &args.iface {
@@ -129,13 +131,13 @@ fn attached(
         netns: None,
     })?;
     let config = config_used(&args.file, args.config.as_deref()).map(|c| absolute(&c));
-    session.record_config(config.clone())?;
+    session.record_build(config.clone(), args.target.name())?;
     print_started(&session, hook);
     let mut views: Vec<Box<dyn LiveView>> = vec![Box::new(ProgStatsView)];
     views.extend(nfl_runtime::views::nf_views(&name));
     let stdout = std::io::stdout();
     let end = if args.watch {
-        let mut watcher = super::watch::Watcher::new(&name, &source, config, color);
+        let mut watcher = super::watch::Watcher::new(&name, &source, config, args.target, color);
         session.watch_polling(&mut views, &mut stdout.lock(), &stop, None, &mut watcher)
     } else {
         session.watch(&mut views, &mut stdout.lock(), &stop, None)

@@ -1,4 +1,4 @@
-//! `nflc test FILE`: packet tests through BPF_PROG_TEST_RUN.
+//! `nflc test FILE [--target T]`: packet tests through BPF_PROG_TEST_RUN.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -7,11 +7,11 @@ use nfl_runtime::testfile;
 
 use crate::report;
 
-pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, color: bool) -> Result<ExitCode, String> {
+pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, target: nfl_compiler::Target, color: bool) -> Result<ExitCode, String> {
     let case_path = cases.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("test"));
     let case_text = std::fs::read_to_string(&case_path)
         .map_err(|e| format!("cannot read the test file {}: {e}", case_path.display()))?;
-    let Some(build) = super::build_file_with(file, config, color)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_for(file, config, color, target)? else { return Ok(ExitCode::FAILURE) };
     let mut sources = build.checked.sources.clone();
     let (_, cases, diags) = testfile::parse_source(&mut sources, &case_path.display().to_string(), &case_text);
     report::print_diagnostics(&diags, &sources, color);
@@ -24,7 +24,7 @@ pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, color: bool
     };
     nfl_runtime::state::init_maps(&prog, &build.object).map_err(|e| format!("cannot fill the program's maps: {e}"))?;
     let processed = prog.verified_insns().map_or_else(|| "?".to_string(), |n| n.to_string());
-    eprintln!("loaded {}: {} insns after the verifier, {processed} processed", prog.name(), prog.xlated_insn_count());
+    eprintln!("loaded {} (target {target}): {} insns after the verifier, {processed} processed", prog.name(), prog.xlated_insn_count());
     let outcomes = testfile::run_cases(&prog, &cases);
     print!("{}", testfile::format_outcomes(&outcomes));
     if outcomes.iter().all(|o| o.passed()) { Ok(ExitCode::SUCCESS) } else { Ok(ExitCode::FAILURE) }

@@ -28,14 +28,15 @@ pub struct Watcher {
     /// The config given with --config, or the implicit FILE.yaml (which may
     /// not exist yet).
     config: PathBuf,
+    target: nfl_compiler::Target,
     color: bool,
     seen: Vec<Stamp>,
 }
 
 impl Watcher {
-    pub fn new(name: &str, source: &std::path::Path, config: Option<PathBuf>, color: bool) -> Watcher {
+    pub fn new(name: &str, source: &std::path::Path, config: Option<PathBuf>, target: nfl_compiler::Target, color: bool) -> Watcher {
         let config = config.unwrap_or_else(|| source.with_extension("yaml"));
-        let mut w = Watcher { name: name.to_string(), source: source.to_path_buf(), config, color, seen: Vec::new() };
+        let mut w = Watcher { name: name.to_string(), source: source.to_path_buf(), config, target, color, seen: Vec::new() };
         w.seen = w.stamps();
         w
     }
@@ -58,7 +59,7 @@ impl Poll for Watcher {
         let changed_at = now.iter().zip(&self.seen).filter(|(a, b)| a != b).filter_map(|(a, _)| a.map(|s| s.0)).max();
         self.seen = now;
         let config = self.config.is_file().then_some(self.config.as_path());
-        match compile_and_swap(&self.name, &self.source, config, self.color) {
+        match compile_and_swap(&self.name, &self.source, config, self.target, self.color) {
             Ok(r) => {
                 print_reloaded(&self.name, &r);
                 if let Some(d) = changed_at.and_then(|t| r.report.swapped_at.duration_since(t).ok()) {

@@ -13,11 +13,9 @@
 //! indices (2^levels of them).
 
 use super::Builder;
-use super::queue::{COUNT_OFF, HEAP_CURSOR, HEAP_ENTS, WORD_OFF, heap_slots};
+use super::queue::{COUNT_OFF, HEAP_CURSOR, HEAP_ENTS, HEAP_STRIDE as STRIDE, WORD_OFF, heap_slots};
 use crate::hir::QueueId;
 use crate::ir::{AluOp, BlockId, CmpOp, Operand, Term, VarId, VarKind};
-
-const STRIDE: u32 = 24;
 
 impl Builder<'_> {
     fn heap_shape(&self, q: QueueId) -> (u32, u32, u32) {

@@ -53,13 +53,20 @@ pub fn lowering(q: &QueueHir, target: Target) -> QueueLowering {
 }
 
 /// Offsets shared by the locked values: lock at 0, `count: u32` at 4,
-/// `u64` at 8 (next sequence number, or the wheel's base tick).
-pub(crate) const COUNT_OFF: u32 = 4;
-pub(crate) const WORD_OFF: u32 = 8;
+/// `u64` at 8 (next sequence number, or the wheel's base tick). Public for
+/// the control plane, which reads these values back (`nflc queue peek`).
+pub const COUNT_OFF: u32 = 4;
+pub const WORD_OFF: u32 = 8;
 /// The heap's sift cursor (see `heap.rs`), then its entries
 /// `{rank, seq, value}`.
 pub(crate) const HEAP_CURSOR: u32 = 16;
-pub(crate) const HEAP_ENTS: u32 = 24;
+pub const HEAP_ENTS: u32 = 24;
+/// A heap entry's bytes.
+pub const HEAP_STRIDE: u32 = 24;
+/// The wheel's occupancy word, then its per-slot `{head: u32, len: u32}`
+/// (see `wheel.rs`).
+pub const WHEEL_BITMAP_OFF: u32 = 16;
+pub const WHEEL_SLOTS_OFF: u32 = 24;
 /// The rbtree root in `struct nfl_pq`.
 pub(crate) const ROOT_OFF: u32 = 16;
 /// `struct nfl_pq_node { rank; seq; value; bpf_rb_node node; }`

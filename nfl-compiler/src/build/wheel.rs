@@ -16,12 +16,9 @@
 //!   otherwise nothing, and the clock moves up to `now / tick`.
 
 use super::Builder;
-use super::queue::{COUNT_OFF, WORD_OFF};
+use super::queue::{COUNT_OFF, WHEEL_BITMAP_OFF as BITMAP_OFF, WHEEL_SLOTS_OFF as SLOTS_OFF, WORD_OFF};
 use crate::hir::QueueId;
 use crate::ir::{AluOp, BlockId, CmpOp, Inst, Operand, Term, VarId, VarKind};
-
-const BITMAP_OFF: u32 = 16;
-const SLOTS_OFF: u32 = 24;
 
 impl Builder<'_> {
     /// `(slots, slot_cap, tick_ns, offset of the elements)`
