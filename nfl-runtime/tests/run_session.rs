@@ -161,6 +161,7 @@ fn write_record(name: &str, pid: u32, pid_start: Option<u64>) {
         maps: Vec::new(),
         reloads: 0,
         config: None,
+        target: None,
     };
     record::write(&dir, &rec).expect("write record");
 }
