@@ -45,6 +45,7 @@
 mod common;
 mod measure;
 
+use kfunc_lib::XorShift64Star;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -273,17 +274,6 @@ fn builds(s: &Settings, dir: &Path) -> Vec<Build> {
     out
 }
 
-/// xorshift64*: a deterministic pool without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 /// 1024 IPv4/UDP frames (69-byte DNS queries), sources Zipf(1) over 256
 /// addresses of 198.18.0.0/15.
@@ -296,10 +286,10 @@ fn pool() -> Vec<Vec<u8>> {
         })
         .collect();
     let total = cdf[cdf.len() - 1];
-    let mut rng = Rng(0x5EED_C0DE);
+    let mut rng = XorShift64Star::new(0x5EED_C0DE);
     (0..POOL)
         .map(|_| {
-            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
             let rank = cdf.partition_point(|&c| c < u) as u64;
             let spread = (rank.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 47) as u32;
             let src = 0xC612_0000u32 | spread;

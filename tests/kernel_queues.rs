@@ -7,6 +7,7 @@
 //! both and in the Rust twin (`kfunc_lib::pqueue::PQueue`). The FIFO and the
 //! timing wheel are checked against models the same way.
 
+use kfunc_lib::XorShift64Star;
 use kfunc_lib::pqueue::PQueue;
 use nfl_compiler::Target;
 use nfl_compiler::frontend::NoModules;
@@ -68,15 +69,6 @@ fn cmd(p: &LoadedProgram, src: u32, dst: u32, sport: u16, dport: u16) -> (u32, O
     (res.retval, out)
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 /// 10,000 random ranks (many ties) pushed, then popped: sorted by rank,
 /// push order among ties, in both profiles and the twin; then a random
@@ -88,13 +80,13 @@ fn pqueue_profiles_agree_with_the_twin() {
     }
     let progs = [scheduler(Target::Helpers), scheduler(Target::Stock)];
     let mut twin = PQueue::new();
-    let mut rng = Rng(0x6e66_6c5f_7175_6575);
+    let mut rng = XorShift64Star::new(0x6e66_6c5f_7175_6575);
     for p in &progs {
         assert_eq!(cmd(p, 0, 0, 0, 7002).0, XDP_DROP, "empty queue");
     }
     const N: u32 = 10_000;
     for i in 0..N {
-        let rank = (rng.next() % 3000) as u32;
+        let rank = (rng.next_u64() % 3000) as u32;
         for p in &progs {
             assert_eq!(cmd(p, rank, i, 0, 7001).0, XDP_PASS, "push #{i}");
         }
@@ -118,14 +110,14 @@ fn pqueue_profiles_agree_with_the_twin() {
     }
     // Interleaved, with a full queue refusing pushes in both.
     for i in 0..20_000u32 {
-        if rng.next() % 3 == 0 {
+        if rng.next_u64() % 3 == 0 {
             let want = twin.pop_min().map(|(_, v)| v as u32);
             for p in &progs {
                 let (verdict, got) = cmd(p, 0, 0, 0, 7002);
                 assert_eq!(got, want, "interleaved pop #{i} ({verdict})");
             }
         } else {
-            let rank = (rng.next() % 50) as u32;
+            let rank = (rng.next_u64() % 50) as u32;
             let fits = twin.len() < 16384;
             if fits {
                 twin.push(u64::from(rank), u64::from(i));
@@ -148,14 +140,14 @@ fn fifo_keeps_push_order() {
     for target in [Target::Helpers, Target::Stock] {
         let p = scheduler(target);
         let mut model = std::collections::VecDeque::new();
-        let mut rng = Rng(7);
+        let mut rng = XorShift64Star::new(7);
         for i in 0..5000u32 {
-            if rng.next() % 2 == 0 {
+            if rng.next_u64() % 2 == 0 {
                 let want = model.pop_front();
                 let (_, got) = cmd(&p, 0, 0, 0, 7006);
                 assert_eq!(got, want, "{target}: dequeue #{i}");
             } else {
-                let v = rng.next() as u32;
+                let v = rng.next_u64() as u32;
                 if model.len() < 1024 {
                     model.push_back(v);
                 }
@@ -229,18 +221,18 @@ fn wheel_releases_flows_when_due() {
         let p = scheduler(target);
         let mut model = WheelModel::new(64, 64);
         let mut next_tx = std::collections::HashMap::<u32, u64>::new();
-        let mut rng = Rng(11);
+        let mut rng = XorShift64Star::new(11);
         let mut now = 1000u64; // ms
         let mut released = 0;
         for i in 0..20_000u32 {
-            if rng.next() % 4 == 0 {
-                now += rng.next() % 3;
+            if rng.next_u64() % 4 == 0 {
+                now += rng.next_u64() % 3;
             }
             if now > 60_000 {
                 break;
             }
-            if rng.next() % 2 == 0 {
-                let flow = (rng.next() % 40) as u32 + 1;
+            if rng.next_u64() % 2 == 0 {
+                let flow = (rng.next_u64() % 40) as u32 + 1;
                 let dep = now.max(next_tx.get(&flow).copied().unwrap_or(0));
                 let pushed = model.push(dep, flow);
                 if pushed {

@@ -19,6 +19,7 @@
 #[path = "../bench/common.rs"]
 mod twins;
 
+use kfunc_lib::XorShift64Star;
 use std::path::Path;
 
 use kfunc_lib::count_min::CountMin;
@@ -115,20 +116,6 @@ fn same_counters(who: &str, what: &str, got: &[u8], want: &[u8], cols: u32) {
     }
 }
 
-/// xorshift64*: deterministic packets without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A source address of 198.18.0.0/15 for popularity rank `r`.
 fn source(r: u64) -> u32 {
@@ -157,12 +144,12 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
         sum += 1.0 / r as f64;
         cdf.push(sum);
     }
-    let mut rng = Rng(seed | 1);
+    let mut rng = XorShift64Star::new(seed | 1);
     let dst = v4(198, 19, 0, 1);
     let pkt = |bytes, src, sport| Pkt { bytes, src, sport };
     (0..n)
         .map(|_| {
-            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * sum;
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * sum;
             let rank = cdf.partition_point(|&c| c < u) as u64;
             let src = source(rank);
             let sport = 40000 + (rank % 61) as u16;
@@ -175,7 +162,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                     DNS_PAYLOAD,
                 )
             };
-            match rng.below(40) {
+            match (rng.next_u64() % (40)) {
                 0 => pkt(
                     ipv4_packet(&[], ip(IPPROTO_TCP), &tcp_header(1234, 80, TCP_SYN), &[]),
                     Some(src),
@@ -203,7 +190,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                 ),
                 3 => {
                     let mut h = ip(IPPROTO_UDP);
-                    h.ihl = 6 + rng.below(10) as u8;
+                    h.ihl = 6 + (rng.next_u64() % (10)) as u8;
                     pkt(udp(h), Some(src), Some(sport))
                 }
                 4 => {
@@ -219,7 +206,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                 6 => {
                     // Ethernet and 1..=19 bytes of the IPv4 header.
                     let p = udp(ip(IPPROTO_UDP));
-                    let keep = 14 + 1 + rng.below(19) as usize;
+                    let keep = 14 + 1 + (rng.next_u64() % (19)) as usize;
                     pkt(p[..keep].to_vec(), None, None)
                 }
                 7 => pkt(
@@ -342,25 +329,7 @@ fn nitro_key(src: u32, sport: u16) -> [u8; 8] {
     key
 }
 
-unsafe extern "C" {
-    /// glibc's `sched_setaffinity(2)` wrapper (`mask`: a `cpu_set_t`).
-    fn sched_setaffinity(pid: i32, size: usize, mask: *const u64) -> i32;
-}
 
-/// Run this thread on one CPU, so that per-CPU state is one CPU's.
-fn pin_to_cpu(cpu: usize) {
-    let mut set = [0u64; 16]; // cpu_set_t: 1024 bits
-    set[cpu / 64] |= 1 << (cpu % 64);
-    // SAFETY: `set` is a valid cpu_set_t of the size passed, only read;
-    // pid 0 is this thread.
-    let r = unsafe { sched_setaffinity(0, std::mem::size_of_val(&set), set.as_ptr()) };
-    assert_eq!(
-        r,
-        0,
-        "pin to CPU {cpu}: {}",
-        std::io::Error::last_os_error()
-    );
-}
 
 /// `{skip, cursor}` of `cpu` in a `flows_nitro` lookup result (per-CPU
 /// values are 8-byte aligned slots).
@@ -377,7 +346,7 @@ fn nitro_state(per_cpu: &[u8], cpu: usize) -> NitroState {
 /// CPU 0's sampler state against the Rust twin fed the same keys.
 fn check_nitro(dir: &Path, rows: u32, cols: u32, log2p: u32) {
     const CPU: usize = 0;
-    pin_to_cpu(CPU);
+    nfl_runtime::testrun::pin_thread_to_cpu(CPU).expect("pin to CPU 0");
     let what = format!("nitro rows {rows}, cols {cols}, p 2^-{log2p}");
     let build = build_nf("nm.nf", &nitro_source(rows, cols, log2p));
     let defines = vec![

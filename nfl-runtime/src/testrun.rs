@@ -227,3 +227,16 @@ pub fn test_run(prog_fd: RawFd, data: &[u8], repeat: u32) -> Result<RunResult, R
         hint: " (output kept growing)",
     })
 }
+
+/// Run the calling thread on `cpu` only, so that a test run's per-CPU
+/// state is that CPU's (`BPF_PROG_TEST_RUN` runs on the caller's CPU).
+pub fn pin_thread_to_cpu(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and
+    // sched_setaffinity only read and write this local set.
+    let r = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if r == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}

@@ -34,15 +34,6 @@ fn udp_frame() -> Vec<u8> {
     f
 }
 
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and
-    // sched_setaffinity only read and write that local set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
 
 #[test]
 fn no_port_is_handed_out_twice_across_cpus() {
@@ -63,7 +54,7 @@ fn no_port_is_handed_out_twice_across_cpus() {
             .map(|cpu| {
                 let frame = frame.clone();
                 s.spawn(move || {
-                    pin_to_cpu(cpu);
+                    nfl_runtime::testrun::pin_thread_to_cpu(cpu).expect("pin to a CPU");
                     let (mut got, mut dropped) = (Vec::new(), 0);
                     for _ in 0..per_thread {
                         let r = nfl_runtime::test_run(fd, &frame, 1).expect("test run");

@@ -8,6 +8,7 @@
 //! cmd 1 = push, 2 = pop; a pop writes back `[status, rank, value, seq]`,
 //! status 1 = popped, 0 = the queue was empty.
 
+use kfunc_lib::XorShift64Star;
 use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 use nfl_compiler::elf::{
@@ -275,16 +276,6 @@ fn words(data: &[u8]) -> [u64; 4] {
     [w(0), w(1), w(2), w(3)]
 }
 
-/// xorshift64*: a fixed seed gives the same ranks on every run.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
 
 #[test]
 fn rbtree_priority_queue_pops_in_rank_then_push_order() {
@@ -315,11 +306,11 @@ fn rbtree_priority_queue_pops_in_rank_then_push_order() {
     );
 
     const N: u64 = 10_000;
-    let mut rng = Rng(0x6e66_6c5f_7071_0001);
+    let mut rng = XorShift64Star::new(0x6e66_6c5f_7071_0001);
     let mut reference = Vec::new();
     for seq in 0..N {
-        let rank = rng.next() % 500; // many duplicates
-        let value = rng.next();
+        let rank = rng.next_u64() % 500; // many duplicates
+        let value = rng.next_u64();
         run([PUSH, rank, value, 0]);
         reference.push((rank, seq, value));
     }

@@ -17,16 +17,6 @@ fn build(name: &str, source: &str) -> (nfl_runtime::LoadedProgram, Schema) {
     (prog, schema)
 }
 
-/// Run this thread on one CPU, so that per-CPU state is one CPU's.
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET and
-    // sched_setaffinity only read and write that local set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set), 0);
-    }
-}
 
 /// An Ethernet + IPv4 + UDP frame.
 fn frame(src: u32, dst: u32, ttl: u8, sport: u16) -> Vec<u8> {
@@ -239,7 +229,7 @@ fn nitrosketch_samples_the_same_rows_as_the_rust_twin() {
     if !nfl_runtime::require_kernel("nitrosketch_samples_the_same_rows_as_the_rust_twin") {
         return;
     }
-    pin_to_cpu(0);
+    nfl_runtime::testrun::pin_thread_to_cpu(0).expect("pin to CPU 0");
     let (prog, schema) = build("nitro.nf", NITRO);
     let pool = nfl_compiler::schema::nitro_pool(3).expect("pool");
     let mut twin = kfunc_lib::Nitro::new(4, 1024, &pool).unwrap();
