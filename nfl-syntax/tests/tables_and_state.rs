@@ -718,7 +718,8 @@ fn language_doc_example_parses() {
     let section = doc.split("## Tables, state and config (syntax)").nth(1).expect("the section");
     let example = section.split("```").nth(1).expect("a code block");
     let module = parse_ok(example);
-    assert_eq!(module.items.len(), 6);
+    // config, table, counter, map, meter, pool, sketch, queue
+    assert_eq!(module.items.len(), 8);
 }
 
 /// A one-key entry may be parenthesised like a tuple entry, whatever its
