@@ -299,6 +299,10 @@ pub struct SketchHir {
     pub candidates: u32,
     /// NitroSketch: the sampling probability is `2^-sample_log2` (else 0).
     pub sample_log2: u32,
+    /// `keyed K per P` (HyperLogLog): one sketch per value of `P`, at most
+    /// `per_size` of them (LRU); empty otherwise.
+    pub per: Vec<Expr>,
+    pub per_size: u32,
     /// The declared key, evaluated where a method is called without one.
     pub key: Vec<Expr>,
     pub span: Span,

@@ -119,6 +119,14 @@ pub struct SketchSchema {
     /// NitroSketch: updates are sampled with `p = 2^-sample_log2`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sample_log2: u32,
+    /// `keyed K per P`: P's field widths and slots (the map's key), and how
+    /// many values of P the map keeps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_widths: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_slots: Vec<(u32, u32)>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub per_size: u32,
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -286,6 +294,9 @@ fn sketch_schema(s: &crate::hir::SketchHir) -> SketchSchema {
         key_size,
         k: s.k,
         sample_log2: s.sample_log2,
+        per_widths: s.per.iter().map(|e| e.ty.width()).collect(),
+        per_slots: crate::build::state_key_layout(&s.per.iter().map(|e| e.ty).collect::<Vec<_>>()).0,
+        per_size: s.per_size,
     }
 }
 

@@ -101,12 +101,40 @@ impl SketchState {
 /// Key values laid out as the program hashes them: each slot little-endian
 /// at its offset, the rest zero.
 pub fn encode_key(s: &SketchSchema, values: &[u64]) -> Vec<u8> {
-    let mut key = vec![0u8; s.key_size as usize];
-    for (&(off, bytes), v) in s.key_slots.iter().zip(values) {
+    encode(&s.key_slots, values)
+}
+
+/// Values laid out in `slots` (little-endian), the size padded to 4 bytes
+/// as the compiler pads state-map keys.
+fn encode(slots: &[(u32, u32)], values: &[u64]) -> Vec<u8> {
+    let end = slots.iter().map(|&(off, bytes)| off + bytes).max().unwrap_or(0);
+    let mut key = vec![0u8; end.max(1).div_ceil(4) as usize * 4];
+    for (&(off, bytes), v) in slots.iter().zip(values) {
         let (off, bytes) = (off as usize, bytes as usize);
         key[off..off + bytes].copy_from_slice(&v.to_le_bytes()[..bytes]);
     }
     key
+}
+
+/// The fields a query names: the `per` key of a keyed HyperLogLog, none
+/// for a plain one, else the sketch's key.
+pub fn query_fields(s: &SketchSchema) -> (&[u32], &[(u32, u32)]) {
+    match s.kind {
+        SketchKind::Hyperloglog => (&s.per_widths, &s.per_slots),
+        _ => (&s.key_widths, &s.key_slots),
+    }
+}
+
+/// A keyed HyperLogLog's registers for one `per` key, merged over CPUs
+/// (`None` when the program never saw that key, or evicted it).
+pub fn read_per(maps: &MapSet, s: &SketchSchema, per_key: &[u8]) -> Result<Option<Hll>, StateError> {
+    let h = maps.get(&s.name)?;
+    let Some(value) = mapops::lookup(h.fd(), h.shape, per_key).map_err(|source| StateError::Io { map: s.name.clone(), source })? else {
+        return Ok(None);
+    };
+    let stride = h.shape.value_size.div_ceil(8) * 8;
+    let copies: Vec<&[u8]> = value.chunks(stride).map(|c| &c[..h.shape.value_size]).collect();
+    Hll::merge_max(s.cols.trailing_zeros(), &copies).map(Some).map_err(|e| shape_err(&s.name, e))
 }
 
 /// One key value from the command line: an IPv4 address, a MAC address,
@@ -146,16 +174,24 @@ fn sketch_of<'n>(nf: &'n RunningNf, sketch: &str) -> Result<&'n SketchSchema, Co
 pub fn query_nf(nf: &RunningNf, sketch: &str, key: &[String]) -> Result<(SketchSchema, Answer), ControlError> {
     let s = sketch_of(nf, sketch)?;
     let usage = |message: String| ControlError::Usage { message, help: key_help(s) };
-    let wanted = if s.kind == SketchKind::Hyperloglog { 0 } else { s.key_widths.len() };
-    if key.len() != wanted {
-        return Err(usage(format!("sketch `{sketch}` takes {wanted} key value(s), not {}", key.len())));
+    let (widths, slots) = query_fields(s);
+    if key.len() != widths.len() {
+        return Err(usage(format!("sketch `{sketch}` takes {} key value(s), not {}", widths.len(), key.len())));
     }
-    let values = key.iter().zip(&s.key_widths).map(|(t, w)| parse_value(t, *w)).collect::<Result<Vec<u64>, String>>().map_err(usage)?;
-    let state = read(&nf.maps()?, s).map_err(ControlError::state(&nf.name))?;
+    let values = key.iter().zip(widths).map(|(t, w)| parse_value(t, *w)).collect::<Result<Vec<u64>, String>>().map_err(usage)?;
+    let maps = nf.maps()?;
+    if !s.per_slots.is_empty() {
+        let hll = read_per(&maps, s, &encode(slots, &values)).map_err(ControlError::state(&nf.name))?;
+        return Ok((s.clone(), Answer::Distinct(hll.map_or(0.0, |h| h.estimate()))));
+    }
+    let state = read(&maps, s).map_err(ControlError::state(&nf.name))?;
     Ok((s.clone(), state.query(&encode_key(s, &values))))
 }
 
 fn key_help(s: &SketchSchema) -> String {
+    if !s.per_slots.is_empty() {
+        return format!("give the `per` key of `{}` ({} value(s)): its distinct count", s.name, s.per_widths.len());
+    }
     if s.kind == SketchKind::Hyperloglog {
         return format!("a HyperLogLog takes no key: `nflc sketch query NF {}`", s.name);
     }
@@ -170,6 +206,9 @@ pub type Ranked = (Vec<u8>, u32);
 /// its count-min estimate (descending, then key bytes ascending, as the
 /// twin's SpaceSaving ranks), at most `n`.
 pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
+    if !s.per_slots.is_empty() {
+        return top_per(maps, s, n);
+    }
     let SketchState::CountMin(cm) = read(maps, s)? else {
         return Err(shape_err(&s.name, "not a top-k"));
     };
@@ -184,9 +223,28 @@ pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, Sta
     Ok(ranked)
 }
 
+/// A keyed HyperLogLog's `per` keys with the most distinct keys.
+fn top_per(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
+    let h = maps.get(&s.name)?;
+    let keys = mapops::keys(h.fd(), h.shape).map_err(|source| StateError::Io { map: s.name.clone(), source })?;
+    let mut ranked = Vec::new();
+    for k in keys {
+        if let Some(hll) = read_per(maps, s, &k)? {
+            ranked.push((k, hll.estimate().round() as u32));
+        }
+    }
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(n);
+    Ok(ranked)
+}
+
 /// A key's field values, read back from its layout.
 pub fn decode_key(s: &SketchSchema, key: &[u8]) -> Vec<u64> {
-    s.key_slots
+    decode(&s.key_slots, key)
+}
+
+fn decode(slots: &[(u32, u32)], key: &[u8]) -> Vec<u64> {
+    slots
         .iter()
         .map(|&(off, bytes)| {
             let mut v = [0u8; 8];
@@ -200,14 +258,15 @@ pub fn decode_key(s: &SketchSchema, key: &[u8]) -> Vec<u64> {
 /// A key as text: its fields (32-bit ones as IPv4 addresses, 48-bit ones as
 /// MACs), comma-separated.
 pub fn key_text(s: &SketchSchema, key: &[u8]) -> String {
-    let fields: Vec<String> = decode_key(s, key).iter().zip(&s.key_widths).map(|(v, w)| crate::notation::value("addr", *w, u128::from(*v))).collect();
+    let (widths, slots) = if s.per_slots.is_empty() { (&s.key_widths, &s.key_slots) } else { (&s.per_widths, &s.per_slots) };
+    let fields: Vec<String> = decode(slots, key).iter().zip(widths).map(|(v, w)| crate::notation::value("addr", *w, u128::from(*v))).collect();
     fields.join(",")
 }
 
 /// `nflc sketch top NF SKETCH -n N`.
 pub fn top_nf(nf: &RunningNf, sketch: &str, n: usize) -> Result<(SketchSchema, Vec<Ranked>), ControlError> {
     let s = sketch_of(nf, sketch)?;
-    if s.kind != SketchKind::Topk {
+    if s.kind != SketchKind::Topk && s.per_slots.is_empty() {
         let tops: Vec<String> = nf.schema.sketches.iter().filter(|s| s.kind == SketchKind::Topk).map(|s| format!("`{}`", s.name)).collect();
         let help = if tops.is_empty() { "declare one: `sketch NAME: topk(k = 20, eps = 0.001, delta = 0.01) keyed KEY`".to_string() } else { format!("the top-k sketches are {}", tops.join(", ")) };
         return Err(ControlError::Usage { message: format!("sketch `{sketch}` is not a top-k"), help });

@@ -50,7 +50,7 @@ pub struct MapSet {
 
 /// The element sizes of a map as the schema describes it.
 pub fn shape(m: &MapSchema) -> MapShape {
-    MapShape { key_size: m.key_size as usize, value_size: m.value_size as usize, per_cpu: m.kind.starts_with("percpu") }
+    MapShape { key_size: m.key_size as usize, value_size: m.value_size as usize, per_cpu: m.kind.contains("percpu") }
 }
 
 fn io_err(map: &str) -> impl FnOnce(io::Error) -> StateError + '_ {

@@ -298,3 +298,44 @@ fn an_enetstl_object_names_the_missing_module_kfunc() {
     use miette::Diagnostic;
     assert_eq!(e.code().map(|c| c.to_string()).as_deref(), Some("nfl::E0908"), "{text}");
 }
+
+const FANIN: &str = "import std.net
+sketch fanin: hyperloglog(p = 8, size = 64) keyed ipv4.src per ipv4.dst
+control s(xdp) {
+    if !ipv4.valid { pass }
+    fanin.add()
+    pass
+}
+";
+
+/// A HyperLogLog per destination: each destination's registers (merged
+/// over CPUs) equal the twin's fed that destination's sources, and the
+/// control plane ranks destinations by distinct sources.
+#[test]
+fn a_hyperloglog_per_destination_counts_each_destination_apart() {
+    if !nfl_runtime::require_kernel("a_hyperloglog_per_destination_counts_each_destination_apart") {
+        return;
+    }
+    let (prog, schema) = build("fanin.nf", FANIN);
+    let dsts: Vec<u32> = (0..5).map(|d| NET + 0x100 + d).collect();
+    let mut twins: Vec<Hll> = dsts.iter().map(|_| Hll::new(8).unwrap()).collect();
+    let mut rng = XorShift64Star::new(5);
+    for (d, &dst) in dsts.iter().enumerate() {
+        let sources = 40 * (d as u32 + 1);
+        for _ in 0..3 * sources {
+            let src = NET + 0x1_0000 + (rng.next_u64() % u64::from(sources)) as u32;
+            assert_eq!(nfl_runtime::test_run(prog.fd(), &frame(src, dst, 64, 1), 1).expect("test run").retval, 2);
+            twins[d].add(&src.to_le_bytes());
+        }
+    }
+    let maps = MapSet::from_loaded(&prog, &schema).expect("maps");
+    let s = sketch::find(&schema, "fanin").unwrap();
+    for (d, &dst) in dsts.iter().enumerate() {
+        let hll = sketch::read_per(&maps, s, &dst.to_le_bytes()).expect("read").expect("a seen destination");
+        assert!(hll.to_bytes() == twins[d].to_bytes(), "registers of destination {d}");
+    }
+    assert!(sketch::read_per(&maps, s, &(NET + 9).to_le_bytes()).expect("read").is_none(), "an unseen destination");
+    let top = sketch::top(&maps, s, 3).expect("top");
+    let ranked: Vec<u32> = top.iter().map(|(k, _)| u32::from_le_bytes(k[..4].try_into().unwrap())).collect();
+    assert_eq!(ranked, [dsts[4], dsts[3], dsts[2]], "destinations by distinct sources: {top:?}");
+}

@@ -415,17 +415,22 @@ pub struct ObjectDecl {
     pub keyed: Option<Vec<Expr>>,
     /// `of TYPE`: a queue's element type.
     pub elem: Option<TypeRef>,
+    /// `keyed K per P`: one sketch per value of `P`.
+    pub per: Option<Vec<Expr>>,
     pub span: Span,
 }
 
-/// As derived, except that `elem` is shown only when present, so that the
-/// AST of objects without it reads as it did before queues existed.
+/// As derived, except that `elem` and `per` are shown only when present, so
+/// that the AST of objects without them reads as it did before.
 impl std::fmt::Debug for ObjectDecl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ObjectDecl");
         d.field("kind", &self.kind).field("name", &self.name).field("ctor", &self.ctor).field("args", &self.args).field("keyed", &self.keyed);
         if let Some(e) = &self.elem {
             d.field("elem", e);
+        }
+        if let Some(p) = &self.per {
+            d.field("per", p);
         }
         d.field("span", &self.span).finish()
     }

@@ -668,6 +668,7 @@ impl<'c> Builder<'c> {
                 let mut args = Vec::new();
                 let mut keyed = None;
                 let mut elem = None;
+                let mut per = None;
                 for p in inner {
                     match p.as_rule() {
                         Rule::named_arg => {
@@ -676,12 +677,15 @@ impl<'c> Builder<'c> {
                             let (Some(n), Some(v)) = (parts.next(), parts.next()) else { continue };
                             args.push(NamedArg { name: self.decl_name(&n), value: self.expr(v), span: aspan });
                         }
-                        Rule::keyed_clause => keyed = Some(self.key_exprs(p)),
+                        Rule::keyed_clause => {
+                            per = kids(p.clone()).find(|c| c.as_rule() == Rule::per_clause).map(|c| self.key_exprs(c));
+                            keyed = Some(self.key_exprs(p));
+                        }
                         Rule::of_clause => elem = kids(p).find(|t| t.as_rule() == Rule::type_name).map(|t| self.type_ref(&t)),
                         _ => {}
                     }
                 }
-                Item::Object(ObjectDecl { kind, name, ctor, args, keyed, elem, span })
+                Item::Object(ObjectDecl { kind, name, ctor, args, keyed, elem, per, span })
             }
             _ => return None,
         })
@@ -1663,6 +1667,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_idle
             | Rule::kw_keyed
             | Rule::kw_of
+            | Rule::kw_per
     )
 }
 

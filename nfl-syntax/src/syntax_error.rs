@@ -85,6 +85,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::idle_clause | R::kw_idle => "`idle`",
         R::keyed_clause | R::kw_keyed => "`keyed`",
         R::of_clause | R::kw_of => "`of TYPE`",
+        R::per_clause | R::kw_per => "`per KEY`",
         R::table_key => "a key such as `ipv4.src: exact`",
         R::table_entry => "an entry such as `(10.0.0.0/8, _): allow`",
         R::action_ref => "an action",

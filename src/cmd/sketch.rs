@@ -48,7 +48,8 @@ pub fn top(name: &str, sketch_name: &str, n: Option<usize>, color: bool) -> Resu
     let k = sketch::find(&nf.schema, sketch_name).map_or(20, |s| s.k as usize);
     match sketch::top_nf(&nf, sketch_name, n.unwrap_or(k)) {
         Ok((s, top)) => {
-            println!("{}: the {} heaviest keys by count-min estimate", s.name, top.len());
+            let by = if s.per_slots.is_empty() { "count-min estimate" } else { "distinct count" };
+            println!("{}: the {} heaviest keys by {by}", s.name, top.len());
             for (i, (key, count)) in top.iter().enumerate() {
                 println!("{:>4}  {:<40} {count}", i + 1, sketch::key_text(&s, key));
             }

@@ -54,6 +54,15 @@ pub(crate) fn sketch_maps(s: &SketchHir) -> Vec<MapDef> {
         SketchKind::Hyperloglog => (MapKind::PerCpuArray, s.cols),
         _ => (MapKind::Array, s.rows * s.cols * 4),
     };
+    if !s.per.is_empty() {
+        // A keyed HyperLogLog: registers per key and CPU, and the all-zero
+        // registers a new key starts from (too large for the stack).
+        let (_, key_size) = state_key_layout(&s.per.iter().map(|e| e.ty).collect::<Vec<Ty>>());
+        return vec![
+            MapDef { name: s.name.clone(), kind: MapKind::LruPerCpuHash, key_size, value_size, max_entries: s.per_size, flags: 0 },
+            one(hll_zero_map(&s.name), MapKind::Array, value_size),
+        ];
+    }
     let mut maps = vec![one(s.name.clone(), kind, value_size)];
     match s.kind {
         SketchKind::Topk => {
@@ -67,6 +76,11 @@ pub(crate) fn sketch_maps(s: &SketchHir) -> Vec<MapDef> {
         _ => {}
     }
     maps
+}
+
+/// A keyed HyperLogLog's template of fresh (zero) registers.
+pub fn hll_zero_map(sketch: &str) -> String {
+    format!("{sketch}_zero")
 }
 
 /// A top-k's candidate keys.
@@ -208,6 +222,9 @@ impl Builder<'_> {
         if kind == SketchKind::Nitro {
             return self.nitro_add(sketch, key, amount);
         }
+        if !self.hir.sketches[sketch.index()].per.is_empty() {
+            return self.hll_per_add(sketch, key);
+        }
         if self.target == Target::Enetstl {
             let (call, x) = match kind {
                 SketchKind::Bloom => (Kcall::NflBloomAdd, Some(Operand::Imm(u64::from(rows)))),
@@ -251,6 +268,35 @@ impl Builder<'_> {
                 self.hll_add(p, h, cols);
             }
         }
+    }
+
+    /// `add` on a keyed HyperLogLog: the registers of this `per` key (a new
+    /// key starts from the zero template), then the usual update.
+    fn hll_per_add(&mut self, sketch: SketchId, key: &[Expr]) {
+        let s = &self.hir.sketches[sketch.index()];
+        let (cols, per) = (s.cols, s.per.clone());
+        let maps = self.sketch_maps[sketch.index()].clone();
+        let kh = self.hash_key(key);
+        let h = self.row_hash(&kh, 0);
+        let kb = self.state_key_of(&per);
+        let regs = self.new_var(VarKind::MapValue);
+        let (update, done) = (self.new_block(), self.new_block());
+        let (p, miss) = self.lookup(maps[0], kb);
+        self.push(Inst::Copy { dst: regs, src: p });
+        self.terminate(Term::Jump(update));
+        self.switch_to(miss);
+        let zero = self.first_value(maps[1]);
+        let r = self.new_var(VarKind::Scalar);
+        self.push(Inst::MapUpdateFrom { dst: r, map: maps[0], key: kb, value: zero, flags: 1 });
+        let (p2, gone) = self.lookup(maps[0], kb);
+        self.push(Inst::Copy { dst: regs, src: p2 });
+        self.terminate(Term::Jump(update));
+        self.switch_to(gone);
+        self.terminate(Term::Jump(done));
+        self.switch_to(update);
+        self.hll_add(regs, h, cols);
+        self.terminate(Term::Jump(done));
+        self.switch_to(done);
     }
 
     /// Add `amount` (signed by `h` for count sketches) to row `i`'s cell;

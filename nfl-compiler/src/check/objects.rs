@@ -91,6 +91,13 @@ impl<'a> Checker<'a> {
                         .with_help("only a `queue` takes `of TYPE`; remove it"),
                 );
             }
+            if let (Some(p), false) = (&o.per, o.kind == ObjectKind::Sketch) {
+                let span = p.first().map_or(o.span, |e| e.span);
+                self.emit(
+                    Diagnostic::error("nfl::E0337", format!("a {} is not kept per key", o.kind.keyword()), span, "`per` here")
+                        .with_help("`keyed K per P` keeps one HyperLogLog per value of P; remove `per ...`"),
+                );
+            }
             match o.kind {
                 ObjectKind::Meter => self.lower_meter(o),
                 ObjectKind::Pool => self.lower_pool(o),
@@ -139,8 +146,13 @@ impl<'a> Checker<'a> {
 
     /// Type an object's `keyed` expressions (integers) in `cx`.
     pub(super) fn object_key(&mut self, cx: &mut Cx, o: &ast::ObjectDecl, what: &str) -> Vec<hir::Expr> {
+        self.typed_key(cx, o.keyed.as_deref().unwrap_or(&[]), what)
+    }
+
+    /// Type key expressions (integers) in `cx`.
+    pub(super) fn typed_key(&mut self, cx: &mut Cx, exprs: &[ast::Expr], what: &str) -> Vec<hir::Expr> {
         let mut key = Vec::new();
-        for e in o.keyed.iter().flatten() {
+        for e in exprs {
             match self.expr(cx, e, None) {
                 Some(x) if matches!(x.ty, Ty::UInt(_)) => key.push(x),
                 Some(_) => self.emit(

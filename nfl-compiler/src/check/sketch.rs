@@ -28,6 +28,8 @@ pub const MAX_CELLS: u64 = 1 << 20;
 /// HyperLogLog precision bounds: 2^p one-byte registers per CPU, and a
 /// per-CPU value may be at most 32 KiB.
 pub const HLL_P: (u64, u64) = (4, 15);
+/// Values of the `per` key a keyed HyperLogLog keeps by default.
+pub const DEFAULT_PER_SIZE: u64 = 1024;
 /// Most keys a top-k reports.
 pub const MAX_TOPK: u64 = 1024;
 
@@ -122,6 +124,8 @@ impl<'a> Checker<'a> {
                     .with_help(format!("say what it counts: `sketch {}: {}(...) keyed ipv4.src`", o.name.name, o.ctor.name)),
             );
         }
+        // Typed with the key, so that its headers join the key's requirements.
+        let per = o.per.as_ref().map(|p| self.sketch_per(&mut cx, o, kind, p));
         self.sketch_sigs.push(KeySig { requires: std::mem::take(&mut cx.requires) });
         let size = match kind {
             SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk | SketchKind::Nitro => self.counter_size(o, kind),
@@ -129,7 +133,10 @@ impl<'a> Checker<'a> {
             SketchKind::Hyperloglog => self.hll_size(o),
         };
         let (rows, cols) = size.unwrap_or((1, 2));
-        let mut sk = SketchHir { name: o.name.name.clone(), kind, rows, cols, k: 0, candidates: 0, sample_log2: 0, key, span: o.span };
+        let mut sk = SketchHir { name: o.name.name.clone(), kind, rows, cols, k: 0, candidates: 0, sample_log2: 0, per: Vec::new(), per_size: 0, key, span: o.span };
+        if let Some((keys, size)) = per {
+            (sk.per, sk.per_size) = (keys, size);
+        }
         match kind {
             SketchKind::Topk => (sk.k, sk.candidates) = self.topk_size(o),
             SketchKind::Nitro => sk.sample_log2 = self.nitro_rate(o),
@@ -258,8 +265,30 @@ impl<'a> Checker<'a> {
         Some((hashes as u32, bits as u32))
     }
 
+    /// `keyed K per P`: P typed, and how many values of P are kept.
+    fn sketch_per(&mut self, cx: &mut Cx, o: &ast::ObjectDecl, kind: SketchKind, per: &[ast::Expr]) -> (Vec<hir::Expr>, u32) {
+        if kind != SketchKind::Hyperloglog {
+            let span = per.first().map_or(o.span, |e| e.span);
+            self.emit(
+                Diagnostic::error("nfl::E0340", format!("a {} is not kept per key", kind.ctor()), span, "`per` here")
+                    .with_help("`keyed K per P` is for a hyperloglog (distinct K for each P); key a counting sketch by the tuple `(P, K)` instead"),
+            );
+            return (Vec::new(), 0);
+        }
+        let keys = self.typed_key(cx, per, "sketch");
+        let size = match self.named_const(o, "size", false) {
+            Some(n) if (1..=MAX_CELLS).contains(&n) => n,
+            None => DEFAULT_PER_SIZE,
+            Some(n) => {
+                self.emit(sizing_error(o, format!("a keyed HyperLogLog keeps 1 to {MAX_CELLS} keys"), format!("size = {n}"), "`size` is how many values of the `per` key are kept (least recently seen evicted)"));
+                DEFAULT_PER_SIZE
+            }
+        };
+        (keys, size as u32)
+    }
+
     fn hll_size(&mut self, o: &ast::ObjectDecl) -> Option<(u32, u32)> {
-        self.check_args(o, &["p"]);
+        self.check_args(o, if o.per.is_some() { &["p", "size"] } else { &["p"] });
         let p = self.named_const(o, "p", false).unwrap_or(14);
         if !(HLL_P.0..=HLL_P.1).contains(&p) {
             self.emit(sizing_error(o, format!("a HyperLogLog's `p` is {} to {}", HLL_P.0, HLL_P.1), format!("p = {p}"), "2^p registers of one byte per CPU; p = 14 gives about 0.8% standard error"));
@@ -371,6 +400,14 @@ fn sketch_explain(s: &SketchHir) -> String {
             1u32 << s.sample_log2
         ),
         SketchKind::Bloom => format!("sketch {name}: Bloom filter, {cols} bits ({}, one array value, atomic ors), {rows} hashes", kib(u64::from(cols) / 8)),
+        SketchKind::Hyperloglog if !s.per.is_empty() => format!(
+            "sketch {name}: a HyperLogLog per key, p = {}, {cols} one-byte registers per key per CPU ({} each) for up to {} keys (an LRU per-CPU hash: {} per CPU); standard error {:.2}%",
+            cols.trailing_zeros(),
+            kib(u64::from(cols)),
+            s.per_size,
+            kib(u64::from(cols) * u64::from(s.per_size)),
+            104.0 / f64::from(cols).sqrt()
+        ),
         SketchKind::Hyperloglog => format!(
             "sketch {name}: HyperLogLog, p = {}, {cols} one-byte registers per CPU ({} each); standard error {:.2}%",
             cols.trailing_zeros(),

@@ -60,6 +60,7 @@ pub enum MapKind {
     PerCpuArray,
     PerCpuHash,
     LruHash,
+    LruPerCpuHash,
     LpmTrie,
     Queue,
 }
@@ -73,6 +74,7 @@ impl MapKind {
             MapKind::PerCpuHash => 5,
             MapKind::PerCpuArray => 6,
             MapKind::LruHash => 9,
+            MapKind::LruPerCpuHash => 10,
             MapKind::LpmTrie => 11,
             MapKind::Queue => 22,
         }
@@ -85,6 +87,7 @@ impl MapKind {
             MapKind::PerCpuHash => "percpu_hash",
             MapKind::PerCpuArray => "percpu_array",
             MapKind::LruHash => "lru_hash",
+            MapKind::LruPerCpuHash => "lru_percpu_hash",
             MapKind::LpmTrie => "lpm_trie",
             MapKind::Queue => "queue",
         }
@@ -359,6 +362,10 @@ pub enum Inst {
     Kcall { dst: Option<VarId>, call: Kcall, args: Vec<VarId> },
     /// `dst = the address of buf` (a `StackPtr`).
     BufAddr { dst: VarId, buf: BufId },
+    /// `dst = bpf_map_update_elem(map, key, value, flags)` with the value
+    /// read from a map value (`MapValue`) instead of the stack: for values
+    /// too large for the stack (a keyed HyperLogLog's fresh registers).
+    MapUpdateFrom { dst: VarId, map: MapId, key: BufId, value: VarId, flags: u64 },
 }
 
 impl Inst {
@@ -378,7 +385,7 @@ impl Inst {
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } | Inst::Kcall { dst, .. } => *dst,
-            Inst::BufAddr { dst, .. } => Some(*dst),
+            Inst::BufAddr { dst, .. } | Inst::MapUpdateFrom { dst, .. } => Some(*dst),
             Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
         }
     }
@@ -406,6 +413,7 @@ impl Inst {
             Inst::Atomic { ptr, src, .. } => vec![*ptr, *src],
             Inst::Kcall { args, .. } => args.clone(),
             Inst::BufAddr { .. } => vec![],
+            Inst::MapUpdateFrom { value, .. } => vec![*value],
         }
     }
 
@@ -420,6 +428,7 @@ impl Inst {
                 | Inst::Atomic { .. }
                 | Inst::Call { .. }
                 | Inst::Kcall { .. }
+                | Inst::MapUpdateFrom { .. }
         )
     }
 
@@ -428,7 +437,7 @@ impl Inst {
     pub fn reads_buf(&self, b: BufId) -> bool {
         match self {
             Inst::BufLoad { buf, .. } => *buf == b,
-            Inst::MapLookup { key, .. } => *key == b,
+            Inst::MapLookup { key, .. } | Inst::MapUpdateFrom { key, .. } => *key == b,
             Inst::Call { call, .. } => match call {
                 Call::MapUpdate { key, value, .. } => *key == b || *value == b,
                 Call::MapDelete { key, .. } => *key == b,

@@ -107,6 +107,10 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
         }
         Inst::Kcall { dst, call, args } => check_kcall(func, *dst, *call, args, what),
         Inst::BufAddr { dst, .. } => check_kind(func, *dst, VarKind::StackPtr, what),
+        Inst::MapUpdateFrom { dst, value, .. } => {
+            check_kind(func, *value, VarKind::MapValue, what)?;
+            check_kind(func, *dst, VarKind::Scalar, what)
+        }
         _ => Ok(()),
     }
 }

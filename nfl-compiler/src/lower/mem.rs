@@ -110,6 +110,16 @@ impl Lower<'_> {
         self.emit(BPF_STX | BPF_ATOMIC | size_code(bytes), p, s, off as i16, i64::from(code));
     }
 
+    /// `bpf_map_update_elem(map, key, value, flags)`, the value a map value.
+    pub(super) fn map_update_from(&mut self, dst: VarId, map: MapId, key: BufId, value: VarId, flags: u64) {
+        let v = self.var(value);
+        self.mov(Reg::Phys(3), v);
+        self.map_arg(1, map);
+        self.buf_arg(2, key);
+        self.mov_imm(Reg::Phys(4), flags);
+        self.call_helper(HELPER_MAP_UPDATE, Some(dst));
+    }
+
     /// `r{arg} = &map` (a map reference the loader relocates).
     fn map_arg(&mut self, arg: u8, map: MapId) {
         self.emit(BPF_LD | BPF_DW | BPF_IMM, Reg::Phys(arg), Reg::Phys(BPF_PSEUDO_MAP_FD), 0, i64::from(map.0));
