@@ -4,6 +4,7 @@
 //! through the control plane's decoder.
 
 use kfunc_lib::{Bloom, CountMin, CountSketch, Hll, XorShift64Star};
+use std::ops::AddAssign;
 use nfl_compiler::schema::Schema;
 use nfl_runtime::sketch::{self, Answer, SketchState};
 use nfl_runtime::state::MapSet;
@@ -338,4 +339,51 @@ fn a_hyperloglog_per_destination_counts_each_destination_apart() {
     let top = sketch::top(&maps, s, 3).expect("top");
     let ranked: Vec<u32> = top.iter().map(|(k, _)| u32::from_le_bytes(k[..4].try_into().unwrap())).collect();
     assert_eq!(ranked, [dsts[4], dsts[3], dsts[2]], "destinations by distinct sources: {top:?}");
+}
+
+const MEDIAN: &str = "import std.net
+sketch cs: count_sketch(rows = 5, cols = 64) keyed ipv4.src
+sketch even: nitro(rows = 4, cols = 64, p = 0.5) keyed ipv4.src
+control s(xdp) {
+    if !ipv4.valid || !udp.valid { pass }
+    cs.add(udp.src_port as u32)
+    even.add(udp.src_port as u32)
+    ipv4.dst = cs.query()
+    udp.checksum = 0
+    ipv4.id = even.query() as u16
+    tx
+}
+";
+
+/// A count sketch's and a NitroSketch's per-packet `query` (the median of
+/// signed counters, odd and even row counts, negatives read as 0) equal
+/// the twin's estimate after each packet. Small sketches, so that rows
+/// collide and estimates go negative.
+#[test]
+fn count_sketch_queries_give_the_twins_median() {
+    if !nfl_runtime::require_kernel("count_sketch_queries_give_the_twins_median") {
+        return;
+    }
+    nfl_runtime::testrun::pin_thread_to_cpu(0).expect("pin to CPU 0");
+    let (prog, _) = build("median.nf", MEDIAN);
+    let mut cs = CountSketch::new(5, 64).unwrap();
+    let mut nitro = kfunc_lib::Nitro::new(4, 64, &nfl_compiler::schema::nitro_pool(1).unwrap()).unwrap();
+    let mut rng = XorShift64Star::new(3);
+    let (mut negative, mut positive) = (0, 0);
+    for i in 0..3000 {
+        let r = rng.next_u64();
+        let (src, sport) = (NET + (r % 200) as u32, (r >> 20) as u16 % 1000);
+        let out = nfl_runtime::test_run(prog.fd(), &frame(src, NET + 1, 64, sport), 1).expect("test run");
+        assert_eq!(out.retval, 3);
+        let k = src.to_le_bytes();
+        cs.add(&k, i32::from(sport));
+        nitro.add(&k, u32::from(sport));
+        let want = cs.query(&k);
+        (if want < 0 { &mut negative } else { &mut positive }).add_assign(1);
+        let got = u32::from_be_bytes(out.data_out[30..34].try_into().unwrap());
+        assert_eq!(i64::from(got), want.max(0), "packet {i}: count sketch");
+        let got = u16::from_be_bytes(out.data_out[18..20].try_into().unwrap());
+        assert_eq!(got, nitro.query(&k).max(0) as u16, "packet {i}: NitroSketch");
+    }
+    assert!(negative > 0 && positive > 0, "both signs were seen: {negative} negative, {positive} positive");
 }

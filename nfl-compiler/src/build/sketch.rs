@@ -200,7 +200,7 @@ impl Builder<'_> {
 
     /// A pointer to `p + row_off + (h & mask) * 4` and the constant part
     /// left for the instruction's offset field.
-    fn cell(&mut self, p: VarId, h: Operand, mask: u32, row_off: u64) -> (VarId, u32) {
+    pub(super) fn cell(&mut self, p: VarId, h: Operand, mask: u32, row_off: u64) -> (VarId, u32) {
         let idx = self.alu32(AluOp::And, h, Operand::Imm(u64::from(mask)));
         let mut off = self.alu(AluOp::Shl, idx, Operand::Imm(2), 64);
         let mut imm = row_off;
@@ -251,8 +251,11 @@ impl Builder<'_> {
                         self.count_row(p, h, i, cols, amount, kind.signed())
                     })
                     .collect();
-                let block = self.cur.unwrap_or(BlockId(0));
-                self.sketch_memo = Some(SketchMemo { sketch, key: key.to_vec(), block, cells });
+                // A count sketch's query needs the signs too: no memo.
+                if !kind.signed() {
+                    let block = self.cur.unwrap_or(BlockId(0));
+                    self.sketch_memo = Some(SketchMemo { sketch, key: key.to_vec(), block, cells });
+                }
             }
             SketchKind::Nitro => {}
             SketchKind::Bloom => {
@@ -311,7 +314,7 @@ impl Builder<'_> {
 
     /// `amount`, negated when bit 31 of `h` is set: `(a ^ m) - m` with
     /// `m = 0 - (h >> 31)`.
-    fn signed(&mut self, h: Operand, amount: Operand) -> Operand {
+    pub(super) fn signed(&mut self, h: Operand, amount: Operand) -> Operand {
         let top = self.alu32(AluOp::Shr, h, Operand::Imm(31));
         let m = self.alu32(AluOp::Sub, Operand::Imm(0), top);
         let x = self.alu32(AluOp::Xor, amount, m);
@@ -378,7 +381,7 @@ impl Builder<'_> {
     pub(crate) fn sketch_read(&mut self, sketch: SketchId, key: &[Expr], insert: bool) -> Operand {
         let s = &self.hir.sketches[sketch.index()];
         let (kind, rows, cols) = (s.kind, s.rows, s.cols);
-        if self.target == Target::Enetstl {
+        if self.target == Target::Enetstl && !kind.signed() {
             return self.nfl_read(sketch, key, kind, rows, insert);
         }
         let res = self.new_var(VarKind::Scalar);
@@ -419,6 +422,7 @@ impl Builder<'_> {
                     self.push(Inst::Const { dst: res, value: 1 });
                 }
             }
+            _ if kind.signed() => self.median_query(p, &kh, rows, cols, res),
             _ => {
                 for i in 0..rows {
                     let h = self.row_hash(&kh, i);

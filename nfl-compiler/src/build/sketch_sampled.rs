@@ -3,7 +3,7 @@
 //! as docs/kfunc-lib.md gives them (the twin's `nitro.rs`).
 
 use super::Builder;
-use super::sketch::NITRO_POOL_LEN;
+use super::sketch::{KeyHash, NITRO_POOL_LEN};
 use crate::hir::{Expr, SketchId};
 use crate::ir::{AluOp, CmpOp, Call, Inst, Operand, Term, VarId, VarKind};
 
@@ -85,5 +85,58 @@ impl Builder<'_> {
         let next = self.alu32(AluOp::Add, idx, Operand::Imm(1));
         let next = self.alu32(AluOp::And, next, Operand::Imm(u64::from(NITRO_POOL_LEN - 1)));
         self.push(Inst::MemStore { ptr: st, off: 4, bytes: 4, src: next });
+    }
+
+    /// A count sketch's estimate (NitroSketch's too): the median of the
+    /// rows' signed counters, as the twin computes it, into `res`; a
+    /// negative estimate reads as 0. Signed values are compared as
+    /// unsigned after flipping their sign bit (`x ^ 2^31` keeps the order),
+    /// and sorted by a compare-exchange network.
+    pub(super) fn median_query(&mut self, p: VarId, kh: &KeyHash, rows: u32, cols: u32, res: VarId) {
+        const BIAS: u64 = 1 << 31;
+        let mut vals = Vec::new();
+        for i in 0..rows {
+            let h = self.row_hash(kh, i);
+            let (q, off) = self.cell(p, h, cols - 1, u64::from(i * cols) * 4);
+            let c = self.new_var(VarKind::Scalar);
+            self.push(Inst::MemLoad { dst: c, ptr: q, off, bytes: 4 });
+            let v = self.signed(h, Operand::Var(c));
+            let b = self.alu32(AluOp::Xor, v, Operand::Imm(BIAS));
+            let var = self.new_var(VarKind::Scalar);
+            self.assign(var, b);
+            vals.push(var);
+        }
+        let n = vals.len();
+        for pass in 0..n {
+            for j in 0..n - 1 - pass {
+                self.compare_exchange(vals[j], vals[j + 1]);
+            }
+        }
+        let m = if n % 2 == 1 {
+            Operand::Var(vals[n / 2])
+        } else {
+            let sum = self.alu(AluOp::Add, Operand::Var(vals[n / 2 - 1]), Operand::Var(vals[n / 2]), 64);
+            self.alu(AluOp::Shr, sum, Operand::Imm(1), 64)
+        };
+        let (positive, done) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Lt, m, Operand::Imm(BIAS), 64, done, positive);
+        self.switch_to(positive);
+        let est = self.alu(AluOp::Sub, m, Operand::Imm(BIAS), 64);
+        self.assign(res, est);
+        self.terminate(Term::Jump(done));
+        self.switch_to(done);
+    }
+
+    /// Order two variables: `a <= b` after.
+    fn compare_exchange(&mut self, a: VarId, b: VarId) {
+        let (swap, next) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Gt, Operand::Var(a), Operand::Var(b), 64, swap, next);
+        self.switch_to(swap);
+        let t = self.new_var(VarKind::Scalar);
+        self.push(Inst::Copy { dst: t, src: a });
+        self.push(Inst::Copy { dst: a, src: b });
+        self.push(Inst::Copy { dst: b, src: t });
+        self.terminate(Term::Jump(next));
+        self.switch_to(next);
     }
 }

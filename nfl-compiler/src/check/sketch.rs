@@ -324,13 +324,12 @@ impl<'a> Checker<'a> {
     pub(crate) fn sketch_read(&mut self, cx: &mut Cx, s: usize, name: &str, method: &ast::Ident, args: &[ast::Expr], span: Span) -> Option<hir::Expr> {
         let kind = self.sketches.get(s)?.kind;
         let (want, ty) = match kind {
-            SketchKind::CountMin | SketchKind::Topk => ("query", Ty::UInt(32)),
+            SketchKind::CountMin | SketchKind::Topk | SketchKind::CountSketch | SketchKind::Nitro => ("query", Ty::UInt(32)),
             SketchKind::Bloom if method.name == "insert" => ("insert", Ty::Bool),
             SketchKind::Bloom => ("contains", Ty::Bool),
-            SketchKind::CountSketch | SketchKind::Nitro | SketchKind::Hyperloglog => {
-                let what = if kind == SketchKind::Hyperloglog { "a HyperLogLog's estimate" } else { "a count sketch's estimate (a median of signed counters)" };
+            SketchKind::Hyperloglog => {
                 self.emit(
-                    Diagnostic::error("nfl::E0341", format!("{what} is read by the control plane, not per packet"), span, format!("`{}` here", method.name))
+                    Diagnostic::error("nfl::E0341", "a HyperLogLog's estimate is read by the control plane, not per packet", span, format!("`{}` here", method.name))
                         .with_help(format!("add to it here (`{name}.add()`) and read it with `nflc sketch query NF {name}`")),
                 );
                 return None;
