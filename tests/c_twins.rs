@@ -561,13 +561,10 @@ impl Four {
         (Four { progs }, routes)
     }
 
-    /// Run every program on every packet; the mismatches. Keeps the
-    /// verdict and output of the first program in `first`.
-    fn compare(
-        &self,
-        packets: &[(String, Vec<u8>)],
-        first: &mut Vec<(u32, Vec<u8>)>,
-    ) -> Vec<String> {
+    /// Run every program on every packet and require them to agree; the
+    /// verdict and output of the first program on each packet.
+    fn agree(&self, packets: &[(String, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
+        let mut first = Vec::new();
         let mut bad = Vec::new();
         for (name, p) in packets {
             let runs: Vec<_> = self
@@ -589,7 +586,13 @@ impl Four {
             }
             first.extend(runs.into_iter().next());
         }
-        bad
+        let shown: Vec<&String> = bad.iter().take(20).collect();
+        assert!(
+            bad.is_empty(),
+            "{} disagreements, first ones:\n{shown:#?}",
+            bad.len()
+        );
+        first
     }
 
     /// The hit and miss statistics agree.
@@ -614,6 +617,16 @@ impl Four {
             first.0, first.1
         );
     }
+}
+
+/// `packets`, the benchmark's packets, and each cut short `cuts` ways.
+fn with_common(mut packets: Vec<(String, Vec<u8>)>, cuts: usize) -> Vec<(String, Vec<u8>)> {
+    packets.extend(
+        bench_packets()
+            .into_iter()
+            .map(|(n, p, _)| (format!("common: {n}"), p)),
+    );
+    with_truncations(packets, cuts)
 }
 
 /// Packets plus every truncation of the first `truncated` of them.
@@ -662,21 +675,9 @@ fn firewall_twins_agree_with_nflc_specialized_and_not() {
             packets.push((format!("{name} frag {flags_frag:#06x}"), p));
         }
     }
-    packets.extend(
-        bench_packets()
-            .into_iter()
-            .map(|(n, p, _)| (format!("common: {n}"), p)),
-    );
-    let packets = with_truncations(packets, 5);
+    let packets = with_common(packets, 5);
 
-    let mut runs = Vec::new();
-    let bad = four.compare(&packets, &mut runs);
-    let shown: Vec<&String> = bad.iter().take(20).collect();
-    assert!(
-        bad.is_empty(),
-        "{} disagreements, first ones:\n{shown:#?}",
-        bad.len()
-    );
+    let runs = four.agree(&packets);
     let verdicts: Vec<u32> = runs.iter().map(|r| r.0).collect();
 
     // And with the reference: the timed and edge packets are whole,
@@ -775,21 +776,9 @@ fn router_twins_agree_with_nflc_specialized_and_not() {
         p[24..26].copy_from_slice(&check.to_be_bytes());
         packets.push((format!("checksum {check:#06x}"), p));
     }
-    packets.extend(
-        bench_packets()
-            .into_iter()
-            .map(|(n, p, _)| (format!("common: {n}"), p)),
-    );
-    let packets = with_truncations(packets, 2);
+    let packets = with_common(packets, 2);
 
-    let mut runs = Vec::new();
-    let bad = four.compare(&packets, &mut runs);
-    let shown: Vec<&String> = bad.iter().take(20).collect();
-    assert!(
-        bad.is_empty(),
-        "{} disagreements, first ones:\n{shown:#?}",
-        bad.len()
-    );
+    let runs = four.agree(&packets);
 
     // Forwarded packets with a valid checksum keep a valid one, and go
     // where the longest prefix says.
