@@ -29,6 +29,7 @@
  * add and the query.
  */
 #include "nf_std_parse.h"
+#include "nf_murmur3.h"
 
 #ifndef CM_ROWS
 #define CM_ROWS 4
@@ -50,24 +51,10 @@ struct {
 	__type(value, struct cm_counters);
 } talkers SEC(".maps");
 
-static __always_inline __u32 rotl32(__u32 x, int r)
-{
-	return (x << r) | (x >> (32 - r));
-}
-
 /* murmur3_x86_32 of one 4-byte block whose mixed form is `k`, seed `seed`. */
 static __always_inline __u32 murmur3_block(__u32 k, __u32 seed)
 {
-	__u32 h = seed ^ k;
-	h = rotl32(h, 13);
-	h = h * 5 + 0xe6546b64;
-	h ^= 4; /* the key length */
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return murmur3_final(murmur3_round(seed, k), 4);
 }
 
 SEC("xdp")
@@ -81,10 +68,7 @@ int countmin(struct xdp_md *ctx)
 	if (!h.ip4)
 		return XDP_PASS;
 
-	__u32 k = bpf_ntohl(h.ip4->saddr);
-	k *= 0xcc9e2d51;
-	k = rotl32(k, 15);
-	k *= 0x1b873593;
+	__u32 k = murmur3_mix(bpf_ntohl(h.ip4->saddr));
 
 	__u32 zero = 0;
 	struct cm_counters *cm = bpf_map_lookup_elem(&talkers, &zero);

@@ -39,6 +39,7 @@
  * and stored once.
  */
 #include "nf_std_parse.h"
+#include "nf_murmur3.h"
 
 #ifndef NS_ROWS
 #define NS_ROWS 4
@@ -88,35 +89,10 @@ struct {
 	__type(value, struct ns_pool);
 } flows_pool SEC(".maps");
 
-static __always_inline __u32 rotl32(__u32 x, int r)
-{
-	return (x << r) | (x >> (32 - r));
-}
-
-/* A key block mixed by c1, rotl 15, c2 (seed-independent). */
-static __always_inline __u32 murmur3_mix(__u32 k)
-{
-	k *= 0xcc9e2d51;
-	k = rotl32(k, 15);
-	return k * 0x1b873593;
-}
-
 /* murmur3_x86_32 of the two blocks mixed into k0 and k1, seed `seed`. */
 static __always_inline __u32 murmur3_2(__u32 k0, __u32 k1, __u32 seed)
 {
-	__u32 h = seed ^ k0;
-	h = rotl32(h, 13);
-	h = h * 5 + 0xe6546b64;
-	h ^= k1;
-	h = rotl32(h, 13);
-	h = h * 5 + 0xe6546b64;
-	h ^= 8; /* the key length */
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	return murmur3_final(murmur3_round(murmur3_round(seed, k0), k1), 8);
 }
 
 SEC("xdp")
