@@ -10,14 +10,16 @@
 //! an assertion fails, and the pair's namespace goes with it.
 
 use std::net::{SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nfl_runtime::netns::VethPair;
 use nfl_runtime::pins;
+
+mod common;
+
+use common::live::*;
 
 const FW: &str = r#"
 import std.net
@@ -89,153 +91,6 @@ tables:
       action: deny
 "#;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Wait for `child`, at most `limit`; kill it if it does not end.
-fn finish(child: Child, limit: Duration) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for nflc"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            panic!("nflc (pid {pid}) did not finish within {limit:?}");
-        }
-    }
-}
-
-/// `nflc ARGS` with extra environment; (exit code, stdout, stderr).
-fn nflc_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nflc"));
-    cmd.args(args).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = finish(cmd.spawn().expect("spawn nflc"), Duration::from_secs(60));
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
-
-fn nflc(args: &[&str]) -> (i32, String, String) {
-    nflc_env(args, &[])
-}
-
-/// `nflc ARGS` that must succeed; its stdout and stderr.
-fn ok(args: &[&str]) -> (String, String) {
-    let (code, out, err) = nflc(args);
-    assert_eq!(code, 0, "nflc {args:?} failed:\n{out}\n{err}");
-    (out, err)
-}
-
-/// `nflc ARGS` that must fail with `code` in a diagnostic with a help line.
-fn fails_with(args: &[&str], env: &[(&str, &str)], code: &str) -> String {
-    let (status, out, err) = nflc_env(args, env);
-    assert_eq!(status, 1, "nflc {args:?} should fail:\n{out}\n{err}");
-    assert!(err.contains(code) && err.contains("help:"), "nflc {args:?}: expected {code} with a help line:\n{err}");
-    err
-}
-
-/// A test network, the firewall's files, and the run: removed on drop.
-struct Setup {
-    pair: VethPair,
-    dir: tempfile::TempDir,
-    name: String,
-    child: Option<Child>,
-}
-
-impl Setup {
-    fn new(tag: &str) -> Setup {
-        Setup::with(tag, FW, FW_YAML)
-    }
-
-    /// Another program (and config) as `fw.nf` (`fw.yaml`).
-    fn with(tag: &str, nf: &str, yaml: &str) -> Setup {
-        let pair = VethPair::new().expect("veth pair");
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("fw.nf"), nf).expect("write fw.nf");
-        std::fs::write(dir.path().join("fw.yaml"), yaml).expect("write fw.yaml");
-        let name = format!("cp{}-{tag}", std::process::id());
-        Setup { pair, dir, name, child: None }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// `nflc run fw.nf --iface NS_IF` inside the pair's namespace.
-    fn start(&mut self, extra: &[&str]) {
-        let netns = format!("--net=/run/netns/{}", self.pair.netns);
-        let mut cmd = Command::new("nsenter");
-        cmd.arg(netns).arg(env!("CARGO_BIN_EXE_nflc")).arg("run").arg(self.file("fw.nf"));
-        cmd.args(["--iface", &self.pair.ns_if, "--name", &self.name, "--hook", "xdp"]).args(extra);
-        self.child = Some(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn nsenter nflc run"));
-        self.wait_attached();
-    }
-
-    fn wait_attached(&mut self) {
-        let start = Instant::now();
-        let pid = self.child.as_ref().map_or(0, Child::id);
-        while start.elapsed() < Duration::from_secs(60) {
-            let rec = nfl_runtime::record::read(&pins::run_dir(&self.name));
-            if rec.is_some_and(|r| r.pid == pid && r.prog_id.is_some() && r.config.is_some()) {
-                return;
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                let out = self.child.take().map(|c| finish(c, Duration::from_secs(5)));
-                panic!("nflc run exited with {status}: {}", out.map(|o| text(&o.stderr)).unwrap_or_default());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("nflc run did not attach within 60 s");
-    }
-
-    /// SIGTERM the run; its output.
-    fn stop(&mut self) -> Output {
-        let child = self.child.take().expect("running");
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        finish(child, Duration::from_secs(20))
-    }
-
-    fn host(&self) -> String {
-        self.pair.host_addr.to_string()
-    }
-
-    /// The program the run's link runs now.
-    fn prog_id(&self) -> Option<u32> {
-        nfl_runtime::stats::prog_stats(&self.name).map(|p| p.prog_id)
-    }
-}
-
-impl Drop for Setup {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let dir = pins::pin_dir(&self.name);
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let _ = std::fs::remove_file(e.path());
-        }
-        let _ = std::fs::remove_dir(&dir);
-        let _ = std::fs::remove_dir_all(pins::run_dir(&self.name));
-    }
-}
-
-/// `n` datagrams from the host end to `port` on the namespace end; how many
-/// a socket bound there received.
-fn udp(pair: &VethPair, port: u16, n: usize) -> usize {
-    let at = SocketAddrV4::new(pair.ns_addr, port);
-    let rx = pair.run_in_ns(move || UdpSocket::bind(at)).expect("namespace").expect("bind receiver");
-    rx.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
-    let tx = UdpSocket::bind(SocketAddrV4::new(pair.host_addr, 0)).expect("bind sender");
-    for _ in 0..n {
-        tx.send_to(b"control plane", at).expect("send");
-    }
-    let mut buf = [0u8; 64];
-    (0..n).take_while(|_| rx.recv(&mut buf).is_ok()).count()
-}
-
 /// One TCP connection attempt (one SYN within the timeout): whether the SYN
 /// got through (refused by the closed port) or was dropped (timed out).
 fn tcp_passes(pair: &VethPair, port: u16) -> bool {
@@ -280,20 +135,12 @@ fn took_ms(stderr: &str) -> f64 {
     stderr.rsplit(" in ").next().and_then(|t| t.trim().trim_end_matches("ms").trim().parse().ok()).unwrap_or(f64::NAN)
 }
 
-fn assert_gone(s: &Setup) {
-    for dir in [pins::pin_dir(&s.name), pins::run_dir(&s.name)] {
-        assert!(!dir.exists(), "{} is left", dir.display());
-    }
-    let link = s.pair.show_ns().expect("ip link");
-    assert!(!link.contains("prog/xdp"), "still attached:\n{link}");
-}
-
 #[test]
 fn tables_stats_state_and_reload_on_a_running_firewall() {
     if !nfl_runtime::require_kernel("tables_stats_state_and_reload_on_a_running_firewall") {
         return;
     }
-    let mut s = Setup::new("fw");
+    let mut s = Setup::with("fw", FW, FW_YAML);
     s.start(&[]);
     let name = s.name.clone();
     let mut h = [0u64; 4];
@@ -447,7 +294,7 @@ fn watch_reloads_when_the_config_changes() {
     if !nfl_runtime::require_kernel("watch_reloads_when_the_config_changes") {
         return;
     }
-    let mut s = Setup::new("watch");
+    let mut s = Setup::with("watch", FW, FW_YAML);
     s.start(&["--watch"]);
     assert_eq!(udp(&s.pair, 4444, 2), 2);
     let old = s.prog_id();
@@ -466,122 +313,5 @@ fn watch_reloads_when_the_config_changes() {
     assert!(out.status.success(), "{stderr}");
     let line = stderr.lines().find(|l| l.contains("from the file change to the new program attached")).unwrap_or_else(|| panic!("{stderr}"));
     eprintln!("watch: {line}");
-    assert_gone(&s);
-}
-
-const SKETCHES: &str = r#"
-import std.net
-
-sketch talkers: topk(k = 5, eps = 0.01, delta = 0.01) keyed ipv4.src
-sketch ports: bloom(items = 1000, fp = 0.001) keyed udp.dst_port
-sketch sources: hyperloglog(p = 12) keyed ipv4.src
-
-control watch(xdp) {
-    if !ipv4.valid { pass }
-    talkers.add()
-    sources.add()
-    if udp.valid { ports.add() }
-    pass
-}
-"#;
-
-#[test]
-fn sketch_query_reads_what_the_traffic_wrote() {
-    if !nfl_runtime::require_kernel("sketch_query_reads_what_the_traffic_wrote") {
-        return;
-    }
-    let mut s = Setup::with("sk", SKETCHES, "{}");
-    s.start(&[]);
-    let (name, host) = (s.name.clone(), s.host());
-    assert_eq!(udp(&s.pair, 80, 25), 25);
-    assert_eq!(udp(&s.pair, 81, 5), 5);
-    let (out, _) = ok(&["sketch", "query", &name, "talkers", &host]);
-    assert!(out.contains("estimate 30 "), "every datagram from the host counted once:\n{out}");
-    let (out, _) = ok(&["sketch", "query", &name, "talkers", "198.19.255.254"]);
-    assert!(out.contains("estimate 0 "), "a silent address:\n{out}");
-    let (out, _) = ok(&["sketch", "top", &name, "talkers"]);
-    assert!(out.contains(&format!("   1  {host}")) && out.lines().count() == 2, "one talker, the host, with its 30 datagrams:\n{out}");
-    assert!(out.trim_end().ends_with(" 30"), "{out}");
-    fails_with(&["sketch", "top", &name, "ports"], &[], "E0822");
-    let (out, _) = ok(&["sketch", "query", &name, "ports", "80"]);
-    assert!(out.contains("maybe present"), "{out}");
-    let (out, _) = ok(&["sketch", "query", &name, "ports", "9999"]);
-    assert!(out.contains("absent"), "{out}");
-    let (out, _) = ok(&["sketch", "query", &name, "sources"]);
-    assert!(out.contains("cardinality 1 distinct"), "{out}");
-    let err = fails_with(&["sketch", "query", &name, "talker", &host], &[], "E0836");
-    assert!(err.contains("did you mean `talkers`?"), "{err}");
-    fails_with(&["sketch", "query", &name, "talkers"], &[], "E0822");
-    fails_with(&["sketch", "query", &name, "ports", "70000"], &[], "E0822");
-    let out = s.stop();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_gone(&s);
-}
-
-const QUEUES: &str = r#"
-import std.net
-
-queue arrivals: fifo(size = 64) of u16
-queue lowest: pqueue(size = 64) of u16
-queue later: wheel(slots = 64, tick = 1ms, size = 256) of u16
-
-// Every UDP datagram's destination port, into each queue (a port as the
-// rank, and as the wheel's due time in ms).
-control queues(xdp) {
-    if !udp.valid { pass }
-    arrivals.push(udp.dst_port)
-    lowest.push(udp.dst_port as u64, udp.dst_port)
-    later.push((udp.dst_port as u64) * 1_000_000, udp.dst_port)
-    pass
-}
-"#;
-
-#[test]
-fn queue_peek_shows_what_the_traffic_pushed() {
-    if !nfl_runtime::require_kernel("queue_peek_shows_what_the_traffic_pushed") {
-        return;
-    }
-    let mut s = Setup::with("q", QUEUES, "{}");
-    s.start(&[]);
-    let name = s.name.clone();
-    let (out, _) = ok(&["queue", "peek", &name, "lowest"]);
-    assert!(out.contains("lowest: 0 of 64 element(s)") && out.contains("(empty)"), "{out}");
-    for port in [5003, 5001, 5002, 5001] {
-        assert_eq!(udp(&s.pair, port, 1), 1);
-    }
-    let (out, _) = ok(&["queue", "peek", &name, "arrivals"]);
-    assert!(out.contains("   1  value 5003\n") && out.lines().count() == 2, "the fifo's head is the first port:\n{out}");
-    let (out, _) = ok(&["queue", "peek", &name, "lowest"]);
-    assert!(out.contains("lowest: 4 of 64 element(s)") && out.contains("   1  rank 5001  value 5001\n"), "{out}");
-    let (out, _) = ok(&["queue", "peek", &name, "lowest", "-n", "9"]);
-    let ranks: Vec<&str> = out.lines().skip(1).filter_map(|l| l.split("rank ").nth(1)?.split(' ').next()).collect();
-    assert_eq!(ranks, ["5001", "5001", "5002", "5003"], "{out}");
-    // The first push set the wheel's clock at tick 5003; earlier ticks count as due then.
-    let (out, _) = ok(&["queue", "peek", &name, "later", "-n", "4"]);
-    assert!(out.contains("later: 4 of 256 element(s), clock at tick 5003"), "{out}");
-    let values: Vec<&str> = out.lines().skip(1).filter_map(|l| l.split("value ").nth(1)).collect();
-    assert_eq!(values, ["5003", "5001", "5002", "5001"], "oldest first in the due slot:\n{out}");
-    assert!(out.contains("due at tick 5003 (5003000000 ns)"), "{out}");
-    // Peeking takes nothing: the same head again.
-    let (again, _) = ok(&["queue", "peek", &name, "arrivals"]);
-    assert!(again.contains("   1  value 5003\n"), "{again}");
-    let err = fails_with(&["queue", "peek", &name, "lowst"], &[], "E0838");
-    assert!(err.contains("did you mean `lowest`?"), "{err}");
-    fails_with(&["queue", "peek", &name, "arrivals", "-n", "2"], &[], "E0822");
-    fails_with(&["queue", "peek", &format!("{name}-none"), "lowest"], &[], "E0807");
-    let out = s.stop();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_gone(&s);
-
-    // The stock profile keeps the pqueue in a kernel rbtree: not readable.
-    let mut s = Setup::with("qs", QUEUES, "{}");
-    s.start(&["--target", "stock"]);
-    assert_eq!(udp(&s.pair, 5001, 1), 1);
-    let err = fails_with(&["queue", "peek", &s.name, "lowest"], &[], "E0837");
-    assert!(err.contains("stock") && err.contains("--target helpers"), "{err}");
-    let (out, _) = ok(&["queue", "peek", &s.name, "arrivals"]);
-    assert!(out.contains("value 5001"), "a fifo reads the same in every profile:\n{out}");
-    let out = s.stop();
-    assert!(out.status.success(), "{}", text(&out.stderr));
     assert_gone(&s);
 }

@@ -8,11 +8,14 @@
 use std::net::{SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nfl_runtime::netns::VethPair;
 use nfl_runtime::pins;
+
+mod common;
+
+use common::live::{finish, text};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,28 +27,8 @@ fn nflc() -> Command {
     cmd
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
-}
-
-/// Wait for `child` to exit, at most `limit`; kill it if it does not.
-fn finish(child: Child, limit: Duration) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for nflc"),
-        Err(_) => {
-            signal(pid, "-KILL");
-            panic!("nflc (pid {pid}) did not finish within {limit:?}");
-        }
-    }
 }
 
 /// A running `nflc run`, killed on drop; its run's pins and record go too.

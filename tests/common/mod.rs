@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod live;
+
 use nfl_compiler::driver::{self, Build, Checked, Failed};
 use nfl_compiler::frontend::ModuleLoader;
 
