@@ -45,6 +45,29 @@ fn verifier_accepts_every_ok_program_and_example() {
     assert!(failures.is_empty(), "the verifier rejected:\n{}", failures.join("\n"));
 }
 
+/// Every example (queues included) also loads when built for the `stock`
+/// profile, the kernel's own kfuncs.
+#[test]
+fn every_example_loads_for_the_stock_profile() {
+    if !nfl_runtime::require_kernel("every_example_loads_for_the_stock_profile") {
+        return;
+    }
+    let mut failures = Vec::new();
+    for path in nf_files("examples") {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let yaml = path.with_extension("yaml");
+        let yaml_text = yaml.is_file().then(|| std::fs::read_to_string(&yaml).expect("read config"));
+        let config = yaml_text.as_deref().map(|t| (yaml.to_str().unwrap_or("config"), t));
+        let build = nfl_compiler::driver::build_for(&display_name(&path), &text, &mut DirLoader(root().join("examples")), config, nfl_compiler::target::Target::Stock)
+            .unwrap_or_else(|_| panic!("{} builds for stock", display_name(&path)));
+        match nfl_runtime::load(&build.object, Some(&build.checked.hir.name)) {
+            Ok(prog) => eprintln!("stock {:<32} {:>5} processed", display_name(&path), prog.verified_insns().unwrap_or(0)),
+            Err(e) => failures.push(format!("{}: {e}", display_name(&path))),
+        }
+    }
+    assert!(failures.is_empty(), "the verifier rejected under stock:\n{}", failures.join("\n"));
+}
+
 #[test]
 fn example_packet_tests_pass() {
     if !nfl_runtime::require_kernel("example_packet_tests_pass") {

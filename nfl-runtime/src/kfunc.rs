@@ -33,12 +33,21 @@ const CALL: u8 = 0x85;
 /// Why an object's kfunc calls could not be prepared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KfuncError {
-    #[error("the running kernel lacks kfunc `{0}` (not a FUNC in {VMLINUX_BTF})")]
+    #[error("the running kernel lacks kfunc `{0}` (not a FUNC in {VMLINUX_BTF}){note}", note = module_note(.0))]
     Missing(String),
     #[error("cannot read kernel BTF: {0}")]
     KernelBtf(String),
     #[error("kfunc relocations: {0}")]
     Object(String),
+}
+
+/// kfunc-lib's kfuncs (`nfl_*`) live in its module, not in vmlinux.
+fn module_note(kfunc: &str) -> &'static str {
+    if kfunc.starts_with("nfl_") {
+        "; it is one of kfunc-lib's (the `enetstl` target), which need the nfl_kfuncs module loaded; build with `--target stock` or `helpers` for this kernel"
+    } else {
+        ""
+    }
 }
 
 /// One BTF type, as far as we need it.

@@ -295,7 +295,7 @@ fn an_enetstl_object_names_the_missing_module_kfunc() {
         .unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)));
     let Err(e) = nfl_runtime::load(&build.object, None) else { panic!("an object calling nfl_cm_add loaded without the module") };
     let text = format!("{e}");
-    assert!(text.contains("nfl_cm_add"), "{text}");
+    assert!(text.contains("nfl_cm_add") && text.contains("nfl_kfuncs module"), "{text}");
     use miette::Diagnostic;
     assert_eq!(e.code().map(|c| c.to_string()).as_deref(), Some("nfl::E0908"), "{text}");
 }
