@@ -43,26 +43,48 @@ fn require_tool(name: &str) -> bool {
     false
 }
 
-#[test]
-fn bpftool_loads_static_filter() {
-    if !nfl_runtime::require_kernel("bpftool_loads_static_filter") || !require_tool("bpftool") {
-        return;
-    }
+/// `bpftool prog load OBJ PIN type xdp`; what `bpftool prog show` says.
+fn bpftool_load(obj: &Path, tag: &str) -> String {
     let bpffs = nfl_runtime::ensure_bpffs().expect("bpffs");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let obj = write_object(dir.path(), "static_filter");
-    let pin = Pin(bpffs.join(format!("nfl-test-loader-{}", std::process::id())));
+    let pin = Pin(bpffs.join(format!("nfl-test-loader-{tag}-{}", std::process::id())));
     let out = Command::new("bpftool")
         .args(["prog", "load"])
-        .arg(&obj)
+        .arg(obj)
         .arg(&pin.0)
         .args(["type", "xdp"])
         .output()
         .expect("run bpftool");
     assert!(out.status.success(), "bpftool prog load failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let show = Command::new("bpftool").args(["prog", "show", "pinned"]).arg(&pin.0).output().expect("bpftool show");
-    let text = String::from_utf8_lossy(&show.stdout);
+    String::from_utf8_lossy(&show.stdout).into_owned()
+}
+
+#[test]
+fn bpftool_loads_static_filter() {
+    if !nfl_runtime::require_kernel("bpftool_loads_static_filter") || !require_tool("bpftool") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = bpftool_load(&write_object(dir.path(), "static_filter"), "sf");
     assert!(text.contains("xdp") && text.contains("static_filter"), "unexpected: {text}");
+}
+
+/// A stock-profile object, with kfunc calls as `.ksyms` externs and the
+/// rbtree's BTF, loads with libbpf as it is: libbpf resolves the kfuncs.
+#[test]
+fn bpftool_loads_the_stock_scheduler_with_its_kfuncs() {
+    if !nfl_runtime::require_kernel("bpftool_loads_the_stock_scheduler_with_its_kfuncs") || !require_tool("bpftool") {
+        return;
+    }
+    let path = root().join("examples/scheduler.nf");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let build = nfl_compiler::driver::build_for("scheduler.nf", &text, &mut DirLoader(root().join("examples")), None, nfl_compiler::target::Target::Stock)
+        .unwrap_or_else(|_| panic!("scheduler builds for stock"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let obj = dir.path().join("scheduler.o");
+    std::fs::write(&obj, &build.object).expect("write object");
+    let shown = bpftool_load(&obj, "sched");
+    assert!(shown.contains("scheduler"), "unexpected: {shown}");
 }
 
 #[test]
