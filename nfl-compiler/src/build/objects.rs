@@ -109,7 +109,7 @@ impl Builder<'_> {
         let absent: BlockId = match value {
             Optional::MapGet { map, key } => {
                 let m = self.state_maps[map.index()];
-                let buf = self.state_key(*map, key);
+                let buf = self.state_key_of(key);
                 let (p, miss) = self.lookup(m, buf);
                 self.check_live(*map, p, miss);
                 let bytes = crate::table::slot_bytes(self.hir.maps[map.index()].value.width());

@@ -132,10 +132,6 @@ impl Builder<'_> {
     }
 
     /// Write a state map key into a fresh buffer.
-    pub(crate) fn state_key(&mut self, _map: StateMapId, key: &[Expr]) -> BufId {
-        self.state_key_of(key)
-    }
-
     /// Write key values (laid out by their types) into a fresh buffer.
     pub(crate) fn state_key_of(&mut self, key: &[Expr]) -> BufId {
         let tys: Vec<Ty> = key.iter().map(|e| e.ty).collect();
@@ -171,7 +167,7 @@ impl Builder<'_> {
     /// `M[k]` (`contains` = false) or `M.contains(k)` as a value.
     pub(crate) fn map_read(&mut self, map: StateMapId, key: &[Expr], contains: bool) -> Operand {
         let m = self.state_maps[map.index()];
-        let buf = self.state_key(map, key);
+        let buf = self.state_key_of(key);
         let dst = self.new_var(VarKind::Scalar);
         let (p, miss) = self.lookup(m, buf);
         self.check_live(map, p, miss);
@@ -193,7 +189,7 @@ impl Builder<'_> {
     pub(crate) fn map_set(&mut self, map: StateMapId, key: &[Expr], value: &Expr) {
         let m = self.state_maps[map.index()];
         let v = self.value(value, None);
-        let buf = self.state_key(map, key);
+        let buf = self.state_key_of(key);
         let idle = self.idle_ns(map).is_some();
         let val = self.new_buf(if idle { 16 } else { 8 });
         self.push(Inst::BufStore { buf: val, off: 0, bytes: 8, src: v });
@@ -207,7 +203,7 @@ impl Builder<'_> {
 
     pub(crate) fn map_remove(&mut self, map: StateMapId, key: &[Expr]) {
         let m = self.state_maps[map.index()];
-        let buf = self.state_key(map, key);
+        let buf = self.state_key_of(key);
         self.push(Inst::Call { dst: None, call: Call::MapDelete { map: m, key: buf } });
     }
 }
