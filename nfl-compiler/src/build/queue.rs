@@ -176,14 +176,7 @@ impl Builder<'_> {
     /// (never, for an array map).
     pub(crate) fn lock_value(&mut self, q: QueueId) -> (VarId, BlockId) {
         let map = self.queue_maps[q.index()];
-        let key = self.new_buf(4);
-        self.push(Inst::BufStore {
-            buf: key,
-            off: 0,
-            bytes: 4,
-            src: Operand::Imm(0),
-        });
-        let (p, miss) = self.lookup(map, key);
+        let (p, miss) = self.lookup_first(map);
         self.push(Inst::Kcall {
             dst: None,
             call: Kcall::SpinLock,

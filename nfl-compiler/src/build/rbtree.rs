@@ -95,14 +95,7 @@ impl Builder<'_> {
     ) {
         let size = self.hir.queues[q.index()].size;
         let map = self.queue_maps[q.index()];
-        let key = self.new_buf(4);
-        self.push(Inst::BufStore {
-            buf: key,
-            off: 0,
-            bytes: 4,
-            src: Operand::Imm(0),
-        });
-        let (p, miss) = self.lookup(map, key);
+        let (p, miss) = self.lookup_first(map);
         let fresh = self.kcall(Kcall::ObjNew, vec![]);
         let node = self.non_null(fresh, join);
         self.store(node, 0, 8, rank);

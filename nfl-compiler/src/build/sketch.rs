@@ -187,9 +187,7 @@ impl Builder<'_> {
     /// has its entry) but the verifier wants the test: it passes the
     /// packet, and code after the lookup stays in one block.
     pub(super) fn first_value(&mut self, map: MapId) -> VarId {
-        let key = self.new_buf(4);
-        self.push(Inst::BufStore { buf: key, off: 0, bytes: 4, src: Operand::Imm(0) });
-        let (p, miss) = self.lookup(map, key);
+        let (p, miss) = self.lookup_first(map);
         let here = self.cur;
         self.switch_to(miss);
         let pass = super::verdict_code(self.hir.hook, nfl_syntax::ast::VerdictKind::Pass);

@@ -19,8 +19,7 @@ impl Builder<'_> {
         let join = self.new_block();
         self.terminate(Term::Jump(join));
         self.switch_to(miss);
-        let zero = self.new_buf(4);
-        self.push(Inst::BufStore { buf: zero, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let zero = self.zero_buf();
         self.push(Inst::Call { dst: None, call: Call::MapUpdate { map, key: buf, value: zero, flags: NOEXIST } });
         self.terminate(Term::Jump(join));
         self.switch_to(join);

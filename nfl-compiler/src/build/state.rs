@@ -44,6 +44,19 @@ impl Builder<'_> {
         BufId(self.func.bufs.len() as u32 - 1)
     }
 
+    /// A 4-byte stack buffer holding 0: key 0 of an array, or a zero value.
+    pub(crate) fn zero_buf(&mut self) -> BufId {
+        let buf = self.new_buf(4);
+        self.push(Inst::BufStore { buf, off: 0, bytes: 4, src: Operand::Imm(0) });
+        buf
+    }
+
+    /// Entry 0 of an array map and the lookup's (never taken) null branch.
+    pub(crate) fn lookup_first(&mut self, map: MapId) -> (VarId, crate::ir::BlockId) {
+        let key = self.zero_buf();
+        self.lookup(map, key)
+    }
+
     /// Zero the bytes of `buf` outside `covered` (sorted `(off, bytes)`), with
     /// naturally aligned stores, so a helper may read the whole buffer.
     pub(crate) fn fill_gaps(&mut self, buf: BufId, size: u32, covered: &[(u32, u32)]) {

@@ -316,8 +316,7 @@ impl Builder<'_> {
         let value_size = self.hir.tables[table.index()].layout.value_size;
         let n = keys.len() as u32;
         let stride = 8 + 8 * n;
-        let zero = self.new_buf(4);
-        self.push(Inst::BufStore { buf: zero, off: 0, bytes: 4, src: Operand::Imm(0) });
+        let zero = self.zero_buf();
         let (best, no_best) = self.lookup(scratch, zero);
         self.push(Inst::MemStore { ptr: best, off: 0, bytes: 4, src: Operand::Imm(0) });
         let (mp, no_masks) = self.lookup(masks_map, zero);
