@@ -52,8 +52,12 @@ fn sketch_query_reads_what_the_traffic_wrote() {
     assert!(err.contains("did you mean `talkers`?"), "{err}");
     fails_with(&["sketch", "query", &name, "talkers"], &[], "E0822");
     fails_with(&["sketch", "query", &name, "ports", "70000"], &[], "E0822");
+    // The live view ticks once a second; let it tick at least once.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
     let out = s.stop();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let live = text(&out.stdout);
+    assert!(live.contains(&format!("top talkers: {host} 30")), "the live view shows the top talker:\n{live}");
     assert_gone(&s);
 }
 
