@@ -68,6 +68,15 @@ impl SketchKind {
     }
 }
 
+/// The power of two at least `x` and `min`; sizes beyond 2^62 read as 2^62
+/// (every caller refuses them as too big).
+fn pow2_at_least(x: f64, min: u64) -> u64 {
+    if x.is_nan() || x >= (1u64 << 62) as f64 {
+        return 1 << 62;
+    }
+    (x.ceil() as u64).max(min).next_power_of_two()
+}
+
 fn sizing_error(o: &ast::ObjectDecl, msg: String, label: String, help: &str) -> Diagnostic {
     Diagnostic::error("nfl::E0340", msg, o.span, label).with_help(help.to_string())
 }
@@ -211,7 +220,7 @@ impl<'a> Checker<'a> {
                     SketchKind::CountSketch | SketchKind::Nitro => 3.0 / (e * e),
                     _ => std::f64::consts::E / e,
                 };
-                (want.ceil() as u64).max(2).next_power_of_two()
+                pow2_at_least(want, 2)
             }),
         };
         let given = |names: [&str; 2]| o.args.iter().any(|a| names.contains(&a.name.name.as_str()));
@@ -220,8 +229,9 @@ impl<'a> Checker<'a> {
             self.emit(sizing_error(o, format!("size the {c} by error bounds or by shape"), "no size".into(), &format!("`{c}(eps = 0.001, delta = 0.01)` or `{c}(rows = 4, cols = 2048)`")));
         }
         let (rows, cols) = (rows?, cols?);
-        if rows * cols > MAX_CELLS {
-            self.emit(sizing_error(o, format!("the sketch needs {rows} × {cols} counters, more than {MAX_CELLS}"), format!("{} MiB", (rows * cols * 4) >> 20), "loosen `eps` or give fewer rows: one sketch lives in one map value of at most 4 MiB"));
+        let cells = rows.saturating_mul(cols);
+        if cells > MAX_CELLS {
+            self.emit(sizing_error(o, format!("the sketch needs {rows} × {cols} counters, more than {MAX_CELLS}"), format!("{} MiB", cells.saturating_mul(4) >> 20), "loosen `eps` or give fewer rows: one sketch lives in one map value of at most 4 MiB"));
             return None;
         }
         Some((rows as u32, cols as u32))
@@ -238,7 +248,7 @@ impl<'a> Checker<'a> {
             }
             None if o.args.iter().any(|a| a.name.name == "bits") => return None,
             None => match (self.named_const(o, "items", false), self.named_fraction(o, "fp")) {
-                (Some(n), Some(p)) if n >= 1 => Some(((n as f64 * -p.ln() / std::f64::consts::LN_2.powi(2)).ceil() as u64).max(32).next_power_of_two()),
+                (Some(n), Some(p)) if n >= 1 => Some(pow2_at_least(n as f64 * -p.ln() / std::f64::consts::LN_2.powi(2), 32)),
                 _ => None,
             },
         };
@@ -252,7 +262,11 @@ impl<'a> Checker<'a> {
             return None;
         }
         let hashes = match (self.named_const(o, "hashes", false), items) {
-            (Some(h), _) => h,
+            (Some(h), _) if (1..=MAX_ROWS).contains(&h) => h,
+            (Some(h), _) => {
+                self.emit(sizing_error(o, format!("a Bloom filter has 1 to {MAX_ROWS} hashes"), format!("hashes = {h}"), "each hash sets one bit per key; about bits/items × ln 2 is best"));
+                return None;
+            }
             (None, Some(n)) if n >= 1 => ((bits as f64 / n as f64) * std::f64::consts::LN_2).round() as u64,
             _ => 7,
         };
