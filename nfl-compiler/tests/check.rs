@@ -342,3 +342,35 @@ proptest::proptest! {
         let _ = check_all(&sources, &modules);
     }
 }
+
+/// A sketch argument value: small and huge integers, fractions down to the
+/// 18 digits a decimal literal may have.
+fn sketch_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u64..40).prop_map(|v| v.to_string()),
+        any::<u64>().prop_map(|v| v.to_string()),
+        (0u32..19, 0u64..1_000_000).prop_map(|(zeros, d)| format!("0.{}{d}", "0".repeat(zeros as usize))),
+        Just("1.0".to_string()),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+    /// Any sizing of any sketch, through the whole compiler (check, build,
+    /// schema, object): a diagnostic or an object, never a panic.
+    #[test]
+    fn any_sketch_sizing_compiles_or_is_refused(
+        kind in proptest::sample::select(vec!["count_min", "count_sketch", "nitro", "topk", "bloom", "hyperloglog"]),
+        args in proptest::collection::vec((proptest::sample::select(vec!["eps", "delta", "rows", "cols", "k", "candidates", "p", "items", "fp", "bits", "hashes", "size"]), sketch_value()), 0..4),
+        per in proptest::bool::ANY,
+    ) {
+        let args: Vec<String> = args.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+        let per = if per { " per ipv4.dst" } else { "" };
+        let text = format!(
+            "import std.net\nsketch s: {kind}({}) keyed ipv4.src{per}\ncontrol c(xdp) {{ if ipv4.valid {{ s.add() }} pass }}\n",
+            args.join(", ")
+        );
+        let _ = nfl_compiler::driver::build("sizing.nf", &text, &mut NoModules);
+    }
+}
