@@ -374,3 +374,37 @@ proptest::proptest! {
         let _ = nfl_compiler::driver::build("sizing.nf", &text, &mut NoModules);
     }
 }
+
+/// A queue argument value: what a sketch takes, and durations.
+fn queue_value() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        sketch_value(),
+        ((0u64..100), proptest::sample::select(vec!["ns", "us", "ms", "s"])).prop_map(|(n, u)| format!("{n}{u}")),
+        (any::<u64>(), proptest::sample::select(vec!["ns", "us", "ms", "s"])).prop_map(|(n, u)| format!("{n}{u}")),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// Any sizing of any queue, under every target, through the whole
+    /// compiler: a diagnostic or an object, never a panic.
+    #[test]
+    fn any_queue_sizing_compiles_or_is_refused(
+        kind in proptest::sample::select(vec!["fifo", "pqueue", "wheel"]),
+        args in proptest::collection::vec((proptest::sample::select(vec!["size", "slots", "tick"]), queue_value()), 0..4),
+        elem in proptest::sample::select(vec!["u8", "u16", "u32", "u64"]),
+        target in proptest::sample::select(nfl_compiler::target::Target::ALL.to_vec()),
+    ) {
+        let args: Vec<String> = args.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+        let push = match kind {
+            "fifo" => "q.push(1)",
+            _ => "q.push(5, 1)",
+        };
+        let text = format!(
+            "import std.net\nqueue q: {kind}({}) of {elem}\ncontrol c(xdp) {{ {push}\n pass }}\n",
+            args.join(", ")
+        );
+        let _ = nfl_compiler::driver::build_for("queue.nf", &text, &mut NoModules, None, target);
+    }
+}
