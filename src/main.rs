@@ -41,9 +41,9 @@ pub enum Emit {
 #[derive(clap::Args, Debug)]
 pub struct TargetArg {
     /// Capability profile: helpers (pure eBPF, any kernel with spin
-    /// locks), stock (the kernel's rbtree kfuncs), enetstl (kfunc-lib
-    /// module; queues use the stock lowering), or auto (probe the
-    /// running kernel).
+    /// locks), stock (the kernel's rbtree kfuncs), enetstl (sketches call
+    /// the kfunc-lib module's kfuncs; queues use the stock lowering), or
+    /// auto (probe the running kernel).
     #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
     pub target: String,
 }
@@ -223,14 +223,16 @@ pub enum StateOp {
 #[derive(Subcommand, Debug)]
 pub enum SketchOp {
     /// A sketch's answer for a key: a count-min or count-sketch estimate,
-    /// Bloom membership, or a HyperLogLog's distinct count (no key).
+    /// Bloom membership, or a HyperLogLog's distinct count (no key, or the
+    /// `per` key of one kept per key).
     Query {
         name: String,
         sketch: String,
-        /// The key values, in the order of the sketch's `keyed` (IPv4, MAC or integer).
+        /// The key values, in the order of the sketch's `keyed` (or `per`): IPv4, MAC or integer.
         key: Vec<String>,
     },
-    /// A top-k sketch's heaviest keys with their count-min estimates.
+    /// A top-k sketch's heaviest keys with their count-min estimates, or a
+    /// keyed HyperLogLog's keys by distinct count.
     Top {
         name: String,
         sketch: String,
