@@ -364,21 +364,20 @@ fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     (is_flags, read)
 }
 
-/// Thread flag tests: where a flag word's value is a known constant at the
-/// end of a block (it is, on every path out of the parser) and a successor
-/// is an empty block that only tests that word, jump straight to the side
-/// the test would take, with no code copied. The flags are exact on every
-/// parser exit whose path is not shared (reject edges, ICMP, non-first
-/// fragments); where paths merge first (TCP after IPv4 or IPv6) they are
-/// not, and the tests stay.
+/// Thread flag tests: where the bits a successor tests are known at the
+/// end of a block and that successor is an empty block that only tests the
+/// flag word, jump straight to the side the test would take, with no code
+/// copied. Bits are tracked one by one (known mask, value): where paths
+/// merge (TCP after IPv4 or IPv6) the bits they agree on stay known, so
+/// `ipv4.valid` after a join of IPv4 paths is still decided.
 pub fn thread_flag_tests(func: &mut Function) {
     let (is_flags, _) = flag_vars(func);
     let flags: Vec<VarId> = (0..func.vars.len() as u32).map(VarId).filter(|v| is_flags[v.index()]).collect();
     if flags.is_empty() {
         return;
     }
-    // Known value of each flag word at the end of each block (`None`:
-    // unknown), forward in reverse post-order (loops start unknown).
+    // Known bits `(mask, value)` of each flag word at the end of each
+    // block, forward in reverse post-order (loops start unknown).
     let order = func.reverse_postorder();
     let mut preds: Vec<Vec<BlockId>> = vec![Vec::new(); func.blocks.len()];
     for &b in &order {
@@ -386,27 +385,38 @@ pub fn thread_flag_tests(func: &mut Function) {
             preds[s.index()].push(b);
         }
     }
-    let mut out: Vec<Option<Vec<Option<u64>>>> = vec![None; func.blocks.len()];
+    const UNKNOWN: (u64, u64) = (0, 0);
+    let mut out: Vec<Option<Vec<(u64, u64)>>> = vec![None; func.blocks.len()];
     for &b in &order {
         // A predecessor not seen yet is a loop's back edge: know nothing.
         let back_edge = preds[b.index()].iter().any(|p| out[p.index()].is_none());
-        let mut state: Vec<Option<u64>> = if b == func.entry || back_edge {
-            vec![None; flags.len()]
+        let mut state: Vec<(u64, u64)> = if b == func.entry || back_edge {
+            vec![UNKNOWN; flags.len()]
         } else {
             let mut it = preds[b.index()].iter().filter_map(|p| out[p.index()].as_ref());
-            let first = it.next().cloned().unwrap_or_else(|| vec![None; flags.len()]);
-            it.fold(first, |acc, o| acc.iter().zip(o).map(|(a, b)| if a == b { *a } else { None }).collect())
+            let first = it.next().cloned().unwrap_or_else(|| vec![UNKNOWN; flags.len()]);
+            // A bit stays known where every path knows it, with one value.
+            it.fold(first, |acc, o| {
+                acc.iter()
+                    .zip(o)
+                    .map(|(&(ma, va), &(mb, vb))| {
+                        let mask = ma & mb & !(va ^ vb);
+                        (mask, va & mask)
+                    })
+                    .collect()
+            })
         };
         for inst in &func.block(b).insts {
             match *inst {
                 Inst::Const { dst, value } => {
                     if let Some(i) = flags.iter().position(|f| *f == dst) {
-                        state[i] = Some(value);
+                        state[i] = (u64::MAX, value);
                     }
                 }
                 Inst::Alu { op: crate::ir::AluOp::Or, dst, rhs: Operand::Imm(m), .. } => {
                     if let Some(i) = flags.iter().position(|f| *f == dst) {
-                        state[i] = state[i].map(|v| v | m);
+                        let (mask, value) = state[i];
+                        state[i] = (mask | m, value | m);
                     }
                 }
                 _ => {}
@@ -415,15 +425,24 @@ pub fn thread_flag_tests(func: &mut Function) {
         out[b.index()] = Some(state);
     }
     // Retarget edges into empty flag tests whose outcome is known.
-    let decide = |func: &Function, state: &[Option<u64>], mut b: BlockId| {
+    let decide = |func: &Function, state: &[(u64, u64)], mut b: BlockId| {
         for _ in 0..func.blocks.len() {
             let block = func.block(b);
             let Term::Branch { op: CmpOp::Set, lhs, rhs: Operand::Imm(m), then_bb, else_bb, .. } = block.term else {
                 break;
             };
-            let known = flags.iter().position(|f| *f == lhs).and_then(|i| state[i]);
-            match (block.insts.is_empty(), known) {
-                (true, Some(v)) => b = if v & m != 0 { then_bb } else { else_bb },
+            let Some(&(mask, value)) = flags.iter().position(|f| *f == lhs).map(|i| &state[i]) else { break };
+            // `lhs & m != 0`: true when one tested bit is known set, false
+            // when every tested bit is known clear.
+            let outcome = if value & m & mask != 0 {
+                Some(true)
+            } else if m & mask == m {
+                Some(false)
+            } else {
+                None
+            };
+            match (block.insts.is_empty(), outcome) {
+                (true, Some(taken)) => b = if taken { then_bb } else { else_bb },
                 _ => break,
             }
         }
