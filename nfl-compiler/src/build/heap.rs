@@ -63,18 +63,7 @@ impl Builder<'_> {
         let (size, mask, levels) = self.heap_shape(q);
         let rank = self.to_var(rank);
         let (p, miss) = self.lock_value(q);
-        let n = self.load(p, COUNT_OFF, 4);
-        let (full, go) = (self.new_block(), self.new_block());
-        self.branch(
-            CmpOp::Ge,
-            Operand::Var(n),
-            Operand::Imm(u64::from(size)),
-            64,
-            full,
-            go,
-        );
-        self.switch_to(full);
-        self.unlock(p);
+        let (n, go) = self.unlock_if_full(p, size);
         self.terminate(Term::Jump(join));
         self.switch_to(go);
         let seq = self.load(p, WORD_OFF, 8);

@@ -185,6 +185,17 @@ impl Builder<'_> {
         (p, miss)
     }
 
+    /// The locked queue's element count `n` and the block where it has
+    /// room; the current block is left where it is full, unlocked.
+    pub(crate) fn unlock_if_full(&mut self, p: VarId, size: u32) -> (VarId, BlockId) {
+        let n = self.load(p, COUNT_OFF, 4);
+        let (full, go) = (self.new_block(), self.new_block());
+        self.branch(CmpOp::Ge, Operand::Var(n), Operand::Imm(u64::from(size)), 64, full, go);
+        self.switch_to(full);
+        self.unlock(p);
+        (n, go)
+    }
+
     pub(crate) fn unlock(&mut self, p: VarId) {
         self.push(Inst::Kcall {
             dst: None,

@@ -105,18 +105,7 @@ impl Builder<'_> {
             call: Kcall::SpinLock,
             args: vec![p],
         });
-        let n = self.load(p, COUNT_OFF, 4);
-        let (full, go) = (self.new_block(), self.new_block());
-        self.branch(
-            CmpOp::Ge,
-            Operand::Var(n),
-            Operand::Imm(u64::from(size)),
-            64,
-            full,
-            go,
-        );
-        self.switch_to(full);
-        self.unlock(p);
+        let (n, go) = self.unlock_if_full(p, size);
         self.push(Inst::Kcall {
             dst: None,
             call: Kcall::ObjDrop,
