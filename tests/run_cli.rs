@@ -15,7 +15,7 @@ use nfl_runtime::pins;
 
 mod common;
 
-use common::live::{finish, text};
+use common::live::{end_run, finish, text};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,16 +72,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let dir = pins::pin_dir(&self.name);
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let _ = std::fs::remove_file(e.path());
-        }
-        let _ = std::fs::remove_dir(&dir);
-        let _ = std::fs::remove_dir_all(pins::run_dir(&self.name));
+        end_run(self.child.take(), &self.name);
     }
 }
 

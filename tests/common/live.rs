@@ -124,18 +124,24 @@ impl Setup {
     }
 }
 
+/// Kill a run's process (if any) and remove its pins and record: what a
+/// test leaves behind even when an assertion failed.
+pub fn end_run(child: Option<Child>, name: &str) {
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let dir = pins::pin_dir(name);
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let _ = std::fs::remove_file(e.path());
+    }
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir_all(pins::run_dir(name));
+}
+
 impl Drop for Setup {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let dir = pins::pin_dir(&self.name);
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let _ = std::fs::remove_file(e.path());
-        }
-        let _ = std::fs::remove_dir(&dir);
-        let _ = std::fs::remove_dir_all(pins::run_dir(&self.name));
+        end_run(self.child.take(), &self.name);
     }
 }
 
