@@ -112,18 +112,38 @@ fn corpus_frames_pass_through_parse_only() {
     if !nfl_runtime::require_kernel("corpus_frames_pass_through_parse_only") {
         return;
     }
+    let build = build_ok(&root().join("examples/parse_only.nf"));
+    let prog = nfl_runtime::load(&build.object, Some("parse_only")).expect("load parse_only");
+    let bad = run_corpus(&prog, |frame, retval, out| retval == XDP_PASS && out == frame);
+    assert!(bad.is_empty(), "{} frames did not pass:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// Every corpus frame through the IPv6 firewall (extension-header loop,
+/// skips, fragments): a verdict, never an abort.
+#[test]
+fn corpus_frames_never_abort_ipv6_fw() {
+    if !nfl_runtime::require_kernel("corpus_frames_never_abort_ipv6_fw") {
+        return;
+    }
+    let build = build_ok(&root().join("examples/ipv6_fw.nf"));
+    let prog = nfl_runtime::load(&build.object, Some("ipv6_fw")).expect("load ipv6_fw");
+    let bad = run_corpus(&prog, |_, retval, _| retval != 0);
+    assert!(bad.is_empty(), "{} frames aborted:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// Every runnable Ethernet frame of the tcpdump corpus through `prog`;
+/// the frames `ok(frame, retval, output)` refuses (or that fail to run).
+fn run_corpus(prog: &nfl_runtime::LoadedProgram, ok: impl Fn(&[u8], u32, &[u8]) -> bool) -> Vec<String> {
     let dir = corpus_dir();
     let Ok(entries) = std::fs::read_dir(&dir) else {
         // The corpus lives outside the repository; CI always has it.
         assert!(std::env::var_os("CI").is_none(), "corpus missing at {}", dir.display());
         eprintln!("=== SKIPPED corpus test: no corpus at {} ===", dir.display());
-        return;
+        return Vec::new();
     };
     let mut pcaps: Vec<PathBuf> =
         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pcap")).collect();
     pcaps.sort();
-    let build = build_ok(&root().join("examples/parse_only.nf"));
-    let prog = nfl_runtime::load(&build.object, Some("parse_only")).expect("load parse_only");
     let (mut n_files, mut n_frames, mut n_short, mut n_huge) = (0usize, 0usize, 0usize, 0usize);
     let mut bad = Vec::new();
     for path in &pcaps {
@@ -141,7 +161,7 @@ fn corpus_frames_pass_through_parse_only() {
             }
             n_frames += 1;
             match nfl_runtime::test_run(prog.fd(), frame, 1) {
-                Ok(r) if r.retval == XDP_PASS && r.data_out == *frame => {}
+                Ok(r) if ok(frame, r.retval, &r.data_out) => {}
                 Ok(r) => bad.push(format!("{}#{i}: retval {}", path.display(), r.retval)),
                 Err(_) if frame.len() > XDP_SINGLE_BUFFER_MAX => {
                     n_frames -= 1;
@@ -152,12 +172,12 @@ fn corpus_frames_pass_through_parse_only() {
         }
     }
     eprintln!(
-        "corpus: {n_frames} Ethernet frames from {n_files} captures passed; not runnable in the kernel's \
+        "corpus: {n_frames} Ethernet frames from {n_files} captures run; not runnable in the kernel's \
          test runner: {n_short} runts under 14 bytes, {n_huge} frames over {XDP_SINGLE_BUFFER_MAX} bytes"
     );
     assert!(n_huge <= 16, "{n_huge} oversized frames: is the single-buffer limit right?");
     assert!(n_files >= 100, "only {n_files} Ethernet captures found in {}", dir.display());
-    assert!(bad.is_empty(), "{} frames did not pass:\n{}", bad.len(), bad.join("\n"));
+    bad
 }
 
 /// A small deterministic generator (xorshift) for test packets.

@@ -746,6 +746,115 @@ def scheduler() -> str:
     return t
 
 
+# --- ipv6_fw ------------------------------------------------------------------
+
+V6_BLOCKED_TCP, V6_BLOCKED_UDP = {23, 135, 445}, {69, 161}
+
+
+def v6_ext(nh: int, units: int) -> bytes:
+    """A hop-by-hop/routing/destination-options header: (units + 1) * 8 bytes."""
+    return bytes([nh, units]) + bytes((units + 1) * 8 - 2)
+
+
+def v6_ah(nh: int, units: int) -> bytes:
+    """An authentication header: (units + 2) * 4 bytes."""
+    return bytes([nh, units]) + bytes((units + 2) * 4 - 2)
+
+
+def v6_frag(nh: int, offset: int, more: bool = True) -> bytes:
+    return struct.pack("!BBHI", nh, 0, (offset << 3) | int(more), 0x1234)
+
+
+def v6_chain(kinds, last_nh: int, l4: bytes) -> bytes:
+    """IPv6 with extension headers `kinds` (0, 43, 60, 51, or ('frag', off))
+    in order, then `l4` as protocol `last_nh`."""
+    codes = [44 if isinstance(k, tuple) else k for k in kinds] + [last_nh]
+    body = b""
+    for k, nxt in zip(kinds, codes[1:]):
+        if isinstance(k, tuple):
+            body += v6_frag(nxt, k[1])
+        elif k == 51:
+            body += v6_ah(nxt, 1)
+        else:
+            body += v6_ext(nxt, 0)
+    return ip6pkt(nh=codes[0], payload=body + l4)
+
+
+def v6fw_oracle(p: bytes) -> str:
+    """ipv6_fw.nf's verdict, from the bytes (an independent walk of the chain)."""
+    if len(p) < 14 or struct.unpack("!H", p[12:14])[0] != 0x86DD or len(p) < 54:
+        return "pass"  # not IPv6, or IPv6 too short: ipv6 is not valid
+    nh, off, n_ext, frags = p[20], 54, 0, 0
+    while True:
+        if nh in (0, 43, 60, 51, 44):
+            if n_ext == 8 or off + 2 > len(p):
+                return "drop"  # a ninth extension header, or a cut one: rejected
+            n_ext += 1
+            nxt, units = p[off], p[off + 1]
+            if nh == 44:
+                if frags == 1 or off + 8 > len(p):
+                    return "drop"
+                frags += 1
+                if struct.unpack("!H", p[off + 2:off + 4])[0] & 0xFFF8:
+                    return "pass"  # a later fragment: no ports to check
+                off, nh = off + 8, nxt
+                continue
+            off += (units + 2) * 4 if nh == 51 else (units + 1) * 8
+            nh = nxt
+            continue
+        if nh == 6:
+            if off + 20 > len(p):
+                return "drop"
+            return "drop" if struct.unpack("!H", p[off + 2:off + 4])[0] in V6_BLOCKED_TCP else "pass"
+        if nh == 17:
+            if off + 8 > len(p):
+                return "drop"
+            return "drop" if struct.unpack("!H", p[off + 2:off + 4])[0] in V6_BLOCKED_UDP else "pass"
+        if nh == 58:
+            if off + 4 > len(p):
+                return "drop"
+            return "drop" if p[off] == 137 else "pass"
+        return "pass"
+
+
+def ipv6_fw() -> str:
+    t = HEADER
+    tcp_ = lambda port: tcp(40000, port)  # noqa: E731
+    udp_ = lambda port: udp(40000, port, b"data")  # noqa: E731
+    icmp_ = lambda typ: struct.pack("!BBHI", typ, 0, 0, 0)  # noqa: E731
+
+    def c(name, pkt, expect):
+        check_oracle(name, expect, v6fw_oracle(pkt))
+        return case(name, pkt, expect, pkt if expect == "pass" else None)
+
+    t += c("tcp to 80 passes", v6_chain([], 6, tcp_(80)), "pass")
+    t += c("tcp to telnet is dropped", v6_chain([], 6, tcp_(23)), "drop")
+    t += c("udp to dns passes", v6_chain([], 17, udp_(53)), "pass")
+    t += c("udp to tftp is dropped", v6_chain([], 17, udp_(69)), "drop")
+    t += c("hop-by-hop, then tcp to telnet: dropped", v6_chain([0], 6, tcp_(23)), "drop")
+    t += c("hop-by-hop, routing, destination options, then smb: dropped", v6_chain([0, 43, 60], 6, tcp_(445)), "drop")
+    t += c("three headers, then tcp to 443: passes", v6_chain([0, 43, 60], 6, tcp_(443)), "pass")
+    t += c("eight headers, then tftp: dropped", v6_chain([0, 60, 60, 60, 43, 60, 60, 60], 17, udp_(69)), "drop")
+    t += c("eight headers, then dns: passes", v6_chain([0, 60, 60, 60, 43, 60, 60, 60], 17, udp_(53)), "pass")
+    t += c("nine headers are too many: dropped", v6_chain([0] + [60] * 8, 17, udp_(53)), "drop")
+    t += c("authentication header, then tcp to 135: dropped", v6_chain([51], 6, tcp_(135)), "drop")
+    t += c("authentication header, then tcp to 22: passes", v6_chain([51], 6, tcp_(22)), "pass")
+    t += c("first fragment of telnet: dropped", v6_chain([("frag", 0)], 6, tcp_(23)), "drop")
+    t += c("a later fragment passes", v6_chain([("frag", 100)], 6, tcp_(23)), "pass")
+    t += c("two fragment headers: dropped", v6_chain([("frag", 0), ("frag", 0)], 6, tcp_(80)), "drop")
+    t += c("routing, first fragment, then snmp: dropped", v6_chain([43, ("frag", 0)], 17, udp_(161)), "drop")
+    t += c("esp ends the walk: passes", v6_chain([0], 50, bytes(16)), "pass")
+    t += c("icmpv6 echo request passes", v6_chain([], 58, icmp_(128)), "pass")
+    t += c("icmpv6 redirect is dropped", v6_chain([], 58, icmp_(137)), "drop")
+    t += c("icmpv6 redirect behind hop-by-hop is dropped", v6_chain([0], 58, icmp_(137)), "drop")
+    t += c("a cut extension header is dropped", v6_chain([0], 6, tcp_(80))[:56], "drop")
+    t += c("a cut tcp header is dropped", v6_chain([0], 6, tcp_(80))[:70], "drop")
+    t += c("a truncated ipv6 header passes (not ipv6)", v6_chain([], 6, tcp_(23))[:40], "pass")
+    t += c("ipv4 passes", udp4(), "pass")
+    t += c("arp passes", arp_request(), "pass")
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
     for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
@@ -758,6 +867,7 @@ def main() -> None:
                       ("dedup", dedup),
                       ("cardinality", cardinality),
                       ("nitro_monitor", nitro_monitor),
+                      ("ipv6_fw", ipv6_fw),
                       ("scheduler", scheduler)]:
         (root / f"{name}.test").write_text(gen())
 
