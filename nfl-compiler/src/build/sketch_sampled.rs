@@ -49,6 +49,10 @@ impl Builder<'_> {
         let inc = self.alu32(AluOp::Shl, amount, Operand::Imm(u64::from(d)));
         let counters = self.first_value(maps[0]);
         let pool = self.first_value(maps[2]);
+        // With `skip < rows` a row is sampled: the cursor is read once and
+        // written once, after the rows.
+        let cursor = self.new_var(VarKind::Scalar);
+        self.push(Inst::MemLoad { dst: cursor, ptr: st, off: 4, bytes: 4 });
         for i in 0..rows {
             let (hit, next) = (self.new_block(), self.new_block());
             let count_down = self.new_block();
@@ -60,19 +64,18 @@ impl Builder<'_> {
             self.switch_to(hit);
             let h = self.row_hash(&kh, i);
             self.count_row(counters, h, i, cols, inc, true);
-            self.next_gap(st, pool, skip);
+            self.next_gap(pool, skip, cursor);
             self.terminate(Term::Jump(next));
             self.switch_to(next);
         }
         self.push(Inst::MemStore { ptr: st, off: 0, bytes: 4, src: Operand::Var(skip) });
+        self.push(Inst::MemStore { ptr: st, off: 4, bytes: 4, src: Operand::Var(cursor) });
         self.terminate(Term::Jump(done));
         self.switch_to(done);
     }
 
     /// `skip = pool[cursor] - 1; cursor = (cursor + 1) mod len`.
-    fn next_gap(&mut self, st: VarId, pool: VarId, skip: VarId) {
-        let cursor = self.new_var(VarKind::Scalar);
-        self.push(Inst::MemLoad { dst: cursor, ptr: st, off: 4, bytes: 4 });
+    fn next_gap(&mut self, pool: VarId, skip: VarId, cursor: VarId) {
         let idx = self.alu32(AluOp::And, Operand::Var(cursor), Operand::Imm(u64::from(NITRO_POOL_LEN - 1)));
         let off = self.alu(AluOp::Shl, idx, Operand::Imm(2), 64);
         let q = self.new_var(VarKind::MapValue);
@@ -83,7 +86,7 @@ impl Builder<'_> {
         self.assign(skip, g);
         let next = self.alu32(AluOp::Add, idx, Operand::Imm(1));
         let next = self.alu32(AluOp::And, next, Operand::Imm(u64::from(NITRO_POOL_LEN - 1)));
-        self.push(Inst::MemStore { ptr: st, off: 4, bytes: 4, src: next });
+        self.assign(cursor, next);
     }
 
     /// A count sketch's estimate (NitroSketch's too): the median of the
