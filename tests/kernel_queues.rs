@@ -110,7 +110,7 @@ fn pqueue_profiles_agree_with_the_twin() {
     }
     // Interleaved, with a full queue refusing pushes in both.
     for i in 0..20_000u32 {
-        if rng.next_u64() % 3 == 0 {
+        if rng.next_u64().is_multiple_of(3) {
             let want = twin.pop_min().map(|(_, v)| v as u32);
             for p in &progs {
                 let (verdict, got) = cmd(p, 0, 0, 0, 7002);
@@ -142,7 +142,7 @@ fn fifo_keeps_push_order() {
         let mut model = std::collections::VecDeque::new();
         let mut rng = XorShift64Star::new(7);
         for i in 0..5000u32 {
-            if rng.next_u64() % 2 == 0 {
+            if rng.next_u64().is_multiple_of(2) {
                 let want = model.pop_front();
                 let (_, got) = cmd(&p, 0, 0, 0, 7006);
                 assert_eq!(got, want, "{target}: dequeue #{i}");
@@ -225,13 +225,13 @@ fn wheel_releases_flows_when_due() {
         let mut now = 1000u64; // ms
         let mut released = 0;
         for i in 0..20_000u32 {
-            if rng.next_u64() % 4 == 0 {
+            if rng.next_u64().is_multiple_of(4) {
                 now += rng.next_u64() % 3;
             }
             if now > 60_000 {
                 break;
             }
-            if rng.next_u64() % 2 == 0 {
+            if rng.next_u64().is_multiple_of(2) {
                 let flow = (rng.next_u64() % 40) as u32 + 1;
                 let dep = now.max(next_tx.get(&flow).copied().unwrap_or(0));
                 let pushed = model.push(dep, flow);

@@ -162,7 +162,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                     DNS_PAYLOAD,
                 )
             };
-            match (rng.next_u64() % (40)) {
+            match rng.next_u64() % 40 {
                 0 => pkt(
                     ipv4_packet(&[], ip(IPPROTO_TCP), &tcp_header(1234, 80, TCP_SYN), &[]),
                     Some(src),
@@ -190,7 +190,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                 ),
                 3 => {
                     let mut h = ip(IPPROTO_UDP);
-                    h.ihl = 6 + (rng.next_u64() % (10)) as u8;
+                    h.ihl = 6 + (rng.next_u64() % 10) as u8;
                     pkt(udp(h), Some(src), Some(sport))
                 }
                 4 => {
@@ -206,7 +206,7 @@ fn packets(n: usize, seed: u64) -> Vec<Pkt> {
                 6 => {
                     // Ethernet and 1..=19 bytes of the IPv4 header.
                     let p = udp(ip(IPPROTO_UDP));
-                    let keep = 14 + 1 + (rng.next_u64() % (19)) as usize;
+                    let keep = 14 + 1 + (rng.next_u64() % 19) as usize;
                     pkt(p[..keep].to_vec(), None, None)
                 }
                 7 => pkt(
