@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use common::*;
 use nfl_runtime::testfile;
 
+const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
 /// The largest frame a single-buffer (non-`xdp.frags`) XDP program can be
@@ -405,4 +406,33 @@ fn a_64_bit_field_spread_over_nine_bytes_reads_and_writes_whole() {
     assert_eq!(r.data_out, want);
     pkt[1] = 0xee; // a different top byte must not match
     assert_eq!(nfl_runtime::test_run(prog.fd(), &pkt, 1).expect("run").retval, 1);
+}
+
+/// `tests/ok/for_loops.nf` in the kernel: the unrolled loops look at each
+/// VLAN tag and each listed protocol.
+#[test]
+fn unrolled_for_loops_check_every_tag_and_value() {
+    if !nfl_runtime::require_kernel("unrolled_for_loops_check_every_tag_and_value") {
+        return;
+    }
+    let build = build_ok(&root().join("tests/ok/for_loops.nf"));
+    let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+    // Ethernet with the given VLAN ids, then IPv4 with `proto` and ttl 9.
+    let frame = |vids: &[u16], proto: u8| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for vid in vids {
+            f.extend_from_slice(&[0x81, 0x00]);
+            f.extend_from_slice(&vid.to_be_bytes());
+        }
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 28, 0, 1, 0, 0, 9, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+        f.extend_from_slice(&[0; 8]);
+        f
+    };
+    let run = |f: Vec<u8>| nfl_runtime::test_run(prog.fd(), &f, 1).expect("test run").retval;
+    assert_eq!(run(frame(&[5, 100], 17)), XDP_DROP, "second tag is 100");
+    assert_eq!(run(frame(&[100], 17)), XDP_DROP, "first tag is 100");
+    assert_eq!(run(frame(&[5, 7], 17)), XDP_PASS, "no tag is 100");
+    assert_eq!(run(frame(&[], 1)), XDP_DROP, "protocol 1 is in 1..=2");
+    assert_eq!(run(frame(&[], 2)), XDP_DROP, "protocol 2 is in 1..=2");
+    assert_eq!(run(frame(&[], 3)), XDP_PASS, "protocol 3 is not");
 }

@@ -475,6 +475,8 @@ pub enum Stmt {
     /// An expression used as a statement; the grammar only allows one that
     /// ends in a method call (`acl.apply()`, `hits[i].count()`).
     Expr { expr: Expr, span: Span },
+    /// `for NAME in START..END { }` (`..=` with `inclusive`).
+    For { var: Ident, start: Expr, end: Expr, inclusive: bool, body: Block, span: Span },
 }
 
 impl Stmt {
@@ -486,7 +488,8 @@ impl Stmt {
             | Stmt::Verdict { span, .. }
             | Stmt::Redirect { span, .. }
             | Stmt::Call { span, .. }
-            | Stmt::Expr { span, .. } => *span,
+            | Stmt::Expr { span, .. }
+            | Stmt::For { span, .. } => *span,
         }
     }
 }

@@ -374,6 +374,11 @@ fn walk_stmt(stmt: &mut Stmt, visit: &mut impl FnMut(&mut Expr)) {
         Stmt::Redirect { ifindex, .. } => walk_expr(ifindex, visit),
         Stmt::Call { args, .. } => walk_exprs(args, visit),
         Stmt::Expr { expr, .. } => walk_expr(expr, visit),
+        Stmt::For { start, end, body, .. } => {
+            walk_expr(start, visit);
+            walk_expr(end, visit);
+            walk_block(body, visit);
+        }
     }
 }
 
@@ -1064,6 +1069,14 @@ impl<'c> Builder<'c> {
                 Stmt::Let { name, ty, value, else_block, span }
             }
             Rule::redirect_stmt => Stmt::Redirect { ifindex: self.expr(inner.next()?), span },
+            Rule::for_stmt => {
+                let var = self.decl_name(&inner.next()?);
+                let start = self.expr(inner.next()?);
+                let inclusive = inner.next()?.as_str() == "..=";
+                let end = self.expr(inner.next()?);
+                let body = self.block(inner.next()?);
+                Stmt::For { var, start, end, inclusive, body, span }
+            }
             Rule::call_stmt => {
                 let callee = self.ident(&inner.next()?);
                 let args = inner.map(|p| self.expr(p)).collect();
@@ -1668,6 +1681,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_keyed
             | Rule::kw_of
             | Rule::kw_per
+            | Rule::kw_for
     )
 }
 

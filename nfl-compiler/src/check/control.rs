@@ -18,6 +18,9 @@ use super::expr::{Cx, Mode};
 use super::{Checker, ControlOut, Global, ParserChoice, ty_str};
 use crate::hir::{self, ActionHir, ActionId, ExprKind, HdrSel, Place, Ty};
 
+/// Most iterations of a `for` loop (it is unrolled).
+pub const MAX_UNROLL: u64 = 64;
+
 impl Checker<'_> {
     pub(crate) fn lower_actions(&mut self) -> Vec<ActionHir> {
         let mut out = Vec::new();
@@ -211,7 +214,12 @@ impl Checker<'_> {
                         .with_help("a verdict ends the program; remove the statements after it, or move the verdict last"),
                 );
             }
-            let (st, div) = self.stmt(cx, s);
+            let (st, div) = match s {
+                ast::Stmt::For { var, start, end, inclusive, body, span } => {
+                    (None, self.for_loop(cx, var, (start, end, *inclusive), body, *span, &mut stmts))
+                }
+                _ => self.stmt(cx, s),
+            };
             stmts.extend(st);
             diverges |= div;
             if verdict.is_none() && matches!(s, ast::Stmt::Verdict { .. } | ast::Stmt::Redirect { .. }) {
@@ -222,8 +230,49 @@ impl Checker<'_> {
         (hir::Block { stmts, span: b.span }, diverges)
     }
 
+    /// `for NAME in A..B { body }`: the body checked once per value, with
+    /// `NAME` that value (a constant, usable as a stack index), its
+    /// statements appended to `out`: the loop is unrolled. Whether it
+    /// diverges.
+    fn for_loop(&mut self, cx: &mut Cx, var: &ast::Ident, (start, end, inclusive): (&ast::Expr, &ast::Expr, bool), body: &ast::Block, span: Span, out: &mut Vec<hir::Stmt>) -> bool {
+        let bound = |this: &mut Self, e: &ast::Expr| {
+            let mut ccx = Cx::new(Mode::Const);
+            ccx.loop_vars = cx.loop_vars.clone();
+            let x = this.expr(&mut ccx, e, Some(Ty::UInt(64)))?;
+            if x.ty == Ty::Bool {
+                this.emit(Diagnostic::error("nfl::E0306", "a loop bound is an integer", e.span, "`bool`").with_help("bound the loop by numbers: `for i in 0..4`"));
+                return None;
+            }
+            super::eval::eval(&x)
+        };
+        let (Some(a), Some(b)) = (bound(self, start), bound(self, end)) else { return false };
+        let b = if inclusive { b.saturating_add(1) } else { b };
+        let n = b.saturating_sub(a);
+        if n > MAX_UNROLL {
+            self.emit(
+                Diagnostic::error("nfl::E0344", format!("a `for` loop runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
+                    .with_help("the loop is unrolled into straight code; loop over a header stack's size or a small config value"),
+            );
+            return false;
+        }
+        let errors = self.error_count();
+        for i in a..b {
+            cx.loop_vars.push((var.name.clone(), i));
+            let (block, diverges) = self.block(cx, body);
+            cx.loop_vars.pop();
+            out.extend(block.stmts);
+            // Report a body's mistakes once, and stop where every path ended.
+            if diverges || self.error_count() > errors {
+                return diverges;
+            }
+        }
+        false
+    }
+
     fn stmt(&mut self, cx: &mut Cx, s: &ast::Stmt) -> (Option<hir::Stmt>, bool) {
         match s {
+            // Unrolled by `block`, which can take several statements.
+            ast::Stmt::For { .. } => (None, false),
             ast::Stmt::Let { name, ty, value, else_block: Some(b), span } => {
                 (self.let_else(cx, name, ty.as_ref(), value, b, *span), false)
             }
@@ -265,7 +314,7 @@ impl Checker<'_> {
             return (None, false);
         };
         let c = self.expr_as(cx, cond, Ty::Bool, Some("nfl::E0309"), "an `if` condition");
-        let (t, f) = self.cond_facts(cond);
+        let (t, f) = self.cond_facts(cond, &cx.loop_vars);
         let before = cx.valid.clone();
         cx.valid.extend(t);
         let (then_b, then_div) = self.block(cx, then_block);

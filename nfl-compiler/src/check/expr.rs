@@ -44,11 +44,14 @@ pub(crate) struct Cx {
     /// Collect header requirements in `requires` instead of reporting them
     /// (table keys: checked at each `apply`).
     pub deferred: bool,
+    /// `for` loop variables in scope, innermost last, with this
+    /// iteration's value (a constant).
+    pub loop_vars: Vec<(String, u64)>,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new() }
     }
 
     fn local(&self, name: &str) -> Option<(LocalId, Ty)> {
@@ -241,6 +244,9 @@ impl Checker<'_> {
     }
 
     fn name_expr(&mut self, cx: &mut Cx, id: &Ident, expected: Option<Ty>) -> Option<Expr> {
+        if let Some(&(_, v)) = cx.loop_vars.iter().rev().find(|(n, _)| *n == id.name) {
+            return self.literal(v, expected, id.span, Some(&id.name));
+        }
         if let Some((local, ty)) = cx.local(&id.name) {
             if cx.mode == Mode::Const {
                 self.not_const(id.span, &format!("`{}` is a local", id.name));
@@ -665,7 +671,7 @@ impl Checker<'_> {
             // true (`&&`) or false (`||`), so it may rely on that.
             let saved = cx.valid.clone();
             if cx.mode == Mode::Control {
-                let (t, f) = self.cond_facts(lhs);
+                let (t, f) = self.cond_facts(lhs, &cx.loop_vars);
                 cx.valid.extend(if op == ABin::And { t } else { f });
             }
             let r = self.expr_as(cx, rhs, Ty::Bool, Some("nfl::E0306"), &what);
@@ -776,31 +782,31 @@ impl Checker<'_> {
 
     /// Header instances known valid when `e` is true, and when it is false.
     /// Works on the AST without reporting anything (lowering reports).
-    pub(crate) fn cond_facts(&self, e: &ast::Expr) -> (HashSet<HeaderRef>, HashSet<HeaderRef>) {
+    pub(crate) fn cond_facts(&self, e: &ast::Expr, loop_vars: &[(String, u64)]) -> (HashSet<HeaderRef>, HashSet<HeaderRef>) {
         match &e.kind {
             AK::Field { base, name } if name.name == "valid" => {
                 let mut t = HashSet::new();
-                if let Some(r) = self.quiet_ref(base) {
+                if let Some(r) = self.quiet_ref(base, loop_vars) {
                     t.insert(r);
                     t.extend(self.implied.get(&r).into_iter().flatten().copied());
                 }
                 (t, HashSet::new())
             }
             AK::Unary { op: AUn::Not, operand } => {
-                let (t, f) = self.cond_facts(operand);
+                let (t, f) = self.cond_facts(operand, loop_vars);
                 (f, t)
             }
             AK::Binary { op: ABin::And, lhs, rhs } => {
-                let (ta, fa) = self.cond_facts(lhs);
-                let (tb, fb) = self.cond_facts(rhs);
+                let (ta, fa) = self.cond_facts(lhs, loop_vars);
+                let (tb, fb) = self.cond_facts(rhs, loop_vars);
                 // False: either `a` was false, or `a` held and `b` was false.
                 let a_then_fb: HashSet<HeaderRef> = ta.union(&fb).copied().collect();
                 let f = fa.intersection(&a_then_fb).copied().collect();
                 (ta.union(&tb).copied().collect(), f)
             }
             AK::Binary { op: ABin::Or, lhs, rhs } => {
-                let (ta, fa) = self.cond_facts(lhs);
-                let (tb, fb) = self.cond_facts(rhs);
+                let (ta, fa) = self.cond_facts(lhs, loop_vars);
+                let (tb, fb) = self.cond_facts(rhs, loop_vars);
                 let a_else_tb: HashSet<HeaderRef> = fa.union(&tb).copied().collect();
                 let t = ta.intersection(&a_else_tb).copied().collect();
                 (t, fa.union(&fb).copied().collect())
@@ -811,7 +817,7 @@ impl Checker<'_> {
 
     /// The instance `e` names, if it is plainly a header or a constant-index
     /// stack element. Locals cannot shadow headers, so no scope is needed.
-    fn quiet_ref(&self, e: &ast::Expr) -> Option<HeaderRef> {
+    fn quiet_ref(&self, e: &ast::Expr, loop_vars: &[(String, u64)]) -> Option<HeaderRef> {
         match &e.kind {
             AK::Name(id) => match self.globals.get(&id.name) {
                 Some((Global::Header(h), _)) if self.header(*h)?.stack.is_none() => Some(HeaderRef { header: *h, index: 0 }),
@@ -823,6 +829,9 @@ impl Checker<'_> {
                 let n = self.header(*h)?.stack?;
                 let i = match &index.kind {
                     AK::Int(v) => *v,
+                    AK::Name(c) if loop_vars.iter().any(|(n, _)| *n == c.name) => {
+                        loop_vars.iter().rev().find(|(n, _)| *n == c.name).map(|(_, v)| *v)?
+                    }
                     AK::Name(c) => match self.globals.get(&c.name) {
                         Some((Global::Const(ci), _)) => match self.consts.get(*ci)?.state {
                             ConstState::Done(Some(cv)) => cv.value,

@@ -284,6 +284,11 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
+    /// Errors reported so far.
+    pub(crate) fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
     pub(crate) fn new_local(&mut self, name: &str, ty: Ty) -> LocalId {
         let id = LocalId(u32::try_from(self.locals.len()).unwrap_or(u32::MAX));
         self.locals.push(hir::LocalInfo { name: name.to_string(), ty });
