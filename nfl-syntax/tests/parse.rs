@@ -428,6 +428,11 @@ fn expression_ids_are_dense_and_unique() {
                 Stmt::Redirect { ifindex, .. } => collect_expr(ifindex, ids),
                 Stmt::Call { args, .. } => args.iter().for_each(|a| collect_expr(a, ids)),
                 Stmt::Expr { expr, .. } => collect_expr(expr, ids),
+                Stmt::For { start, end, body, .. } => {
+                    collect_expr(start, ids);
+                    collect_expr(end, ids);
+                    collect_block(body, ids);
+                }
                 Stmt::Verdict { .. } => {}
             }
         }

@@ -208,6 +208,12 @@ impl AstCheck<'_> {
                 self.ident(callee);
                 args.iter().for_each(|a| self.expr(a));
             }
+            Stmt::For { var, start, end, body, .. } => {
+                self.ident(var);
+                self.expr(start);
+                self.expr(end);
+                self.block(body);
+            }
         }
     }
 
