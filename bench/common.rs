@@ -54,6 +54,38 @@ pub fn clang_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether benchmark `bench` can measure here (BPF usable, clang there);
+/// a loud line saying why not otherwise.
+pub fn bench_ready(bench: &str) -> bool {
+    if let Err(why) = nfl_runtime::bpf_available() {
+        eprintln!("=== {bench}: BPF is not usable here ({why}); nothing to measure ===");
+        return false;
+    }
+    if !clang_available() {
+        eprintln!("=== {bench}: clang is not installed; nothing to compare against ===");
+        return false;
+    }
+    true
+}
+
+/// Whether twin test `test` can run here (the kernel gate, and clang):
+/// `false` after a loud message, a panic under `NFL_REQUIRE_KERNEL=1`.
+pub fn twin_test_gate(test: &str) -> bool {
+    if !nfl_runtime::require_kernel(test) {
+        return false;
+    }
+    if !clang_available() {
+        if std::env::var("NFL_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
+            panic!("{test}: NFL_REQUIRE_KERNEL=1 but clang is not installed");
+        }
+        eprintln!(
+            "=== SKIPPED {test}: clang is not installed (apt-get install clang libbpf-dev) ==="
+        );
+        return false;
+    }
+    true
+}
+
 /// The multiarch include directory (`/usr/include/<triple>`) that holds
 /// `asm/types.h` from linux-libc-dev. `clang -target bpf` does not search it
 /// by itself, and `<linux/types.h>` needs it.

@@ -107,12 +107,7 @@ struct ExampleRow {
 fn main() {
     // `cargo bench` passes `--bench`; other arguments are ignored.
     let s = Settings::from_env();
-    if let Err(why) = nfl_runtime::bpf_available() {
-        eprintln!("=== compare: BPF is not usable here ({why}); nothing to measure ===");
-        return;
-    }
-    if !clang_available() {
-        eprintln!("=== compare: clang is not installed; nothing to compare against ===");
+    if !bench_ready("compare") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

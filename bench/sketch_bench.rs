@@ -589,12 +589,7 @@ fn report(s: &Settings, builds: &[Build], t: &mut Times, empty: &LoadedProgram, 
 
 fn main() {
     let s = Settings::from_env();
-    if let Err(why) = nfl_runtime::bpf_available() {
-        eprintln!("=== sketches: BPF is not usable here ({why}); nothing to measure ===");
-        return;
-    }
-    if !clang_available() {
-        eprintln!("=== sketches: clang is not installed; nothing to compare against ===");
+    if !bench_ready("sketches") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -973,12 +973,7 @@ fn report_scale(s: &Settings, rows: &[ScaleRow]) {
 
 fn main() {
     let s = Settings::from_env();
-    if let Err(why) = nfl_runtime::bpf_available() {
-        eprintln!("=== tables: BPF is not usable here ({why}); nothing to measure ===");
-        return;
-    }
-    if !clang_available() {
-        eprintln!("=== tables: clang is not installed; nothing to compare against ===");
+    if !bench_ready("tables") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

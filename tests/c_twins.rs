@@ -21,23 +21,6 @@ const XDP_DROP: u32 = 1;
 /// The largest frame a single-buffer XDP program can be test-run on.
 const XDP_SINGLE_BUFFER_MAX: usize = 4096 - 256 - 320;
 
-/// `false` (after a loud message) when the test cannot run here.
-fn gate(test: &str) -> bool {
-    if !nfl_runtime::require_kernel(test) {
-        return false;
-    }
-    if !clang_available() {
-        if std::env::var("NFL_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-            panic!("{test}: NFL_REQUIRE_KERNEL=1 but clang is not installed");
-        }
-        eprintln!(
-            "=== SKIPPED {test}: clang is not installed (apt-get install clang libbpf-dev) ==="
-        );
-        return false;
-    }
-    true
-}
-
 fn load_c(name: &str, dir: &std::path::Path, defines: &[&str]) -> nfl_runtime::LoadedProgram {
     let obj = compile_twin(name, dir, defines).unwrap_or_else(|e| panic!("{e}"));
     nfl_runtime::load(&obj, None).unwrap_or_else(|e| {
@@ -57,7 +40,7 @@ fn load_nf(name: &str, text: &str) -> nfl_runtime::LoadedProgram {
 
 #[test]
 fn c_twins_pass_the_example_tests() {
-    if !gate("c_twins_pass_the_example_tests") {
+    if !twin_test_gate("c_twins_pass_the_example_tests") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -351,7 +334,7 @@ fn differences(
 
 #[test]
 fn c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus() {
-    if !gate("c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus") {
+    if !twin_test_gate("c_twins_agree_with_nflc_on_edge_cases_truncations_and_corpus") {
         return;
     }
     let mut packets = Vec::new();
@@ -645,7 +628,7 @@ fn with_truncations(packets: Vec<(String, Vec<u8>)>, truncated: usize) -> Vec<(S
 
 #[test]
 fn firewall_twins_agree_with_nflc_specialized_and_not() {
-    if !gate("firewall_twins_agree_with_nflc_specialized_and_not") {
+    if !twin_test_gate("firewall_twins_agree_with_nflc_specialized_and_not") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -726,7 +709,7 @@ fn ipv4_header_sum(h: &[u8]) -> u16 {
 
 #[test]
 fn router_twins_agree_with_nflc_specialized_and_not() {
-    if !gate("router_twins_agree_with_nflc_specialized_and_not") {
+    if !twin_test_gate("router_twins_agree_with_nflc_specialized_and_not") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -31,23 +31,6 @@ const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 const PACKETS: usize = 10_000;
 
-/// `false` (after a loud message) when the test cannot run here.
-fn gate(test: &str) -> bool {
-    if !nfl_runtime::require_kernel(test) {
-        return false;
-    }
-    if !clang_available() {
-        if std::env::var("NFL_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-            panic!("{test}: NFL_REQUIRE_KERNEL=1 but clang is not installed");
-        }
-        eprintln!(
-            "=== SKIPPED {test}: clang is not installed (apt-get install clang libbpf-dev) ==="
-        );
-        return false;
-    }
-    true
-}
-
 /// The nflc program the C twin mirrors.
 fn nf_source(rows: u32, cols: u32, threshold: Option<u32>) -> String {
     let query = threshold.map_or(String::new(), |t| {
@@ -290,7 +273,7 @@ const SHAPES: [(u32, u32); 4] = [(1, 4096), (4, 4096), (8, 4096), (3, 256)];
 
 #[test]
 fn count_min_add_c_twin_and_nflc_equal_the_rust_twin() {
-    if !gate("count_min_add_c_twin_and_nflc_equal_the_rust_twin") {
+    if !twin_test_gate("count_min_add_c_twin_and_nflc_equal_the_rust_twin") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -301,7 +284,7 @@ fn count_min_add_c_twin_and_nflc_equal_the_rust_twin() {
 
 #[test]
 fn count_min_add_query_threshold_c_twin_and_nflc_equal_the_rust_twin() {
-    if !gate("count_min_add_query_threshold_c_twin_and_nflc_equal_the_rust_twin") {
+    if !twin_test_gate("count_min_add_query_threshold_c_twin_and_nflc_equal_the_rust_twin") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -409,7 +392,7 @@ fn check_nitro(dir: &Path, rows: u32, cols: u32, log2p: u32) {
 
 #[test]
 fn nitrosketch_c_twin_and_nflc_equal_the_rust_twin_on_one_cpu() {
-    if !gate("nitrosketch_c_twin_and_nflc_equal_the_rust_twin_on_one_cpu") {
+    if !twin_test_gate("nitrosketch_c_twin_and_nflc_equal_the_rust_twin_on_one_cpu") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
