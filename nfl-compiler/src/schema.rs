@@ -282,20 +282,19 @@ impl Schema {
 }
 
 fn sketch_schema(s: &crate::hir::SketchHir) -> SketchSchema {
-    let tys: Vec<crate::hir::Ty> = s.key.iter().map(|e| e.ty).collect();
-    let (key_slots, key_size) = crate::build::state_key_layout(&tys);
+    let (key_slots, key_size) = crate::build::expr_key_layout(&s.key);
     SketchSchema {
         name: s.name.clone(),
         kind: s.kind,
         rows: s.rows,
         cols: s.cols,
-        key_widths: tys.iter().map(|t| t.width()).collect(),
+        key_widths: s.key.iter().map(|e| e.ty.width()).collect(),
         key_slots,
         key_size,
         k: s.k,
         sample_log2: s.sample_log2,
         per_widths: s.per.iter().map(|e| e.ty.width()).collect(),
-        per_slots: crate::build::state_key_layout(&s.per.iter().map(|e| e.ty).collect::<Vec<_>>()).0,
+        per_slots: crate::build::expr_key_layout(&s.per).0,
         per_size: s.per_size,
     }
 }

@@ -22,7 +22,7 @@ mod state;
 mod table;
 mod wheel;
 
-pub use state::state_key_layout;
+pub use state::{expr_key_layout, state_key_layout};
 
 
 use nfl_syntax::ast::{Hook, Span, VerdictKind};

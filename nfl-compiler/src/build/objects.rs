@@ -21,7 +21,7 @@ const SCALE: u64 = 1_000_000_000;
 const NOEXIST: u64 = 1;
 
 pub(crate) fn meter_map(m: &crate::hir::MeterHir) -> MapDef {
-    let (_, key_size) = super::state_key_layout(&m.key.iter().map(|e| e.ty).collect::<Vec<_>>());
+    let (_, key_size) = super::expr_key_layout(&m.key);
     let size = if m.key.is_empty() { 1 } else { m.size };
     MapDef { name: m.name.clone(), kind: MapKind::LruHash, key_size, value_size: 16, max_entries: size, flags: 0 }
 }

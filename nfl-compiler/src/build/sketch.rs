@@ -15,8 +15,8 @@
 //!   max when read).
 
 use super::Builder;
-use super::state::state_key_layout;
-use crate::hir::{Expr, SketchHir, SketchId, SketchKind, Ty};
+use super::state::expr_key_layout;
+use crate::hir::{Expr, SketchHir, SketchId, SketchKind};
 use crate::ir::{AluOp, AtomicOp, BlockId, CmpOp, Inst, Kcall, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
 use crate::target::Target;
 
@@ -57,7 +57,7 @@ pub(crate) fn sketch_maps(s: &SketchHir) -> Vec<MapDef> {
     if !s.per.is_empty() {
         // A keyed HyperLogLog: registers per key and CPU, and the all-zero
         // registers a new key starts from (too large for the stack).
-        let (_, key_size) = state_key_layout(&s.per.iter().map(|e| e.ty).collect::<Vec<Ty>>());
+        let (_, key_size) = expr_key_layout(&s.per);
         return vec![
             MapDef { name: s.name.clone(), kind: MapKind::LruPerCpuHash, key_size, value_size, max_entries: s.per_size, flags: 0 },
             one(hll_zero_map(&s.name), MapKind::Array, value_size),
@@ -66,7 +66,7 @@ pub(crate) fn sketch_maps(s: &SketchHir) -> Vec<MapDef> {
     let mut maps = vec![one(s.name.clone(), kind, value_size)];
     match s.kind {
         SketchKind::Topk => {
-            let (_, key_size) = state_key_layout(&s.key.iter().map(|e| e.ty).collect::<Vec<Ty>>());
+            let (_, key_size) = expr_key_layout(&s.key);
             maps.push(MapDef { name: top_map(&s.name), kind: MapKind::LruHash, key_size, value_size: 4, max_entries: s.candidates, flags: 0 });
         }
         SketchKind::Nitro => {
@@ -117,8 +117,7 @@ impl Builder<'_> {
     /// The key as 32-bit words (little-endian layout of its slots) and its
     /// length in bytes.
     fn key_words(&mut self, key: &[Expr]) -> (Vec<Operand>, u32) {
-        let tys: Vec<Ty> = key.iter().map(|e| e.ty).collect();
-        let (slots, size) = state_key_layout(&tys);
+        let (slots, size) = expr_key_layout(key);
         let mut words = vec![Operand::Imm(0); (size / 4) as usize];
         for (e, (off, bytes)) in key.iter().zip(slots) {
             let v = self.value(e, None);

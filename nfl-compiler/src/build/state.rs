@@ -28,6 +28,11 @@ pub fn state_key_layout(key: &[Ty]) -> (Vec<(u32, u32)>, u32) {
     (slots, off.max(1).div_ceil(4) * 4)
 }
 
+/// [`state_key_layout`] of key expressions, by their types.
+pub fn expr_key_layout(key: &[Expr]) -> (Vec<(u32, u32)>, u32) {
+    state_key_layout(&key.iter().map(|e| e.ty).collect::<Vec<Ty>>())
+}
+
 pub(crate) fn counter_map(name: &str, size: u32) -> MapDef {
     MapDef { name: name.to_string(), kind: MapKind::PerCpuArray, key_size: 4, value_size: 16, max_entries: size, flags: 0 }
 }
@@ -144,11 +149,9 @@ impl Builder<'_> {
         self.switch_to(join);
     }
 
-    /// Write a state map key into a fresh buffer.
     /// Write key values (laid out by their types) into a fresh buffer.
     pub(crate) fn state_key_of(&mut self, key: &[Expr]) -> BufId {
-        let tys: Vec<Ty> = key.iter().map(|e| e.ty).collect();
-        let (slots, size) = state_key_layout(&tys);
+        let (slots, size) = expr_key_layout(key);
         let buf = self.new_buf(size);
         let values: Vec<Operand> = key.iter().map(|e| self.value(e, None)).collect();
         self.fill_gaps(buf, size, &slots);
