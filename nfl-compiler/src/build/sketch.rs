@@ -227,8 +227,9 @@ impl Builder<'_> {
                 SketchKind::Bloom => (Kcall::NflBloomAdd, Some(Operand::Imm(u64::from(rows)))),
                 SketchKind::Hyperloglog => (Kcall::NflHllAdd, None),
                 _ => {
+                    // The amount is a u32 (the checker types it), so it
+                    // fills the low half of `rows << 32 | n` as it is.
                     let n = self.value(amount, None);
-                    let n = self.alu(AluOp::And, n, Operand::Imm(0xffff_ffff), 64);
                     let call = if kind.signed() { Kcall::NflCsAdd } else { Kcall::NflCmAdd };
                     (call, Some(self.alu(AluOp::Or, n, Operand::Imm(u64::from(rows) << 32), 64)))
                 }
@@ -254,6 +255,7 @@ impl Builder<'_> {
                     self.sketch_memo = Some(SketchMemo { sketch, key: key.to_vec(), block, cells });
                 }
             }
+            // Dispatched to `nitro_add` above, before any hashing.
             SketchKind::Nitro => {}
             SketchKind::Bloom => {
                 for i in 0..rows {
