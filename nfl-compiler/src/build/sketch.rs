@@ -438,6 +438,13 @@ impl Builder<'_> {
     /// The enetstl profile: one kfunc-lib kfunc on the sketch's value and
     /// the key laid out in a stack buffer; its result.
     fn nfl_call(&mut self, sketch: SketchId, key: &[Expr], call: Kcall, x: Option<Operand>) -> VarId {
+        let args = self.nfl_args(sketch, key);
+        self.nfl_kcall(&args, call, x)
+    }
+
+    /// The first four arguments of kfunc-lib's sketch kfuncs: the value,
+    /// its size, the key in a stack buffer, its size.
+    fn nfl_args(&mut self, sketch: SketchId, key: &[Expr]) -> [VarId; 4] {
         let map = self.sketch_maps[sketch.index()][0];
         let size = self.func.maps[map.index()].value_size;
         let buf = self.state_key_of(key);
@@ -445,7 +452,12 @@ impl Builder<'_> {
         let p = self.sketch_value(sketch);
         let kaddr = self.new_var(VarKind::StackPtr);
         self.push(Inst::BufAddr { dst: kaddr, buf });
-        let mut args = vec![p, self.to_var(Operand::Imm(u64::from(size))), kaddr, self.to_var(Operand::Imm(u64::from(key_size)))];
+        [p, self.to_var(Operand::Imm(u64::from(size))), kaddr, self.to_var(Operand::Imm(u64::from(key_size)))]
+    }
+
+    /// `call(args.., x)`; its result.
+    fn nfl_kcall(&mut self, args: &[VarId; 4], call: Kcall, x: Option<Operand>) -> VarId {
+        let mut args = args.to_vec();
         if let Some(x) = x {
             args.push(self.to_var(x));
         }
@@ -460,11 +472,14 @@ impl Builder<'_> {
         if kind != SketchKind::Bloom {
             return Operand::Var(self.nfl_call(sketch, key, Kcall::NflCmQuery, rows));
         }
-        let present = self.nfl_call(sketch, key, Kcall::NflBloomContains, rows);
+        // `insert` tests and sets the same key: its buffer and the value
+        // pointer serve both calls.
+        let args = self.nfl_args(sketch, key);
+        let present = self.nfl_kcall(&args, Kcall::NflBloomContains, rows);
         if !insert {
             return Operand::Var(present);
         }
-        self.nfl_call(sketch, key, Kcall::NflBloomAdd, rows);
+        self.nfl_kcall(&args, Kcall::NflBloomAdd, rows);
         self.alu(AluOp::Xor, Operand::Var(present), Operand::Imm(1), 64)
     }
 
