@@ -285,6 +285,42 @@ pub enum SketchKind {
     Nitro,
 }
 
+impl SketchKind {
+    /// The kind a constructor name (`count_min(...)`) declares.
+    pub fn from_ctor(name: &str) -> Option<SketchKind> {
+        Some(match name {
+            "count_min" => SketchKind::CountMin,
+            "count_sketch" => SketchKind::CountSketch,
+            "bloom" => SketchKind::Bloom,
+            "hyperloglog" => SketchKind::Hyperloglog,
+            "topk" => SketchKind::Topk,
+            "nitro" => SketchKind::Nitro,
+            _ => return None,
+        })
+    }
+
+    pub fn ctor(self) -> &'static str {
+        match self {
+            SketchKind::CountMin => "count_min",
+            SketchKind::CountSketch => "count_sketch",
+            SketchKind::Bloom => "bloom",
+            SketchKind::Hyperloglog => "hyperloglog",
+            SketchKind::Topk => "topk",
+            SketchKind::Nitro => "nitro",
+        }
+    }
+
+    /// Counting sketches take an amount in `add`.
+    pub fn counts(self) -> bool {
+        matches!(self, SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk | SketchKind::Nitro)
+    }
+
+    /// Count-sketch counters (signed, median estimate).
+    pub fn signed(self) -> bool {
+        matches!(self, SketchKind::CountSketch | SketchKind::Nitro)
+    }
+}
+
 /// `sketch NAME: KIND(sizing) keyed K`. `rows` is the number of hash
 /// functions (1 for HyperLogLog) and `cols` the counters per row (bits of
 /// a Bloom filter, registers of a HyperLogLog), always a power of two.

@@ -33,41 +33,6 @@ pub const DEFAULT_PER_SIZE: u64 = 1024;
 /// Most keys a top-k reports.
 pub const MAX_TOPK: u64 = 1024;
 
-impl SketchKind {
-    fn from_ctor(name: &str) -> Option<SketchKind> {
-        Some(match name {
-            "count_min" => SketchKind::CountMin,
-            "count_sketch" => SketchKind::CountSketch,
-            "bloom" => SketchKind::Bloom,
-            "hyperloglog" => SketchKind::Hyperloglog,
-            "topk" => SketchKind::Topk,
-            "nitro" => SketchKind::Nitro,
-            _ => return None,
-        })
-    }
-
-    pub fn ctor(self) -> &'static str {
-        match self {
-            SketchKind::CountMin => "count_min",
-            SketchKind::CountSketch => "count_sketch",
-            SketchKind::Bloom => "bloom",
-            SketchKind::Hyperloglog => "hyperloglog",
-            SketchKind::Topk => "topk",
-            SketchKind::Nitro => "nitro",
-        }
-    }
-
-    /// Counting sketches take an amount in `add`.
-    pub fn counts(self) -> bool {
-        matches!(self, SketchKind::CountMin | SketchKind::CountSketch | SketchKind::Topk | SketchKind::Nitro)
-    }
-
-    /// Count-sketch counters (signed, median estimate).
-    pub fn signed(self) -> bool {
-        matches!(self, SketchKind::CountSketch | SketchKind::Nitro)
-    }
-}
-
 /// The power of two at least `x` and `min`; sizes beyond 2^62 read as 2^62
 /// (every caller refuses them as too big).
 fn pow2_at_least(x: f64, min: u64) -> u64 {
