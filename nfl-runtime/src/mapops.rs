@@ -72,7 +72,20 @@ pub struct MapShape {
 impl MapShape {
     /// Bytes of one lookup result (all CPUs for a per-CPU map).
     pub fn value_buf_len(&self) -> usize {
-        if self.per_cpu { self.value_size.div_ceil(8) * 8 * possible_cpus() } else { self.value_size }
+        if self.per_cpu { self.cpu_stride() * possible_cpus() } else { self.value_size }
+    }
+
+    /// Bytes between two CPUs' values in a per-CPU lookup result (each is
+    /// padded to 8).
+    pub fn cpu_stride(&self) -> usize {
+        self.value_size.div_ceil(8) * 8
+    }
+
+    /// Each CPU's value in a lookup result (the one value of a map that is
+    /// not per CPU).
+    pub fn cpu_values<'v>(&self, value: &'v [u8]) -> impl Iterator<Item = &'v [u8]> {
+        let (stride, size) = if self.per_cpu { (self.cpu_stride(), self.value_size) } else { (value.len().max(1), value.len()) };
+        value.chunks(stride).map(move |c| &c[..size.min(c.len())])
     }
 
     fn check(&self, key: &[u8], value: Option<&[u8]>) -> io::Result<()> {
@@ -91,7 +104,7 @@ pub fn update_all_cpus(fd: BorrowedFd<'_>, shape: MapShape, key: &[u8], value: &
     if !shape.per_cpu {
         return update(fd, shape, key, value, UPDATE_ANY);
     }
-    let stride = shape.value_size.div_ceil(8) * 8;
+    let stride = shape.cpu_stride();
     let mut buf = vec![0u8; shape.value_buf_len()];
     for chunk in buf.chunks_mut(stride) {
         chunk[..value.len().min(stride)].copy_from_slice(&value[..value.len().min(stride)]);
@@ -154,9 +167,8 @@ pub fn keys(fd: BorrowedFd<'_>, shape: MapShape) -> io::Result<Vec<Vec<u8>>> {
 
 /// Sum one little-endian u64 at `off` over every CPU's copy of a value.
 pub fn sum_per_cpu_u64(shape: MapShape, value: &[u8], off: usize) -> u64 {
-    let stride = if shape.per_cpu { shape.value_size.div_ceil(8) * 8 } else { value.len().max(1) };
-    value
-        .chunks(stride)
+    shape
+        .cpu_values(value)
         .filter_map(|c| c.get(off..off + 8))
         .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
         .fold(0u64, u64::wrapping_add)

@@ -67,8 +67,7 @@ pub fn read(maps: &MapSet, s: &SketchSchema) -> Result<SketchState, StateError> 
         SketchKind::CountSketch | SketchKind::Nitro => SketchState::CountSketch(CountSketch::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
         SketchKind::Bloom => SketchState::Bloom(Bloom::from_bytes(s.cols, s.rows, bytes).map_err(e)?),
         SketchKind::Hyperloglog => {
-            let stride = h.shape.value_size.div_ceil(8) * 8;
-            let copies: Vec<&[u8]> = value.chunks(stride).map(|c| &c[..h.shape.value_size]).collect();
+            let copies: Vec<&[u8]> = h.shape.cpu_values(&value).collect();
             SketchState::Hyperloglog(Hll::merge_max(s.cols.trailing_zeros(), &copies).map_err(e)?)
         }
     })
@@ -132,8 +131,7 @@ pub fn read_per(maps: &MapSet, s: &SketchSchema, per_key: &[u8]) -> Result<Optio
     let Some(value) = mapops::lookup(h.fd(), h.shape, per_key).map_err(|source| StateError::Io { map: s.name.clone(), source })? else {
         return Ok(None);
     };
-    let stride = h.shape.value_size.div_ceil(8) * 8;
-    let copies: Vec<&[u8]> = value.chunks(stride).map(|c| &c[..h.shape.value_size]).collect();
+    let copies: Vec<&[u8]> = h.shape.cpu_values(&value).collect();
     Hll::merge_max(s.cols.trailing_zeros(), &copies).map(Some).map_err(|e| shape_err(&s.name, e))
 }
 
