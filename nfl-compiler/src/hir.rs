@@ -26,6 +26,7 @@ crate::entity!(CounterId, "counter");
 crate::entity!(StateMapId, "map");
 crate::entity!(MeterId, "meter");
 crate::entity!(PoolId, "pool");
+crate::entity!(MaglevId, "maglev");
 crate::entity!(SketchId, "sketch");
 crate::entity!(QueueId, "queue");
 
@@ -59,6 +60,8 @@ pub struct Hir {
     pub maps: Vec<StateMapHir>,
     pub meters: Vec<MeterHir>,
     pub pools: Vec<PoolHir>,
+    /// `pool NAME: maglev(...)`.
+    pub maglevs: Vec<MaglevHir>,
     pub sketches: Vec<SketchHir>,
     pub queues: Vec<QueueHir>,
     /// Config parameters and the values compiled in.
@@ -268,6 +271,18 @@ pub struct PoolHir {
     pub span: Span,
 }
 
+/// `pool NAME: maglev(...) of T`: one array-map value per group, laid out
+/// as [`crate::maglev::Layout`]; `members` are the config's groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaglevHir {
+    pub name: String,
+    pub groups: u32,
+    pub layout: crate::maglev::Layout,
+    pub ty: Ty,
+    pub members: Vec<Vec<u64>>,
+    pub span: Span,
+}
+
 /// The algorithm of a `sketch` (docs/kfunc-lib.md has the exact update
 /// rules, which every profile and the Rust twin follow).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -382,6 +397,8 @@ pub enum Optional {
     MapGet { map: StateMapId, key: Vec<Expr> },
     /// `P.take()`: a free value from the pool.
     PoolTake(PoolId),
+    /// `P.pick(group, KEY...)`: the maglev pool's member for the key.
+    MaglevPick { pool: MaglevId, group: Expr, key: Vec<Expr> },
     /// `Q.pop()` (fifo) / `Q.pop_min()` (pqueue): the element taken.
     QueuePop(QueueId),
     /// `Q.peek()`: the element `pop` would take, left in place.

@@ -40,6 +40,7 @@ pub mod frontend;
 pub mod hir;
 pub mod ir;
 pub mod lower;
+pub mod maglev;
 pub mod opt;
 pub mod pipeline;
 pub mod stdlib;

@@ -35,6 +35,10 @@ pub struct Schema {
     /// they were).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sketches: Vec<SketchSchema>,
+    /// Maglev pools (absent from objects without any): the loader builds
+    /// each group's table into the map of the same name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maglevs: Vec<MaglevSchema>,
     /// Queues (absent from objects without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueSchema>,
@@ -100,6 +104,23 @@ pub struct PoolSchema {
     pub name: String,
     pub first: u64,
     pub last: u64,
+}
+
+/// A `pool NAME: maglev(...)`: map `name` holds one value per group, laid
+/// out as [`crate::maglev::Layout`]; `groups[i]` are group `i`'s members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaglevSchema {
+    pub name: String,
+    pub slots: u32,
+    pub members: u32,
+    pub member_bytes: u32,
+    pub groups: Vec<Vec<u64>>,
+}
+
+impl MaglevSchema {
+    pub fn layout(&self) -> crate::maglev::Layout {
+        crate::maglev::Layout { slots: self.slots, members: self.members, member_bytes: self.member_bytes }
+    }
 }
 
 /// A sketch: its map (of the same name) holds one value laid out as
@@ -241,6 +262,17 @@ impl Schema {
                 .map(|m| MeterSchema { name: m.name.clone(), rate: m.rate, burst: m.burst, key_widths: m.key.iter().map(|e| e.ty.width()).collect() })
                 .collect(),
             pools: hir.pools.iter().map(|p| PoolSchema { name: p.name.clone(), first: p.first, last: p.last }).collect(),
+            maglevs: hir
+                .maglevs
+                .iter()
+                .map(|m| MaglevSchema {
+                    name: m.name.clone(),
+                    slots: m.layout.slots,
+                    members: m.layout.members,
+                    member_bytes: m.layout.member_bytes,
+                    groups: m.members.clone(),
+                })
+                .collect(),
             sketches: hir.sketches.iter().map(sketch_schema).collect(),
             queues: hir.queues.iter().map(|q| QueueSchema::new(q, crate::target::Target::Helpers)).collect(),
             config: hir.config.clone(),

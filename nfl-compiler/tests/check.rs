@@ -149,7 +149,15 @@ fn err_corpus_reports_expected_codes() {
         };
         let mut want: Vec<&str> = expect_line.split_whitespace().collect();
         want.sort_unstable();
-        let (sources, hir, diags) = run(&text);
+        let yaml = std::fs::read_to_string(path.with_extension("yaml")).ok();
+        let (sources, hir, diags) = match &yaml {
+            // A config mistake needs the config: check through the driver.
+            Some(y) => match nfl_compiler::driver::check_with("test.nf", &text, &mut NoModules, Some(("test.yaml", y))) {
+                Ok(c) => (c.sources, Some(c.hir), c.warnings),
+                Err(f) => (f.sources, None, f.diagnostics),
+            },
+            None => run(&text),
+        };
         let mut got = codes(&diags);
         got.sort_unstable();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_uppercase();

@@ -94,6 +94,7 @@ fn hir() -> Hir {
         maps: vec![],
         meters: vec![],
         pools: vec![],
+        maglevs: Vec::new(),
         sketches: vec![],
         queues: vec![],
         config: vec![],

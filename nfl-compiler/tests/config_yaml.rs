@@ -2,7 +2,7 @@
 //! match kind, one test per E07xx code with its exact span, several errors
 //! at once, rendered snapshots, and no panics on any text.
 
-use nfl_compiler::config::{
+use nfl_compiler::config::{ PoolCfgSchema,
     ActionSchema, CfgType, ConfigSchema, ConfigValues, KeyMatch, KeySchema, MatchKind, ParamSchema, ParamValue, SetItem, TableSchema,
     read_config,
 };
@@ -60,6 +60,7 @@ fn schema() -> ConfigSchema {
             ),
             table("v4", vec![key("ipv4.dst", 32, MatchKind::Lpm)], vec![action("deny", &[])]),
         ],
+        pools: vec![PoolCfgSchema { name: "backends".into(), width: 32 }],
     }
 }
 
@@ -635,4 +636,16 @@ proptest! {
         let _ = read(&format!("rate_pps: 1\ntrusted: [\"{}\"]\n", value.replace(['"', '\\'], "")));
         let _ = read(&format!("rate_pps: 1\ntables:\n  routes:\n    - {{ match: {{ (ipv6.dst_hi, ipv6.dst_lo): '{}' }}, action: drop_it }}\n", value.replace('\'', "")));
     }
+}
+
+#[test]
+fn maglev_pools_list_groups_of_members() {
+    let v = ok("rate_pps: 1\npools:\n  backends:\n    - [198.18.1.1, 198.18.1.2]\n    - []\n");
+    let groups: Vec<Vec<u64>> = v.pools["backends"].groups.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(groups, vec![vec![0xc612_0101, 0xc612_0102], vec![]]);
+    one("rate_pps: 1\npools:\n  backendz: [[1]]\n", "nfl::E0721", "backendz", 3);
+    one("rate_pps: 1\npools:\n  backends: [[1, 2, 1]]\n", "nfl::E0704", "1", 3);
+    one("rate_pps: 1\npools:\n  backends: [[198.18.1.1/24]]\n", "nfl::E0716", "198.18.1.1/24", 3);
+    let flat = errors("rate_pps: 1\npools:\n  backends: [1, 2]\n");
+    assert_eq!(flat, vec![("nfl::E0703", "1".to_string(), 3), ("nfl::E0703", "2".to_string(), 3)], "each group must be a list");
 }

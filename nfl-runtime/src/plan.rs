@@ -3,8 +3,8 @@
 //!
 //! - State whose layout is unchanged is **kept** (the pin is reused):
 //!   counters, state maps, dynamic tables, table stats.
-//! - Static tables are **fresh**: created anew and filled from the new
-//!   schema, since their content is the config.
+//! - Static tables and maglev pools are **fresh**: created anew and filled
+//!   from the new schema, since their content is the config.
 //! - A changed layout is **migrated** where the change allows: an array or
 //!   map that grew or a counter that shrank (cells copied), a dynamic table
 //!   whose actions changed or that grew (values re-encoded by action and
@@ -188,7 +188,7 @@ fn state_fate(o: &MapSchema, n: &MapSchema, os: &StateMapSchema, ns: &StateMapSc
 /// The fate of map `n` of the new program.
 fn fate(old: &Schema, new: &Schema, n: &MapSchema) -> Fate {
     let new_role = role(new, &n.name);
-    if new_role.table().is_some_and(|t| !t.dynamic) {
+    if new_role.table().is_some_and(|t| !t.dynamic) || new.maglevs.iter().any(|m| m.name == n.name) {
         return Fate::Fresh;
     }
     let Some(o) = old.map(&n.name) else { return Fate::New };

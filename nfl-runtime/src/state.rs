@@ -113,6 +113,15 @@ impl MapSet {
                 mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
             }
         }
+        for pool in schema.maglevs.iter().filter(|p| only.contains(&p.name.as_str())) {
+            let h = self.get(&pool.name)?;
+            let layout = pool.layout();
+            // Groups the config leaves out stay zero: empty.
+            for (g, members) in pool.groups.iter().enumerate() {
+                let value = nfl_compiler::maglev::group_value(&layout, members);
+                mapops::update(h.fd(), h.shape, &(g as u32).to_le_bytes(), &value, mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
+            }
+        }
         Ok(())
     }
 
@@ -168,7 +177,7 @@ pub fn schema_of(obj: &[u8]) -> Result<Schema, StateError> {
 /// just loaded from it (a no-op for objects without a schema or entries).
 pub fn init_maps(prog: &LoadedProgram, obj: &[u8]) -> Result<(), StateError> {
     let schema = match Schema::from_object(obj).map_err(StateError::Schema)? {
-        Some(s) if !s.initial.is_empty() || !s.pools.is_empty() => s,
+        Some(s) if !s.initial.is_empty() || !s.pools.is_empty() || !s.maglevs.is_empty() => s,
         _ => return Ok(()),
     };
     MapSet::from_loaded(prog, &schema)?.write_initial(&schema)

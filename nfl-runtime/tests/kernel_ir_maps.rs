@@ -238,6 +238,7 @@ fn schema_section_is_skipped_by_the_loader_and_reads_back() {
         state_maps: Vec::new(),
         meters: Vec::new(),
         pools: Vec::new(),
+        maglevs: Vec::new(),
         sketches: Vec::new(),
         queues: Vec::new(),
         config: vec![("rate".into(), "10".into())],

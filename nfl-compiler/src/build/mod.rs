@@ -12,6 +12,7 @@
 mod control;
 mod expr;
 mod heap;
+mod maglev;
 mod objects;
 mod parser;
 pub mod queue;
@@ -74,6 +75,7 @@ pub(crate) struct Builder<'h> {
     table_stats: Vec<MapId>,
     meter_maps: Vec<MapId>,
     pool_maps: Vec<MapId>,
+    maglev_maps: Vec<MapId>,
     /// Per sketch: its value's map, then its auxiliary maps.
     sketch_maps: Vec<Vec<MapId>>,
     /// The cells the last counting `add` touched, for a `query` of the same
@@ -161,6 +163,7 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         .unzip();
     let meter_maps = hir.meters.iter().map(|m| add_map(&mut func, objects::meter_map(m))).collect();
     let pool_maps = hir.pools.iter().map(|p| add_map(&mut func, objects::pool_map(p))).collect();
+    let maglev_maps = hir.maglevs.iter().map(|p| add_map(&mut func, maglev::maglev_map(p))).collect();
     let table_stats = hir.tables.iter().map(|t| add_map(&mut func, table::stats_map(&t.layout))).collect();
     let counter_maps = hir.counters.iter().map(|c| add_map(&mut func, state::counter_map(&c.name, c.size))).collect();
     let state_maps = hir
@@ -193,6 +196,7 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         table_stats,
         meter_maps,
         pool_maps,
+        maglev_maps,
         sketch_maps,
         sketch_memo: None,
         queue_maps,

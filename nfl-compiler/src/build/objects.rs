@@ -127,6 +127,7 @@ impl Builder<'_> {
                 self.push(Inst::BufLoad { dst, buf, off: 0, bytes: 4 });
                 empty
             }
+            Optional::MaglevPick { pool, group, key } => self.maglev_pick(*pool, group, key, dst),
             Optional::QueuePop(_) | Optional::QueuePeek(_) | Optional::QueuePopDue { .. } => self.queue_take(value, dst),
         };
         let present = self.cur;

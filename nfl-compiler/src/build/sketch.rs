@@ -159,7 +159,12 @@ impl Builder<'_> {
     /// `murmur3_32(key, seed(i))`, computed where row `i` needs it so only
     /// the mixed words stay live across rows.
     pub(super) fn row_hash(&mut self, key: &KeyHash, i: u32) -> Operand {
-        let mut h = Operand::Imm(u64::from(row_seed(i)));
+        self.seeded_hash(key, row_seed(i))
+    }
+
+    /// `murmur3_32(key, seed)` from the mixed words.
+    pub(super) fn seeded_hash(&mut self, key: &KeyHash, seed: u32) -> Operand {
+        let mut h = Operand::Imm(u64::from(seed));
         for &k in &key.mixed {
             h = self.alu32(AluOp::Xor, h, k);
             h = self.rotl32(h, 13);

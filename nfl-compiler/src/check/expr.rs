@@ -62,7 +62,7 @@ impl Cx {
 /// Names the standard library declares, to suggest `import std.net`.
 const STD_NAMES: [&str; 10] = ["ethernet", "vlan", "arp", "ipv4", "ipv6", "icmp", "icmpv6", "tcp", "udp", "std_parse"];
 
-fn konst(v: u64, ty: Ty, span: Span) -> Expr {
+pub(super) fn konst(v: u64, ty: Ty, span: Span) -> Expr {
     Expr { kind: ExprKind::Const(v), ty, span }
 }
 
@@ -271,6 +271,7 @@ impl Checker<'_> {
                     Global::Map(_) => format!("read an entry: `{}[key]`, or test `{}.contains(key)`", id.name, id.name),
                     Global::Meter(_) => format!("test it: `{}.take(1)`", id.name),
                     Global::Pool(_) => format!("take a value: `let v = {}.take() else {{ drop }}`", id.name),
+                    Global::Maglev(_) => format!("pick a member: `let b = {}.pick(group, KEY...) else {{ drop }}`", id.name),
                     Global::Sketch(_) => format!("read it: `{}.query()` (or `.contains()` for a Bloom filter)", id.name),
                     Global::Queue(_) => format!("push to it (`{}.push(..)`) or take from it in `let ... else`", id.name),
                     Global::Parser(_) | Global::Control(_) | Global::Const(_) => "only constants, locals and fields have values".to_string(),

@@ -22,6 +22,7 @@ mod consts;
 mod control;
 mod eval;
 mod expr;
+mod maglev;
 mod names;
 mod objects;
 mod parser_graph;
@@ -72,13 +73,13 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
     ck.type_tables();
     let values = config.and_then(|file| {
         let text = sources.get(file)?.text.clone();
-        let schema = crate::config::ConfigSchema { params: ck.config_params_schema(), tables: ck.table_schemas() };
+        let schema = crate::config::ConfigSchema { params: ck.config_params_schema(), tables: ck.table_schemas(), pools: ck.maglev_cfg_schemas() };
         let (values, diags) = config::read_yaml(file, &text, &schema);
         ck.diags.extend(diags);
         Some(values)
     });
     ck.apply_config_params(values.as_ref());
-    ck.lower_objects();
+    ck.lower_objects(values.as_ref().map(|v| &v.pools));
     // The parser comes first: what it extracts before each header tells the
     // validity analysis of actions and the control what `H.valid` implies.
     let choice = ck.control_parser_choice();
@@ -109,6 +110,7 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
             maps: std::mem::take(&mut ck.maps),
             meters: std::mem::take(&mut ck.meters),
             pools: std::mem::take(&mut ck.pools),
+            maglevs: std::mem::take(&mut ck.maglevs),
             sketches: std::mem::take(&mut ck.sketches),
             queues: std::mem::take(&mut ck.queues),
             config: config_shown,
@@ -135,6 +137,7 @@ pub(crate) enum Global {
     Map(usize),
     Meter(usize),
     Pool(usize),
+    Maglev(usize),
     Sketch(usize),
     Queue(usize),
 }
@@ -151,7 +154,7 @@ impl Global {
             Global::Counter(_) => "counter",
             Global::Map(_) => "map",
             Global::Meter(_) => "meter",
-            Global::Pool(_) => "pool",
+            Global::Pool(_) | Global::Maglev(_) => "pool",
             Global::Sketch(_) => "sketch",
             Global::Queue(_) => "queue",
         }
@@ -239,6 +242,7 @@ pub(crate) struct Checker<'a> {
     pub sketches: Vec<hir::SketchHir>,
     pub meters: Vec<hir::MeterHir>,
     pub pools: Vec<hir::PoolHir>,
+    pub maglevs: Vec<hir::MaglevHir>,
     pub queues: Vec<hir::QueueHir>,
     /// What specialization decided, for `nflc build --explain`.
     pub explain: Vec<String>,
@@ -275,6 +279,7 @@ impl<'a> Checker<'a> {
             sketches: Vec::new(),
             meters: Vec::new(),
             pools: Vec::new(),
+            maglevs: Vec::new(),
             queues: Vec::new(),
             explain: Vec::new(),
         }

@@ -28,10 +28,12 @@ pub(crate) struct KeySig {
 impl<'a> Checker<'a> {
     pub(crate) fn collect_object(&mut self, o: &'a ast::ObjectDecl) {
         // Meters and pools are numbered separately (their HIR tables).
-        let idx = self.object_decls.iter().filter(|d| d.kind == o.kind).count();
+        let maglev = super::maglev::is_maglev(o);
+        let idx = self.object_decls.iter().filter(|d| d.kind == o.kind && super::maglev::is_maglev(d) == maglev).count();
         self.object_decls.push(o);
         let g = match o.kind {
             ObjectKind::Meter => Global::Meter(idx),
+            ObjectKind::Pool if maglev => Global::Maglev(idx),
             ObjectKind::Pool => Global::Pool(idx),
             ObjectKind::Sketch => Global::Sketch(idx),
             ObjectKind::Queue => Global::Queue(idx),
@@ -73,7 +75,7 @@ impl<'a> Checker<'a> {
             Diagnostic::error("nfl::E0337", format!("unknown {} kind `{}`", o.kind.keyword(), o.ctor.name), o.ctor.span, "unknown kind")
                 .with_help(format!("a {} is declared as `{}`", o.kind.keyword(), match o.kind {
                     ObjectKind::Meter => "meter NAME: token_bucket(rate = R, burst = B) keyed KEY",
-                    ObjectKind::Pool => "pool NAME: ports(first = A, last = B)",
+                    ObjectKind::Pool => "pool NAME: ports(first = A, last = B), or pool NAME: maglev(groups = G) of u32",
                     ObjectKind::Sketch => "sketch NAME: count_min(eps = E, delta = D) keyed KEY",
                     ObjectKind::Queue => "queue NAME: fifo(size = N) of TYPE",
                 })),
@@ -82,9 +84,15 @@ impl<'a> Checker<'a> {
     }
 
     /// Type every meter and pool (after config values are known).
-    pub(crate) fn lower_objects(&mut self) {
+    pub(crate) fn lower_objects(&mut self, pools: Option<&std::collections::BTreeMap<String, crate::config::PoolGroups>>) {
+        let none = std::collections::BTreeMap::new();
+        let pools = pools.unwrap_or(&none);
         for i in 0..self.object_decls.len() {
             let o = self.object_decls[i];
+            if super::maglev::is_maglev(o) {
+                self.lower_maglev(o, pools);
+                continue;
+            }
             if let (Some(t), false) = (&o.elem, o.kind == ObjectKind::Queue) {
                 self.emit(
                     Diagnostic::error("nfl::E0343", format!("a {} has no element type", o.kind.keyword()), t.span, "`of` here")
@@ -273,6 +281,7 @@ impl<'a> Checker<'a> {
                     let ty = self.pools.get(p)?.ty;
                     return Some((Optional::PoolTake(PoolId(p as u32)), ty));
                 }
+                (Some(Global::Maglev(p)), _) => return self.maglev_pick(cx, p, method, args),
                 (Some(Global::Queue(q)), _) => {
                     let name = id.name.clone();
                     return self.queue_optional(cx, q, &name, method, args);

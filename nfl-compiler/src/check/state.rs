@@ -141,6 +141,13 @@ impl<'a> Checker<'a> {
                 self.no_method("pool", &name, method, "`take()` in `let ... else`, and `give(v)`");
                 None
             }
+            (Global::Maglev(_), _) => {
+                self.emit(
+                    Diagnostic::error("nfl::E0339", format!("`{}` is read in `let ... else`", method.name), span, "used as a statement")
+                        .with_help(format!("bind the member: `let b = {name}.pick(group, KEY...) else {{ drop }}`")),
+                );
+                None
+            }
             (Global::Meter(_), "take") => {
                 self.emit(
                     Diagnostic::error("nfl::E0334", "the result of `take` is unused", span, "a value, not a statement")
@@ -214,7 +221,7 @@ impl<'a> Checker<'a> {
         }
         self.emit(
             Diagnostic::error("nfl::E0334", format!("`.{}()` has no value", method.name), span, "used as a value")
-                .with_help("`m.contains(k)`, `meter.take(n)`, `sketch.query(k)` and `bloom.contains(k)` give values; `m.get(k)` and `pool.take()` go in `let ... else`; call the others as statements"),
+                .with_help("`m.contains(k)`, `meter.take(n)`, `sketch.query(k)` and `bloom.contains(k)` give values; `m.get(k)`, `pool.take()` and `pool.pick(..)` go in `let ... else`; call the others as statements"),
         );
         None
     }

@@ -24,6 +24,7 @@ pub(super) const FIT: &str = "nfl::E0717";
 pub(super) const PREFIX_LEN: &str = "nfl::E0718";
 pub(super) const EMPTY_RANGE: &str = "nfl::E0719";
 pub(super) const MASK: &str = "nfl::E0720";
+pub(super) const UNKNOWN_POOL: &str = "nfl::E0721";
 
 pub(super) const FORMS_HELP: &str = "write a number (`1500`, `0x0800`, `0b1010`), an address (`198.18.0.1`, `2001:db8::1`, \
      `02:00:00:00:00:01`), a prefix (`198.18.0.0/15`), a range (`80..=90`, `80..91`), a mask (`0x0800 &&& 0xff00`) or `_`";

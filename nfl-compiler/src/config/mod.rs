@@ -23,6 +23,7 @@ mod fit;
 mod keys;
 mod literal;
 mod params;
+mod pools;
 mod reader;
 mod schema;
 mod tables;
@@ -33,8 +34,8 @@ use nfl_syntax::ast::FileId;
 
 pub use cli::{CliEntry, CliEntryValue, Piece, read_entry};
 pub use schema::{
-    ActionSchema, CfgType, ConfigSchema, ConfigValues, EntryValue, KeyMatch, KeySchema, MatchKind, ParamSchema, ParamValue, SetItem,
-    TableSchema,
+    ActionSchema, CfgType, ConfigSchema, ConfigValues, EntryValue, KeyMatch, KeySchema, MatchKind, ParamSchema, ParamValue, PoolCfgSchema,
+    PoolGroups, SetItem, TableSchema,
 };
 
 /// Read the YAML `text` of file `file` against `schema`. Every independent

@@ -1,5 +1,5 @@
 //! The top level of a config file: one key per `config` parameter, and the
-//! reserved key `tables`.
+//! reserved keys `tables` and `pools`.
 
 use nfl_syntax::Diagnostic;
 use nfl_syntax::ast::Span;
@@ -14,6 +14,8 @@ use super::yaml::{Node, Scalar};
 
 /// The reserved top-level key holding the table entries.
 pub(super) const TABLES: &str = "tables";
+/// The reserved top-level key holding the maglev pools' groups.
+pub(super) const POOLS: &str = "pools";
 
 const SET_FORMS: &[Form] = &[Form::Value, Form::Prefix, Form::Range, Form::Ternary];
 
@@ -21,13 +23,19 @@ pub(super) fn read(r: &mut Reader, schema: &ConfigSchema, root: &Node<'_>, out: 
     let help = "write one `name: value` line per parameter, and table entries under `tables:`";
     let Some(pairs) = r.map(root, "the config file", help) else { return };
     let tables_index = schema.params.len();
+    let pools_index = tables_index + 1;
     let keyed = r.keyed(pairs, |name| match name.trim() {
         TABLES => Some(tables_index),
+        POOLS => Some(pools_index),
         name => schema.params.iter().position(|p| p.name == name),
     });
     for k in &keyed {
         if k.index == Some(tables_index) {
             tables::read(r, &schema.tables, k.value, &mut out.tables);
+            continue;
+        }
+        if k.index == Some(pools_index) {
+            super::pools::read(r, &schema.pools, k.value, &mut out.pools);
             continue;
         }
         let Some(p) = k.index.and_then(|i| schema.params.get(i)) else {
@@ -56,7 +64,7 @@ fn unknown(r: &mut Reader, schema: &ConfigSchema, key: &Scalar<'_>) {
     let help = if schema.tables.iter().any(|t| t.name == name) {
         format!("`{name}` is a table; its entries go under `tables:`")
     } else {
-        let names = schema.params.iter().map(|p| p.name.as_str()).chain([TABLES]);
+        let names = schema.params.iter().map(|p| p.name.as_str()).chain([TABLES, POOLS]);
         suggest(name, "parameters", names)
     };
     let d = Diagnostic::error(codes::UNKNOWN_PARAM, format!("no config parameter `{name}`"), key.span, "unknown parameter");

@@ -55,6 +55,24 @@ pub struct TableSchema {
 pub struct ConfigSchema {
     pub params: Vec<ParamSchema>,
     pub tables: Vec<TableSchema>,
+    /// The `maglev` pools, whose groups the file lists under `pools:`.
+    #[serde(default)]
+    pub pools: Vec<PoolCfgSchema>,
+}
+
+/// A `pool NAME: maglev(...) of uW`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCfgSchema {
+    pub name: String,
+    pub width: u32,
+}
+
+/// A maglev pool's groups as the file lists them: each group's members
+/// (distinct, in file order) and the group's span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolGroups {
+    pub groups: Vec<(Vec<u64>, Span)>,
+    pub span: Span,
 }
 
 /// How one entry matches one key. Values fit the key's width, prefixes
@@ -127,4 +145,6 @@ pub struct ConfigValues {
     /// Each with the span of its value in the YAML file.
     pub params: BTreeMap<String, (ParamValue, Span)>,
     pub tables: BTreeMap<String, Vec<EntryValue>>,
+    /// The `pools:` the file lists (a pool left out is absent).
+    pub pools: BTreeMap<String, PoolGroups>,
 }
