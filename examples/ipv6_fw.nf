@@ -3,8 +3,9 @@
 // fragment, authentication), as the IPv6 chain lays them out: each names
 // the next, and its length says where the next starts. The parser loop is
 // bounded by the header stack `ext[8]`: a ninth extension header finds the
-// stack full, the parse rejects, and the control drops the packet (an
-// attacker cannot hide a port behind a longer chain). ESP (50) ends the
+// stack full and `overflow drop` drops the packet (an attacker cannot hide
+// a port behind a longer chain; the default, `overflow pass`, would let
+// it through unfiltered). ESP (50) ends the
 // walk: what follows is encrypted.
 //
 // Policy: TCP and UDP to the blocked ports are dropped, and ICMPv6
@@ -31,7 +32,7 @@ header frag_rest[1] {
     ident: u32
 }
 
-parser v6 {
+parser v6 overflow drop {
     state start {
         extract ethernet
         select ethernet.ethertype {
@@ -82,7 +83,7 @@ parser v6 {
     }
     // A fragment header counts against the bound like the others; only
     // the first fragment (offset 0) carries the upper-layer header. A
-    // second fragment header finds `frag_rest` full and rejects.
+    // second fragment header finds `frag_rest` full: overflow, dropped.
     state fragment {
         extract ext
         extract frag_rest

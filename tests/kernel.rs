@@ -436,3 +436,34 @@ fn unrolled_for_loops_check_every_tag_and_value() {
     assert_eq!(run(frame(&[], 2)), XDP_DROP, "protocol 2 is in 1..=2");
     assert_eq!(run(frame(&[], 3)), XDP_PASS, "protocol 3 is not");
 }
+
+/// `tests/ok/parser_overflow.nf` with each `overflow` policy: a third tag
+/// passes, drops, rejects (the control aborts on `pkt.rejected`) or
+/// accepts (the control sees two tags and no IPv4, and sends it back).
+#[test]
+fn parser_overflow_takes_the_named_path() {
+    if !nfl_runtime::require_kernel("parser_overflow_takes_the_named_path") {
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("tests/ok/parser_overflow.nf")).expect("read");
+    let frame = |tags: usize| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for _ in 0..tags {
+            f.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        }
+        f.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, 9, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+        f
+    };
+    // (policy, verdict for 2 tags, verdict for 3 tags)
+    for (policy, three) in [("pass", XDP_PASS), ("drop", XDP_DROP), ("reject", 0), ("accept", 3)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("overflow.nf");
+        std::fs::write(&path, text.replace("overflow accept", &format!("overflow {policy}"))).expect("write");
+        let build = build_ok(&path);
+        let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+        let run = |f: Vec<u8>| nfl_runtime::test_run(prog.fd(), &f, 1).expect("test run").retval;
+        assert_eq!(run(frame(2)), XDP_PASS, "{policy}: two tags fit, IPv4 is parsed");
+        assert_eq!(run(frame(3)), three, "{policy}: a third tag overflows");
+        assert_eq!(run(frame(0)), XDP_PASS, "{policy}: untagged IPv4");
+    }
+}

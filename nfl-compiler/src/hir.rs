@@ -131,6 +131,8 @@ pub struct ParserHir {
     pub name: String,
     pub states: Vec<StateHir>,
     pub start: StateId,
+    /// What extracting into a full header stack does (default `pass`).
+    pub overflow: nfl_syntax::ast::Overflow,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -159,11 +159,39 @@ pub struct MetaDecl {
 }
 
 /// `parser NAME { state ... }`
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ParserDecl {
     pub name: Ident,
     pub states: Vec<StateDecl>,
+    /// `overflow ACTION`: what extracting into a full header stack does.
+    pub overflow: Option<(Overflow, Span)>,
     pub span: Span,
+}
+
+/// What a packet with more headers than a stack holds does (the parser's
+/// `overflow` clause).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// The packet passes at once; the control does not run (the default).
+    Pass,
+    Drop,
+    /// Parsing stops as for a malformed packet: `pkt.rejected`, the
+    /// control runs.
+    Reject,
+    /// Parsing stops as if the last state accepted: the control runs on
+    /// the headers parsed so far.
+    Accept,
+}
+
+impl Overflow {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Overflow::Pass => "pass",
+            Overflow::Drop => "drop",
+            Overflow::Reject => "reject",
+            Overflow::Accept => "accept",
+        }
+    }
 }
 
 /// `state NAME { parser statements; transition }`
@@ -422,6 +450,19 @@ pub struct ObjectDecl {
 
 /// As derived, except that `elem` and `per` are shown only when present, so
 /// that the AST of objects without them reads as it did before.
+/// As derived, except that `overflow` is shown only when written, so that
+/// the AST of parsers without it reads as it did before.
+impl std::fmt::Debug for ParserDecl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("ParserDecl");
+        d.field("name", &self.name).field("states", &self.states);
+        if let Some(o) = &self.overflow {
+            d.field("overflow", o);
+        }
+        d.field("span", &self.span).finish()
+    }
+}
+
 impl std::fmt::Debug for ObjectDecl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ObjectDecl");

@@ -581,8 +581,16 @@ impl<'c> Builder<'c> {
             }
             Rule::parser_item => {
                 let name = self.decl_name(&inner.next()?);
-                let states = inner.filter_map(|p| self.state(p)).collect();
-                Item::Parser(ParserDecl { name, states, span })
+                let mut overflow = None;
+                let mut states = Vec::new();
+                for p in inner {
+                    if p.as_rule() == Rule::overflow_clause {
+                        overflow = self.overflow(p);
+                    } else if let Some(s) = self.state(p) {
+                        states.push(s);
+                    }
+                }
+                Item::Parser(ParserDecl { name, states, overflow, span })
             }
             Rule::action_item => {
                 let name = self.decl_name(&inner.next()?);
@@ -841,6 +849,19 @@ impl<'c> Builder<'c> {
     }
 
     // ------------------------------------------------------------ parsers
+
+    /// `overflow pass|drop|reject|accept`.
+    fn overflow(&mut self, pair: Pair<'_, Rule>) -> Option<(Overflow, Span)> {
+        let action = pair.into_inner().find(|p| p.as_rule() == Rule::overflow_action)?;
+        let span = self.pspan(&action);
+        let o = match action.as_str() {
+            "pass" => Overflow::Pass,
+            "drop" => Overflow::Drop,
+            "reject" => Overflow::Reject,
+            _ => Overflow::Accept,
+        };
+        Some((o, span))
+    }
 
     fn state(&mut self, pair: Pair<'_, Rule>) -> Option<StateDecl> {
         let span = self.pspan(&pair);

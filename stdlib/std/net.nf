@@ -136,7 +136,10 @@ header udp {
     checksum: u16
 }
 
-parser std_parse {
+// A third VLAN tag rejects (`pkt.rejected`) and the control still runs:
+// the standard parser serves firewalls, which must see every packet, so
+// it does not take the language's default (`overflow pass`).
+parser std_parse overflow reject {
     state start {
         extract ethernet
         select ethernet.ethertype {

@@ -1,5 +1,6 @@
 // An MPLS label stack parsed with a bounded loop: the loop extracts into a
-// stack of 4, so it can run at most 4 times.
+// stack of 4, so it can run at most 4 times; a fifth label takes the
+// default `overflow pass` (the packet passes, the control does not run).
 header eth {
     dst: u48
     src: u48

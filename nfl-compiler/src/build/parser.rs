@@ -8,6 +8,7 @@ use crate::hir::{
     Transition,
 };
 use crate::ir::{BlockId, CmpOp, Inst, Operand, Term};
+use nfl_syntax::ast::{Overflow, VerdictKind};
 
 /// Largest single `skip`, in bytes. The verifier needs every variable packet
 /// offset bounded; this bound keeps eight chained skips under its 64 KiB
@@ -84,8 +85,9 @@ impl Builder<'_> {
                         let info = &self.hir.headers[header.index()];
                         let index = levels[header.index()];
                         if index >= info.n_instances() {
-                            // A full stack: the loop bound is reached.
-                            self.terminate(Term::Jump(reject));
+                            // A full stack: the loop bound is reached, and
+                            // the parser's `overflow` clause decides.
+                            self.overflow(parser.overflow, accept, reject);
                             break;
                         }
                         let len = info.byte_len;
@@ -116,6 +118,18 @@ impl Builder<'_> {
     }
 
     /// `extract`: check the packet holds the header, then record and advance.
+    /// End the parse of a packet with more headers than a stack holds.
+    fn overflow(&mut self, policy: Overflow, accept: BlockId, reject: BlockId) {
+        let exit = |kind| Term::Exit(crate::ir::Exit::Return(super::verdict_code(self.hir.hook, kind)));
+        let term = match policy {
+            Overflow::Pass => exit(VerdictKind::Pass),
+            Overflow::Drop => exit(VerdictKind::Drop),
+            Overflow::Reject => Term::Jump(reject),
+            Overflow::Accept => Term::Jump(accept),
+        };
+        self.terminate(term);
+    }
+
     fn extract(&mut self, r: HeaderRef, len: u32, reject: BlockId) {
         let ptr = self.ptr_of(r);
         let valid = self.valid_of(r);

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use nfl_syntax::Diagnostic;
-use nfl_syntax::ast::{self, Span};
+use nfl_syntax::ast::{self, Overflow, Span};
 
 use super::expr::{Cx, Mode};
 use super::{Checker, Global, ParserChoice};
@@ -176,7 +176,8 @@ impl Checker<'_> {
             let facts = entry.as_ref().and_then(|e| e.get(i).cloned().flatten()).unwrap_or_else(|| empty.clone());
             states.push(self.lower_state(s, facts, &ids, extracts.get(i).map(Vec::as_slice).unwrap_or(&[])));
         }
-        Some(ParserHir { name: p.name.name.clone(), states, start: start? })
+        let overflow = self.overflow_policy(p, &extracts);
+        Some(ParserHir { name: p.name.name.clone(), states, start: start?, overflow })
     }
 
     fn extract_target(&mut self, header: &ast::Ident) -> Option<HeaderId> {
@@ -492,4 +493,20 @@ pub(crate) fn implied_validity(
     }
     let r = |h: HeaderId| hir::HeaderRef { header: h, index: 0 };
     implied.into_iter().map(|(h, set)| (r(h), set.into_iter().map(r).collect())).collect()
+}
+
+impl Checker<'_> {
+    /// The parser's `overflow` clause (default `pass`); E0409 when no state
+    /// extracts a header stack, so nothing can overflow.
+    fn overflow_policy(&mut self, p: &ast::ParserDecl, extracts: &[Vec<Option<HeaderId>>]) -> Overflow {
+        let Some((o, span)) = p.overflow else { return Overflow::Pass };
+        let stacks = extracts.iter().flatten().flatten().any(|h| self.headers.get(h.index()).is_some_and(|i| i.stack.is_some()));
+        if !stacks {
+            self.emit(
+                Diagnostic::error("nfl::E0409", format!("parser `{}` extracts no header stack, so nothing can overflow", p.name.name), span, "`overflow` here")
+                    .with_help("`overflow` says what a packet with more headers than a stack holds does; remove it, or extract a stack (`header vlan[4] {..}`)"),
+            );
+        }
+        o
+    }
 }
