@@ -467,3 +467,59 @@ fn parser_overflow_takes_the_named_path() {
         assert_eq!(run(frame(0)), XDP_PASS, "{policy}: untagged IPv4");
     }
 }
+
+/// `tests/ok/runtime_loops.nf`: two loops kept as bounded loops (256 and
+/// 1,000 iterations) compute what a reference computes.
+#[test]
+fn bounded_loops_compute_the_reference_verdicts() {
+    if !nfl_runtime::require_kernel("bounded_loops_compute_the_reference_verdicts") {
+        return;
+    }
+    let build = build_ok(&root().join("tests/ok/runtime_loops.nf"));
+    assert!(build.schema.explain.iter().any(|l| l.contains("1000 iterations as a bounded loop")), "{:?}", build.schema.explain);
+    let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+    let maps = nfl_runtime::state::MapSet::from_loaded(&prog, &build.schema).expect("maps");
+    let mut steps = 0u64;
+    for ttl in [0u8, 1, 2, 100, 200, 201, 249, 250, 255] {
+        let want = if ttl > 200 { XDP_DROP } else { XDP_PASS };
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+        f.extend_from_slice(&[0; 8]);
+        assert_eq!(nfl_runtime::test_run(prog.fd(), &f, 1).expect("run").retval, want, "ttl {ttl}");
+        steps += 4;
+        let counters = maps.counters(&build.schema).expect("counters");
+        let got = counters.iter().find(|c| c.0 == "steps").map_or(0, |c| c.2);
+        assert_eq!(got, steps, "after ttl {ttl}");
+        let top: Vec<u64> = (250..256).map(|i| counters.iter().find(|c| c.0 == "by_ttl" && c.1 == i).map_or(0, |c| c.2)).collect();
+        assert_eq!(top, vec![steps / 4; 6], "by_ttl[250..256] count every packet");
+        assert!(counters.iter().all(|c| c.0 != "by_ttl" || c.1 >= 250), "only the top six count");
+    }
+}
+
+/// A million iterations: as a bounded loop the verifier gives up; under
+/// `--target stock` nflc emits an open-coded iterator, which loads and
+/// counts right.
+#[test]
+fn a_long_loop_becomes_an_iterator_under_stock() {
+    if !nfl_runtime::require_kernel("a_long_loop_becomes_an_iterator_under_stock") {
+        return;
+    }
+    let text = "import std.net\nmeta { seen: u32 }\ncontrol c(xdp) {\n    if !ipv4.valid { pass }\n    for n in 0..1000000 {\n        if n % 1000 == ipv4.ttl as u32 { meta.seen += 1 }\n    }\n    if meta.seen == 1000 { drop }\n    pass\n}\n";
+    let build = |target| {
+        let checked = nfl_compiler::driver::check("long.nf", text, &mut nfl_compiler::frontend::NoModules).expect("check");
+        nfl_compiler::driver::build_checked_for(checked, target).unwrap_or_else(|f| panic!("{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)))
+    };
+    let stock = build(nfl_compiler::target::Target::Stock);
+    assert!(stock.schema.explain.iter().any(|l| l.contains("open-coded iterator")), "{:?}", stock.schema.explain);
+    let prog = nfl_runtime::load(&stock.object, Some("c")).expect("the iterator loop loads");
+    let frame = |ttl: u8| {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+        f.extend_from_slice(&[0; 8]);
+        f
+    };
+    assert_eq!(nfl_runtime::test_run(prog.fd(), &frame(64), 1).expect("run").retval, XDP_DROP, "1,000 matches");
+    let processed = prog.verified_insns().unwrap_or(0);
+    eprintln!("iterator loop of 1,000,000: verifier processed {processed}");
+    let helpers = build(nfl_compiler::target::Target::Helpers);
+    assert!(helpers.schema.explain.iter().any(|l| l.contains("`--target stock` uses an open-coded iterator")), "{:?}", helpers.schema.explain);
+    assert!(nfl_runtime::load(&helpers.object, Some("c")).is_err(), "a bounded loop of 1,000,000 is beyond the verifier");
+}

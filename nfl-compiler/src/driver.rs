@@ -182,6 +182,7 @@ pub fn build_checked_for(checked: Checked, target: crate::target::Target) -> Res
     let schema = match crate::schema::Schema::describe(&checked.hir, &codegen.ir.maps) {
         Ok(mut s) => {
             s.queues = checked.hir.queues.iter().map(|q| crate::schema::QueueSchema::new(q, target)).collect();
+            s.explain.extend(codegen.explain.iter().cloned());
             s
         }
         Err(e) => {

@@ -441,6 +441,10 @@ pub enum Stmt {
     /// `Q.push(v)`, `Q.push(rank, v)`, `W.push(when, v)` as a statement (a
     /// full queue drops the element).
     QueuePush { queue: QueueId, rank: Option<Expr>, value: Expr, span: Span },
+    /// `for var in start..end { body }` kept as a loop (not unrolled);
+    /// `cost` is the checker's estimate of one pass in instructions;
+    /// `line` the source line, for `--explain`.
+    Loop { var: LocalId, start: u64, end: u64, body: Block, cost: u64, line: usize, span: Span },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

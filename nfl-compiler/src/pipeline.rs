@@ -29,6 +29,8 @@ pub struct Codegen {
     /// kfunc call sites, the rbtree callback); empty for most programs.
     pub extras: crate::elf::ObjectExtras,
     pub kfunc_sites: Sites,
+    /// What the builder decided, for `--explain` (after the checker's lines).
+    pub explain: Vec<String>,
 }
 
 /// An internal failure of code generation (never a user error, except a
@@ -104,8 +106,9 @@ pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
 
 /// HIR to final instructions for a profile.
 pub fn codegen_for(hir: &Hir, target: crate::target::Target) -> Result<Codegen, CodegenError> {
-    let (func, graph) = crate::build::build_for(hir, target);
+    let (func, graph, explain) = crate::build::build_explained(hir, target);
     let mut cg = codegen_ir(func)?;
+    cg.explain = explain;
     cg.extras = extras(&cg.ir.name, graph, &cg.kfunc_sites);
     Ok(cg)
 }
@@ -162,5 +165,6 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
         alloc,
         extras: Default::default(),
         kfunc_sites,
+        explain: Vec::new(),
     })
 }

@@ -39,6 +39,7 @@ fn hir() -> Hir {
     let parser = ParserHir {
         name: "p".into(),
         start: StateId(0),
+        overflow: nfl_syntax::ast::Overflow::Reject,
         states: vec![
             StateHir {
                 name: "start".into(),

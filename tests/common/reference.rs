@@ -13,7 +13,7 @@
 use nfl_compiler::hir::{
     BinOp, Block, Expr, ExprKind, HdrSel, Hir, Pattern, PktField, Place, Stmt, Target, Transition, UnOp,
 };
-use nfl_syntax::ast::{Hook, VerdictKind};
+use nfl_syntax::ast::{Hook, Overflow, VerdictKind};
 
 /// `skip` advances at most this many bytes at a time; more rejects.
 pub const MAX_SKIP: u64 = 4096;
@@ -116,6 +116,8 @@ struct Machine<'a> {
     rejected: bool,
     locals: Vec<Option<u64>>,
     metas: Vec<u64>,
+    /// Set when a full stack ended the parse with `overflow pass|drop`.
+    overflowed: Option<Verdict>,
 }
 
 /// Run `hir` on `packet`. `ifindex` is what `pkt.ifindex` reads. Errors are
@@ -131,8 +133,13 @@ pub fn run(hir: &Hir, packet: &[u8], ifindex: u32) -> Result<Outcome, String> {
         rejected: false,
         locals: vec![None; hir.locals.len()],
         metas: vec![0; hir.metas.len()],
+        overflowed: None,
     };
     m.rejected = !m.parse()?;
+    if let Some(verdict) = m.overflowed {
+        // `overflow pass|drop`: the control does not run.
+        return Ok(Outcome { verdict, fell_off: false, rejected: false, packet: m.pkt });
+    }
     let (verdict, fell_off) = match m.block(&hir.control)? {
         Some(v) => (v, false),
         None => (Verdict::Pass, true),
@@ -156,7 +163,15 @@ impl Machine<'_> {
                         let info = &self.hir.headers[h];
                         let idx = self.fill[h];
                         if idx >= info.n_instances() {
-                            return Ok(false); // a full stack rejects
+                            // A full stack: the parser's `overflow` clause.
+                            return Ok(match parser.overflow {
+                                Overflow::Reject => false,
+                                Overflow::Accept => true,
+                                Overflow::Pass | Overflow::Drop => {
+                                    self.overflowed = Some(if parser.overflow == Overflow::Pass { Verdict::Pass } else { Verdict::Drop });
+                                    true
+                                }
+                            });
                         }
                         if cursor + u64::from(info.byte_len) > len {
                             return Ok(false); // too short
@@ -261,6 +276,15 @@ impl Machine<'_> {
                 VerdictKind::Abort => Verdict::Abort,
             })),
             Stmt::Redirect { ifindex, .. } => Ok(Some(Verdict::Redirect(self.eval(ifindex)? as u32))),
+            Stmt::Loop { var, start, end, body, .. } => {
+                for i in *start..*end {
+                    self.locals[var.index()] = Some(i);
+                    if let Some(v) = self.block(body)? {
+                        return Ok(Some(v));
+                    }
+                }
+                Ok(None)
+            }
             Stmt::Call { action, args, .. } => {
                 let a = &self.hir.actions[action.index()];
                 let mut vals = Vec::with_capacity(args.len());

@@ -135,6 +135,10 @@ impl Builder<'_> {
                 self.span = *span;
                 self.queue_push(*queue, rank.as_ref(), value);
             }
+            Stmt::Loop { var, start, end, body, cost, line, span } => {
+                self.span = *span;
+                self.lower_loop(*var, (*start, *end), body, (*cost, *line));
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 mod control;
 mod expr;
 mod heap;
+mod loops;
 mod maglev;
 mod objects;
 mod parser;
@@ -75,6 +76,8 @@ pub(crate) struct Builder<'h> {
     table_stats: Vec<MapId>,
     meter_maps: Vec<MapId>,
     pool_maps: Vec<MapId>,
+    /// `--explain` lines the builder adds.
+    explain: Vec<String>,
     maglev_maps: Vec<MapId>,
     /// Per sketch: its value's map, then its auxiliary maps.
     sketch_maps: Vec<Vec<MapId>>,
@@ -104,6 +107,13 @@ pub fn build(hir: &Hir) -> Function {
 
 /// Build the IR for a profile, with the BTF its queues need.
 pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds) {
+    let (func, graph, _) = build_explained(hir, target);
+    (func, graph)
+}
+
+/// [`build_for`], with what the builder decided (`--explain` lines: how
+/// each runtime loop is lowered).
+pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds, Vec<String>) {
     let mut func = Function {
         name: hir.name.clone(),
         hook: hir.hook,
@@ -202,9 +212,10 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         queue_maps,
         target,
         graph,
+        explain: Vec::new(),
     };
     b.build_program();
-    (b.func, b.graph)
+    (b.func, b.graph, b.explain)
 }
 
 fn new_var(func: &mut Function, kind: VarKind, name: Option<String>) -> VarId {

@@ -230,10 +230,10 @@ impl Checker<'_> {
         (hir::Block { stmts, span: b.span }, diverges)
     }
 
-    /// `for NAME in A..B { body }`: the body checked once per value, with
-    /// `NAME` that value (a constant, usable as a stack index), its
-    /// statements appended to `out`: the loop is unrolled. Whether it
-    /// diverges.
+    /// `for NAME in A..B { body }`: unrolled (the body checked once per
+    /// value, with `NAME` that value: a constant, usable as a stack
+    /// index, its statements appended to `out`), or kept as a loop
+    /// (`check/loops.rs` decides). Whether it diverges.
     fn for_loop(&mut self, cx: &mut Cx, var: &ast::Ident, (start, end, inclusive): (&ast::Expr, &ast::Expr, bool), body: &ast::Block, span: Span, out: &mut Vec<hir::Stmt>) -> bool {
         let bound = |this: &mut Self, e: &ast::Expr| {
             let mut ccx = Cx::new(Mode::Const);
@@ -248,12 +248,24 @@ impl Checker<'_> {
         let (Some(a), Some(b)) = (bound(self, start), bound(self, end)) else { return false };
         let b = if inclusive { b.saturating_add(1) } else { b };
         let n = b.saturating_sub(a);
+        let cost = super::loops::body_cost(body);
+        let constant = self.needs_constant(body, &var.name);
+        let line = self.sources.line_of(span).unwrap_or(0);
+        if !constant && (n > MAX_UNROLL || n.saturating_mul(cost) > super::loops::UNROLL_BUDGET) {
+            let (stmt, diverges) = self.runtime_loop(cx, var, (a, b.max(a)), body, span);
+            out.extend(stmt);
+            return diverges;
+        }
         if n > MAX_UNROLL {
             self.emit(
-                Diagnostic::error("nfl::E0344", format!("a `for` loop runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
-                    .with_help("the loop is unrolled into straight code; loop over a header stack's size or a small config value"),
+                Diagnostic::error("nfl::E0344", format!("a `for` loop that indexes a header stack runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
+                    .with_help("a stack index must be a constant, so the loop is unrolled; loop over the stack's size"),
             );
             return false;
+        }
+        if n > 0 {
+            let why = if constant { "its variable indexes a header stack" } else { "short and small" };
+            self.explain.push(format!("loop at line {line}: unrolled {n} times, about {cost} instructions each ({why})"));
         }
         let errors = self.error_count();
         for i in a..b {

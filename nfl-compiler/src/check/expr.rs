@@ -54,7 +54,7 @@ impl Cx {
         Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new() }
     }
 
-    fn local(&self, name: &str) -> Option<(LocalId, Ty)> {
+    pub(crate) fn local(&self, name: &str) -> Option<(LocalId, Ty)> {
         self.scope.iter().rev().find(|(n, _, _)| n == name).map(|(_, id, ty)| (*id, *ty))
     }
 }

@@ -22,6 +22,7 @@ mod consts;
 mod control;
 mod eval;
 mod expr;
+mod loops;
 mod maglev;
 mod names;
 mod objects;

@@ -163,6 +163,7 @@ impl LocalTypes {
                 let to = btf.add_type(BtfType::Int { name, size: 1, encoding: 0, bits: 8 })?;
                 btf.add_type(BtfType::Ptr { to })?
             }
+            KType::IntPtr => btf.add_type(BtfType::Ptr { to: self.int })?,
             KType::VoidPtr => btf.add_type(BtfType::Ptr { to: TypeId(0) })?,
             KType::Ptr(k) => {
                 let to = self.kernel_struct(btf, k)?;

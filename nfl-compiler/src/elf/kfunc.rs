@@ -17,15 +17,18 @@ pub enum KernelStruct {
     RbNode,
     ListHead,
     ListNode,
+    /// The open-coded numeric iterator's state (on the stack).
+    IterNum,
 }
 
 impl KernelStruct {
-    pub const ALL: [KernelStruct; 5] = [
+    pub const ALL: [KernelStruct; 6] = [
         KernelStruct::SpinLock,
         KernelStruct::RbRoot,
         KernelStruct::RbNode,
         KernelStruct::ListHead,
         KernelStruct::ListNode,
+        KernelStruct::IterNum,
     ];
 
     /// The struct's name, as the verifier matches it.
@@ -36,6 +39,7 @@ impl KernelStruct {
             KernelStruct::RbNode => "bpf_rb_node",
             KernelStruct::ListHead => "bpf_list_head",
             KernelStruct::ListNode => "bpf_list_node",
+            KernelStruct::IterNum => "bpf_iter_num",
         }
     }
 
@@ -46,6 +50,7 @@ impl KernelStruct {
             KernelStruct::RbRoot | KernelStruct::ListHead => 16,
             KernelStruct::RbNode => 32,
             KernelStruct::ListNode => 24,
+            KernelStruct::IterNum => 8,
         }
     }
 
@@ -72,6 +77,8 @@ pub enum KType {
     U32Ptr,
     /// `u8 *` (a key: a memory region with its `__sz`)
     U8Ptr,
+    /// `int *` (what `bpf_iter_num_next` returns)
+    IntPtr,
     /// `void *`
     VoidPtr,
     /// `struct S *`
@@ -88,8 +95,8 @@ pub struct KfuncProto {
     pub params: &'static [(&'static str, KType)],
 }
 
-use KType::{Int, Ptr, RbLess, U8Ptr, U32, U32Ptr, U64, Void, VoidPtr};
-use KernelStruct::{ListHead, ListNode, RbNode, RbRoot};
+use KType::{Int, IntPtr, Ptr, RbLess, U8Ptr, U32, U32Ptr, U64, Void, VoidPtr};
+use KernelStruct::{IterNum, ListHead, ListNode, RbNode, RbRoot};
 
 /// The kfuncs an object may call (the "stock" profile's graph data
 /// structures). Names and parameter names follow the kernel.
@@ -155,6 +162,15 @@ pub const KFUNCS: &[KfuncProto] = &[
         ret: Ptr(ListNode),
         params: &[("head", Ptr(ListHead))],
     },
+    // The open-coded numeric iterator (Linux 6.4+): `for` loops too long
+    // for a bounded loop under the stock profile.
+    KfuncProto {
+        name: "bpf_iter_num_new",
+        ret: Int,
+        params: &[("it", Ptr(IterNum)), ("start", Int), ("end", Int)],
+    },
+    KfuncProto { name: "bpf_iter_num_next", ret: IntPtr, params: &[("it", Ptr(IterNum))] },
+    KfuncProto { name: "bpf_iter_num_destroy", ret: Void, params: &[("it", Ptr(IterNum))] },
     // kfunc-lib's module (`nfl_kfuncs`, docs/kfunc-lib.md): the enetstl
     // profile's fused sketch updates.
     KfuncProto { name: "nfl_cm_add", ret: Int, params: NFL_ADD },

@@ -167,6 +167,13 @@ pub enum Kcall {
     NflBloomContains,
     /// `nfl_hll_add(regs, sz, key, ksz)`
     NflHllAdd,
+    /// `bpf_iter_num_new(it, start, end)` with `it` a `StackPtr` to an
+    /// 8-byte buffer.
+    IterNumNew,
+    /// `bpf_iter_num_next(it)`: `AllocOrNull`, a pointer to the next `int`.
+    IterNumNext,
+    /// `bpf_iter_num_destroy(it)`
+    IterNumDestroy,
 }
 
 impl Kcall {
@@ -185,10 +192,13 @@ impl Kcall {
             Kcall::NflBloomAdd => "nfl_bloom_add",
             Kcall::NflBloomContains => "nfl_bloom_contains",
             Kcall::NflHllAdd => "nfl_hll_add",
+            Kcall::IterNumNew => "bpf_iter_num_new",
+            Kcall::IterNumNext => "bpf_iter_num_next",
+            Kcall::IterNumDestroy => "bpf_iter_num_destroy",
         })
     }
 
-    pub const ALL: [Kcall; 13] = [
+    pub const ALL: [Kcall; 16] = [
         Kcall::SpinLock,
         Kcall::SpinUnlock,
         Kcall::ObjNew,
@@ -202,6 +212,9 @@ impl Kcall {
         Kcall::NflBloomAdd,
         Kcall::NflBloomContains,
         Kcall::NflHllAdd,
+        Kcall::IterNumNew,
+        Kcall::IterNumNext,
+        Kcall::IterNumDestroy,
     ];
 
     /// kfunc-lib's sketch kfuncs (scalar results, stack-buffer keys).

@@ -134,6 +134,9 @@ fn check_kcall(func: &Function, dst: Option<VarId>, call: Kcall, args: &[VarId],
         Kcall::RbAdd => (&[MapValue, Alloc], false),
         Kcall::RbFirst => (&[MapValue], true),
         Kcall::RbRemove => (&[MapValue, Alloc], true),
+        Kcall::IterNumNew => (&[StackPtr, Scalar, Scalar], false),
+        Kcall::IterNumNext => (&[StackPtr], true),
+        Kcall::IterNumDestroy => (&[StackPtr], false),
         _ => (&[], false),
     };
     if args.len() != want.len() {
