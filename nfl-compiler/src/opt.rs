@@ -194,7 +194,8 @@ pub fn load_cse(func: &mut Function) {
                 Inst::LoadField { dst, ptr, bit_offset, width, wire: false, .. } if dst != ptr => {
                     avail.push((ptr, bit_offset, width, dst));
                 }
-                Inst::StoreField { .. } => avail.clear(),
+                // The packet changed (a store, or a reshape's move and call).
+                Inst::StoreField { .. } | Inst::MemStore { .. } | Inst::Helper { .. } => avail.clear(),
                 _ => {}
             }
         }
@@ -331,7 +332,8 @@ pub fn unread_flag_bits(func: &mut Function) {
     }
 }
 
-/// Variables used only as flag words (`v = C`, `v |= C`, `if v & C`), and
+/// Variables used only as flag words (`v = C`, `v |= C`, `v &= C` where a
+/// header is removed, `if v & C`), and
 /// for each the bits some branch tests.
 fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     let n = func.vars.len();
@@ -340,7 +342,8 @@ fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     for block in &func.blocks {
         for inst in &block.insts {
             match *inst {
-                Inst::Alu { op: crate::ir::AluOp::Or, dst, lhs, rhs: Operand::Imm(_), .. } if dst == lhs => {}
+                Inst::Alu { op: crate::ir::AluOp::Or | crate::ir::AluOp::And, dst, lhs, rhs: Operand::Imm(_), .. }
+                    if dst == lhs => {}
                 Inst::Const { .. } => {}
                 _ => {
                     for u in inst.uses() {
@@ -417,6 +420,12 @@ pub fn thread_flag_tests(func: &mut Function) {
                     if let Some(i) = flags.iter().position(|f| *f == dst) {
                         let (mask, value) = state[i];
                         state[i] = (mask | m, value | m);
+                    }
+                }
+                Inst::Alu { op: crate::ir::AluOp::And, dst, rhs: Operand::Imm(m), .. } => {
+                    if let Some(i) = flags.iter().position(|f| *f == dst) {
+                        let (mask, value) = state[i];
+                        state[i] = (mask | !m, value & m);
                     }
                 }
                 _ => {}

@@ -16,6 +16,8 @@ mod objects;
 mod parser;
 pub mod queue;
 mod rbtree;
+mod reshape;
+mod checksum;
 pub mod sketch;
 mod sketch_sampled;
 mod state;
@@ -84,6 +86,11 @@ pub(crate) struct Builder<'h> {
     target: crate::target::Target,
     /// BTF the queues need (value structs, the rbtree callback).
     graph: queue::GraphNeeds,
+    /// Where headers go when the packet is reshaped.
+    layout: crate::deparse::Layout,
+    /// Per header: the pending RFC 1624 sum of a TCP/UDP checksum that
+    /// `update_checksum()` folds in (only for headers it is called on).
+    csum_acc: Vec<Option<VarId>>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -172,6 +179,8 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         hir.sketches.iter().map(|s| sketch::sketch_maps(s).into_iter().map(|m| add_map(&mut func, m)).collect()).collect();
     let mut graph = queue::GraphNeeds::default();
     let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
+    let layout = crate::deparse::layout(&hir.headers, hir.parser.as_ref());
+    let csum_acc = checksum::accumulators(hir, &mut func);
     let mut b = Builder {
         hir,
         func,
@@ -198,6 +207,8 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         queue_maps,
         target,
         graph,
+        layout,
+        csum_acc,
     };
     b.build_program();
     (b.func, b.graph)
@@ -223,6 +234,9 @@ impl<'h> Builder<'h> {
         }
         for meta in self.metas.clone() {
             self.push(Inst::Const { dst: meta, value: 0 });
+        }
+        for acc in self.csum_acc.clone().into_iter().flatten() {
+            self.push(Inst::Const { dst: acc, value: 0 });
         }
         let control = self.new_block();
         if self.hir.parser.is_some() {
@@ -305,6 +319,17 @@ impl<'h> Builder<'h> {
 
     fn rejected(&self) -> FlagBit {
         FlagBit { word: self.flags[0], mask: 1 }
+    }
+
+    /// `word &= !mask` (a header removed)
+    fn clear_flag(&mut self, f: FlagBit) {
+        self.push(Inst::Alu {
+            op: crate::ir::AluOp::And,
+            dst: f.word,
+            lhs: f.word,
+            rhs: crate::ir::Operand::Imm(!f.mask & 0xffff_ffff),
+            width: 32,
+        });
     }
 
     /// `word |= mask`

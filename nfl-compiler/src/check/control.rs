@@ -316,9 +316,11 @@ impl Checker<'_> {
         let c = self.expr_as(cx, cond, Ty::Bool, Some("nfl::E0309"), "an `if` condition");
         let (t, f) = self.cond_facts(cond, &cx.loop_vars);
         let before = cx.valid.clone();
+        let inserted_before = cx.inserted.clone();
         cx.valid.extend(t);
         let (then_b, then_div) = self.block(cx, then_block);
         let then_out = std::mem::replace(&mut cx.valid, before);
+        let then_inserted = std::mem::replace(&mut cx.inserted, inserted_before);
         cx.valid.extend(f);
         let (else_b, else_div) = match else_block {
             None => (None, false),
@@ -332,6 +334,8 @@ impl Checker<'_> {
             }
         };
         let else_out = std::mem::take(&mut cx.valid);
+        // A header inserted on either side may be valid after the `if`.
+        cx.inserted.extend(then_inserted);
         cx.valid = match (then_div, else_div) {
             (true, false) => else_out,
             (false, true) => then_out,

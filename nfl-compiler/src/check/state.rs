@@ -165,6 +165,7 @@ impl<'a> Checker<'a> {
                 self.no_method("sketch", &name, method, "`add(..)`, and `query(..)` or `contains(..)` as values");
                 None
             }
+            (Global::Header(h), _) => self.header_method(cx, h, &name, method, args, span),
             (g, _) => {
                 self.emit(
                     Diagnostic::error("nfl::E0333", format!("{} `{name}` has no methods", g.describe()), method.span, "no such method")
@@ -175,7 +176,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn no_args(&mut self, method: &Ident, args: &[ast::Expr]) -> Option<()> {
+    pub(super) fn no_args(&mut self, method: &Ident, args: &[ast::Expr]) -> Option<()> {
         if args.is_empty() {
             return Some(());
         }
