@@ -182,3 +182,322 @@ fn ipip_encap_xdp_writes_the_outer_header_and_keeps_the_rest() {
     let arp = [&MAC[..], &[0x08, 0x06], &[0u8; 28]].concat();
     assert_eq!(run(&prog, &arp), (XDP_PASS, arp.clone()));
 }
+
+const GUE_HEADERS: &str = "header outer_udp {
+    src_port: u16
+    dst_port: u16
+    len: u16
+    checksum: u16
+}
+header gue {
+    version: u2
+    ctl: u1
+    hlen: u5
+    proto: u8
+    flags: u16
+}
+";
+
+/// GUE: outer IPv4 + UDP (to 6080, source port from the flow, checksum 0)
+/// + a 4-byte GUE header, all three inserted by one resize.
+#[test]
+fn gue_encap_inserts_three_headers_at_once() {
+    if !nfl_runtime::require_kernel("gue_encap_inserts_three_headers_at_once") {
+        return;
+    }
+    let text = format!(
+        "import std.net\n{OUTER_IPV4}{GUE_HEADERS}
+control gue_encap(xdp) {{
+    if !ipv4.valid || !tcp.valid {{ pass }}
+    outer_ipv4.set_valid()
+    outer_udp.set_valid()
+    gue.set_valid()
+    outer_ipv4.version = 4
+    outer_ipv4.ihl = 5
+    outer_ipv4.total_len = ipv4.total_len + 32
+    outer_ipv4.ttl = 64
+    outer_ipv4.protocol = 17
+    outer_ipv4.src = 198.18.0.100
+    outer_ipv4.dst = 198.18.0.200
+    outer_ipv4.update_checksum()
+    outer_udp.src_port = (tcp.src_port ^ tcp.dst_port) | 0xc000
+    outer_udp.dst_port = 6080
+    outer_udp.len = ipv4.total_len + 12
+    gue.proto = 4
+    tx
+}}
+"
+    );
+    let prog = load(&text, "gue_encap");
+    let inner = inner_tcp();
+    let (verdict, out) = run(&prog, &frame(&[], &inner));
+    assert_eq!(verdict, XDP_TX);
+    let mut outer = ipv4(17, 64, [198, 18, 0, 100], [198, 18, 0, 200], 8 + 4 + inner.len());
+    outer[4..7].copy_from_slice(&[0, 0, 0]);
+    outer[10..12].copy_from_slice(&[0, 0]);
+    let c = csum(&outer);
+    outer[10..12].copy_from_slice(&c.to_be_bytes());
+    let sport = (40000u16 ^ 80) | 0xc000;
+    outer.extend_from_slice(&sport.to_be_bytes());
+    outer.extend_from_slice(&6080u16.to_be_bytes());
+    outer.extend_from_slice(&((8 + 4 + inner.len()) as u16).to_be_bytes());
+    outer.extend_from_slice(&[0, 0]); // no UDP checksum
+    outer.extend_from_slice(&[0, 4, 0, 0]); // GUE version 0, proto 4
+    outer.extend_from_slice(&inner);
+    assert_eq!(out, frame(&[], &outer));
+}
+
+/// `vlan.push()` / `vlan.pop()`: the stack's elements move, the Ethernet
+/// type is the program's to set.
+fn vlan_program(hook: &str) -> String {
+    format!(
+        "import std.net
+control vlans({hook}) {{
+    if !ethernet.valid {{ pass }}
+    if ipv4.valid && ipv4.ttl == 1 {{
+        // Pop the outer tag.
+        if !vlan[0].valid {{ drop }}
+        ethernet.ethertype = vlan[0].ethertype
+        vlan.pop()
+        tx
+    }}
+    // Push a tag (100) in front of what there is.
+    let inner_type = ethernet.ethertype
+    vlan.push()
+    vlan[0].vid = 100
+    vlan[0].pcp = 5
+    vlan[0].ethertype = inner_type
+    ethernet.ethertype = 0x8100
+    if vlan[1].valid {{ vlan[1].pcp = 1 }}
+    tx
+}}
+"
+    )
+}
+
+fn check_vlans(prog: &nfl_runtime::LoadedProgram, tx: u32, both_tags: bool) {
+    let ip = |ttl: u8| {
+        let seg = udp(SRC, DST, 1, 2, b"x");
+        let mut p = ipv4(17, ttl, SRC, DST, seg.len());
+        p.extend_from_slice(&seg);
+        p
+    };
+    // Push onto no tag, and onto one tag (the old one becomes [1], pcp 1).
+    let (v, out) = run(prog, &frame(&[], &ip(9)));
+    assert_eq!((v, out), (tx, frame(&[0xa064], &ip(9))));
+    let (v, out) = run(prog, &frame(&[7], &ip(9)));
+    assert_eq!((v, out), (tx, frame(&[0xa064, 0x2007], &ip(9))));
+    // Pop the only tag; pop the outer of two.
+    let (v, out) = run(prog, &frame(&[7], &ip(1)));
+    assert_eq!((v, out), (tx, frame(&[], &ip(1))));
+    if both_tags {
+        let (v, out) = run(prog, &frame(&[7, 8], &ip(1)));
+        assert_eq!((v, out), (tx, frame(&[8], &ip(1))));
+        // A full stack takes no third tag: dropped, never aborted.
+        let (v, _) = run(prog, &frame(&[7, 8], &ip(9)));
+        assert_ne!(v, tx);
+    }
+}
+
+#[test]
+fn vlan_push_and_pop_xdp() {
+    if !nfl_runtime::require_kernel("vlan_push_and_pop_xdp") {
+        return;
+    }
+    let prog = load(&vlan_program("xdp"), "vlans");
+    check_vlans(&prog, XDP_TX, true);
+    let (v, _) = run(&prog, &frame(&[7, 8], &{
+        let seg = udp(SRC, DST, 1, 2, b"x");
+        let mut p = ipv4(17, 9, SRC, DST, seg.len());
+        p.extend_from_slice(&seg);
+        p
+    }));
+    assert_eq!(v, XDP_DROP);
+}
+
+/// VXLAN decapsulation: the outer Ethernet, IPv4, UDP and VXLAN headers go
+/// (one resize), the inner frame is what is left.
+fn vxlan_program(hook: &str) -> String {
+    format!(
+        "import std.net
+header vxlan {{
+    flags: u8
+    reserved: u24
+    vni: u24
+    reserved2: u8
+}}
+header inner_ethernet {{
+    dst: u48
+    src: u48
+    ethertype: u16
+}}
+parser vx {{
+    state start {{
+        extract ethernet
+        select ethernet.ethertype {{ 0x0800: ip; _: accept }}
+    }}
+    state ip {{
+        extract ipv4
+        skip ((ipv4.ihl as u16) - 5) * 4
+        select ipv4.protocol {{ 17: l4; _: accept }}
+    }}
+    state l4 {{
+        extract udp
+        select udp.dst_port {{ 4789: tunnel; _: accept }}
+    }}
+    state tunnel {{
+        extract vxlan
+        extract inner_ethernet
+        accept
+    }}
+}}
+control decap({hook}, vx) {{
+    if !ethernet.valid || !ipv4.valid || !udp.valid || !vxlan.valid || !inner_ethernet.valid {{ pass }}
+    if vxlan.vni != 42 {{ drop }}
+    ethernet.set_invalid()
+    ipv4.set_invalid()
+    udp.set_invalid()
+    vxlan.set_invalid()
+    inner_ethernet.src = 02:00:00:00:00:99
+    tx
+}}
+"
+    )
+}
+
+fn vxlan_frame(inner: &[u8], options: usize) -> Vec<u8> {
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+    vx.extend_from_slice(inner);
+    let seg = udp(SRC, DST, 5555, 4789, &vx);
+    let mut ip = ipv4(17, 64, SRC, DST, seg.len() + options);
+    if options > 0 {
+        ip[0] = 0x45 + (options / 4) as u8;
+        ip[10..12].copy_from_slice(&[0, 0]);
+        ip.extend(std::iter::repeat_n(1u8, options)); // NOPs
+        let c = csum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+    ip.extend_from_slice(&seg);
+    frame(&[], &ip)
+}
+
+fn check_vxlan(prog: &nfl_runtime::LoadedProgram, tx: u32) {
+    let inner = frame(&[], &inner_tcp());
+    for options in [0, 8] {
+        let (v, out) = run(prog, &vxlan_frame(&inner, options));
+        let mut want = inner.clone();
+        want[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0x99]);
+        assert_eq!((v, out), (tx, want), "{options} bytes of IPv4 options");
+    }
+}
+
+#[test]
+fn vxlan_decap_xdp_exposes_the_inner_frame() {
+    if !nfl_runtime::require_kernel("vxlan_decap_xdp_exposes_the_inner_frame") {
+        return;
+    }
+    let prog = load(&vxlan_program("xdp"), "decap");
+    check_vxlan(&prog, XDP_TX);
+}
+
+/// Incremental TCP/UDP checksums after rewriting the destination address
+/// and port, against checksums computed from scratch.
+#[test]
+fn incremental_checksums_match_a_full_recompute() {
+    if !nfl_runtime::require_kernel("incremental_checksums_match_a_full_recompute") {
+        return;
+    }
+    let text = "import std.net
+control rewrite(xdp) {
+    if !ipv4.valid { pass }
+    ipv4.dst = 203.0.113.77
+    ipv4.ttl -= 1
+    ipv4.update_checksum()
+    if tcp.valid {
+        tcp.dst_port = 8080
+        tcp.update_checksum()
+    }
+    if udp.valid {
+        udp.dst_port = 5353
+        udp.update_checksum()
+    }
+    tx
+}
+";
+    let prog = load(text, "rewrite");
+    let new_dst = [203, 0, 113, 77];
+    for data in [&b"hello, world"[..], b"odd", b""] {
+        let seg = tcp(SRC, DST, 40000, 80, data);
+        let mut pkt = ipv4(6, 64, SRC, DST, seg.len());
+        pkt.extend_from_slice(&seg);
+        let (v, out) = run(&prog, &frame(&[], &pkt));
+        let seg = tcp(SRC, new_dst, 40000, 8080, data);
+        let mut want = ipv4(6, 63, SRC, new_dst, seg.len());
+        want.extend_from_slice(&seg);
+        assert_eq!((v, out), (XDP_TX, frame(&[], &want)), "TCP with {data:?}");
+
+        let seg = udp(SRC, DST, 1000, 53, data);
+        let mut pkt = ipv4(17, 64, SRC, DST, seg.len());
+        pkt.extend_from_slice(&seg);
+        let (v, out) = run(&prog, &frame(&[7], &pkt));
+        let seg = udp(SRC, new_dst, 1000, 5353, data);
+        let mut want = ipv4(17, 63, SRC, new_dst, seg.len());
+        want.extend_from_slice(&seg);
+        assert_eq!((v, out), (XDP_TX, frame(&[7], &want)), "UDP with {data:?}");
+
+        // A UDP checksum of 0 (none) stays 0.
+        let mut seg = udp(SRC, DST, 1000, 53, data);
+        seg[6..8].copy_from_slice(&[0, 0]);
+        let mut pkt = ipv4(17, 64, SRC, DST, seg.len());
+        pkt.extend_from_slice(&seg);
+        let (_, out) = run(&prog, &frame(&[], &pkt));
+        assert_eq!(&out[14 + 20 + 6..14 + 20 + 8], &[0, 0]);
+    }
+}
+
+#[test]
+fn ipip_encap_tc() {
+    if !nfl_runtime::require_kernel("ipip_encap_tc") {
+        return;
+    }
+    let prog = load(&ipip_program("tc"), "ipip");
+    for vids in [&[][..], &[7][..]] {
+        let pkt = frame(vids, &inner_tcp());
+        let (verdict, out) = run(&prog, &pkt);
+        assert_eq!(verdict, TC_ACT_REDIRECT, "tags {vids:?}");
+        assert_eq!(out, ipip_expected(vids, &inner_tcp()), "tags {vids:?}");
+    }
+}
+
+#[test]
+fn vxlan_decap_tc() {
+    if !nfl_runtime::require_kernel("vxlan_decap_tc") {
+        return;
+    }
+    let prog = load(&vxlan_program("tc"), "decap");
+    check_vxlan(&prog, TC_ACT_REDIRECT);
+}
+
+#[test]
+fn vlan_push_and_pop_tc() {
+    if !nfl_runtime::require_kernel("vlan_push_and_pop_tc") {
+        return;
+    }
+    let prog = load(&vlan_program("tc"), "vlans");
+    check_vlans(&prog, TC_ACT_REDIRECT, false);
+}
+
+/// No room at the front for what is inserted (XDP gives 256 bytes of
+/// headroom; this header is 304): a defined verdict, drop, never abort.
+#[test]
+fn inserting_more_than_the_headroom_drops_the_packet() {
+    if !nfl_runtime::require_kernel("inserting_more_than_the_headroom_drops_the_packet") {
+        return;
+    }
+    let fields: String = (0..38).map(|i| format!("    f{i}: u64\n")).collect();
+    let text = format!("import std.net\nheader big {{\n{fields}}}\ncontrol grow(xdp) {{\n    big.set_valid()\n    big.f0 = 1\n    tx\n}}\n");
+    let prog = load(&text, "grow");
+    let pkt = frame(&[], &inner_tcp());
+    assert_eq!(run(&prog, &pkt).0, XDP_DROP);
+    let _ = (TC_ACT_SHOT, XDP_PASS);
+}

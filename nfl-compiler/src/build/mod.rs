@@ -16,6 +16,7 @@ mod objects;
 mod parser;
 pub mod queue;
 mod rbtree;
+mod referenced;
 mod reshape;
 mod checksum;
 pub mod sketch;
@@ -91,6 +92,9 @@ pub(crate) struct Builder<'h> {
     /// Per header: the pending RFC 1624 sum of a TCP/UDP checksum that
     /// `update_checksum()` folds in (only for headers it is called on).
     csum_acc: Vec<Option<VarId>>,
+    /// Per header: named after parsing (a reshape re-derives only these
+    /// pointers).
+    referenced: Vec<bool>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -209,6 +213,7 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         graph,
         layout,
         csum_acc,
+        referenced: referenced::referenced_headers(hir),
     };
     b.build_program();
     (b.func, b.graph)

@@ -63,7 +63,10 @@ impl Builder<'_> {
     /// Lower one run of reshape statements (all inserts, all removals, or
     /// a single `push`/`pop`).
     pub(crate) fn reshape(&mut self, ops: &[Reshape]) {
-        let Some(plan) = self.plan(ops) else { return };
+        let Some(mut plan) = self.plan(ops) else { return };
+        // A header nothing names after parsing needs no pointer; stack
+        // elements that shift keep their bits right.
+        plan.moves.retain(|(old, new, _)| old != new || self.referenced.get(old.header.index()).copied().unwrap_or(true));
         let fail = self.new_block();
         let drop_code = verdict_code(self.hir.hook, VerdictKind::Drop);
         self.func.blocks[fail.index()].term = Term::Exit(Exit::Return(drop_code));
