@@ -174,6 +174,7 @@ pub fn load_cse(func: &mut Function) {
         }
     }
     let mut avail_out: Vec<Option<Avail>> = vec![None; func.blocks.len()];
+    let packet: Vec<bool> = func.vars.iter().map(|v| v.kind == crate::ir::VarKind::PktPtr).collect();
     for &b in &order {
         let mut avail: Avail = match pred[b.index()] {
             Some(p) if n_preds[b.index()] == 1 => avail_out[p.index()].clone().unwrap_or_default(),
@@ -195,7 +196,8 @@ pub fn load_cse(func: &mut Function) {
                     avail.push((ptr, bit_offset, width, dst));
                 }
                 // The packet changed (a store, or a reshape's move and call).
-                Inst::StoreField { .. } | Inst::MemStore { .. } | Inst::Helper { .. } => avail.clear(),
+                Inst::StoreField { .. } | Inst::Helper { .. } => avail.clear(),
+                Inst::MemStore { ptr, .. } if packet[ptr.index()] => avail.clear(),
                 _ => {}
             }
         }
