@@ -205,9 +205,16 @@ fn gue_encap_inserts_three_headers_at_once() {
     if !nfl_runtime::require_kernel("gue_encap_inserts_three_headers_at_once") {
         return;
     }
+    // In TC, `bpf_skb_adjust_room` with the UDP encapsulation flags.
+    for (hook, tx) in [("xdp", XDP_TX), ("tc", TC_ACT_REDIRECT)] {
+        gue_encap(hook, tx);
+    }
+}
+
+fn gue_encap(hook: &str, tx: u32) {
     let text = format!(
         "import std.net\n{OUTER_IPV4}{GUE_HEADERS}
-control gue_encap(xdp) {{
+control gue_encap({hook}) {{
     if !ipv4.valid || !tcp.valid {{ pass }}
     outer_ipv4.set_valid()
     outer_udp.set_valid()
@@ -231,7 +238,7 @@ control gue_encap(xdp) {{
     let prog = load(&text, "gue_encap");
     let inner = inner_tcp();
     let (verdict, out) = run(&prog, &frame(&[], &inner));
-    assert_eq!(verdict, XDP_TX);
+    assert_eq!(verdict, tx, "{hook}");
     let mut outer = ipv4(17, 64, [198, 18, 0, 100], [198, 18, 0, 200], 8 + 4 + inner.len());
     outer[4..7].copy_from_slice(&[0, 0, 0]);
     outer[10..12].copy_from_slice(&[0, 0]);
@@ -244,7 +251,7 @@ control gue_encap(xdp) {{
     outer.extend_from_slice(&[0, 0]); // no UDP checksum
     outer.extend_from_slice(&[0, 4, 0, 0]); // GUE version 0, proto 4
     outer.extend_from_slice(&inner);
-    assert_eq!(out, frame(&[], &outer));
+    assert_eq!(out, frame(&[], &outer), "{hook}");
 }
 
 /// `vlan.push()` / `vlan.pop()`: the stack's elements move, the Ethernet
@@ -500,4 +507,74 @@ fn inserting_more_than_the_headroom_drops_the_packet() {
     let pkt = frame(&[], &inner_tcp());
     assert_eq!(run(&prog, &pkt).0, XDP_DROP);
     let _ = (TC_ACT_SHOT, XDP_PASS);
+}
+
+const OUTER_IPV6: &str = "header outer_ipv6 {
+    version: u4
+    traffic_class: u8
+    flow_label: u20
+    payload_len: u16
+    next_header: u8
+    hop_limit: u8
+    src_hi: u64
+    src_lo: u64
+    dst_hi: u64
+    dst_lo: u64
+}
+";
+
+/// IPv4-in-IPv6 and IPv6-in-IPv6: an outer IPv6 header (next header 4 or
+/// 41) after Ethernet.
+#[test]
+fn ipv6_outer_header_carries_ipv4_and_ipv6() {
+    if !nfl_runtime::require_kernel("ipv6_outer_header_carries_ipv4_and_ipv6") {
+        return;
+    }
+    let text = format!(
+        "import std.net\n{OUTER_IPV6}
+control ip6tnl(xdp) {{
+    if !ethernet.valid {{ pass }}
+    if ipv4.valid {{
+        outer_ipv6.set_valid()
+        outer_ipv6.payload_len = ipv4.total_len
+        outer_ipv6.next_header = 4
+        ethernet.ethertype = 0x86dd
+    }} else if ipv6.valid {{
+        outer_ipv6.set_valid()
+        outer_ipv6.payload_len = ipv6.payload_len + 40
+        outer_ipv6.next_header = 41
+    }} else {{
+        pass
+    }}
+    outer_ipv6.version = 6
+    outer_ipv6.hop_limit = 64
+    outer_ipv6.src_hi = 0x2001_0db8_0000_0000
+    outer_ipv6.src_lo = 1
+    outer_ipv6.dst_hi = 0x2001_0db8_0000_0000
+    outer_ipv6.dst_lo = 2
+    tx
+}}
+"
+    );
+    let prog = load(&text, "ip6tnl");
+    let outer = |next: u8, payload: usize| {
+        let mut h = vec![0x60, 0, 0, 0];
+        h.extend_from_slice(&(payload as u16).to_be_bytes());
+        h.extend_from_slice(&[next, 64]);
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        h
+    };
+    let inner4 = inner_tcp();
+    let (v, out) = run(&prog, &frame(&[], &inner4));
+    let want = [&MAC[..], &[0x86, 0xdd], &outer(4, inner4.len()), &inner4].concat();
+    assert_eq!((v, out), (XDP_TX, want));
+    // An IPv6/UDP packet.
+    let mut inner6 = vec![0x60, 0, 0, 0, 0, 9, 17, 64];
+    inner6.extend_from_slice(&[0xfd; 32]);
+    inner6.extend_from_slice(&[0, 1, 0, 2, 0, 9, 0, 0, b'x']);
+    let pkt = [&MAC[..], &[0x86, 0xdd], &inner6].concat();
+    let (v, out) = run(&prog, &pkt);
+    let want = [&MAC[..], &[0x86, 0xdd], &outer(41, inner6.len()), &inner6].concat();
+    assert_eq!((v, out), (XDP_TX, want));
 }

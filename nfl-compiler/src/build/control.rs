@@ -25,7 +25,8 @@ impl Builder<'_> {
             }
             self.span = *span;
             self.sketch_memo = None;
-            self.reshape(&ops);
+            let then_exit = matches!(block.stmts.get(i), Some(Stmt::Verdict { .. }));
+            self.reshape(&ops, then_exit);
         }
     }
 
@@ -151,7 +152,7 @@ impl Builder<'_> {
             }
             Stmt::Reshape { op, span } => {
                 self.span = *span;
-                self.reshape(&[*op]);
+                self.reshape(&[*op], false);
             }
             Stmt::Checksum { header, kind, span } => {
                 self.span = *span;

@@ -33,6 +33,9 @@ const MAX_OFFSET: u64 = 0x3fff;
 /// `BPF_ADJ_ROOM_MAC`
 const ADJ_ROOM_MAC: u64 = 1;
 
+/// The Ethernet header `BPF_ADJ_ROOM_MAC` inserts after.
+const ETH_LEN: u32 = 14;
+
 /// What one run does, at the level of header instances.
 #[derive(Default)]
 struct Plan {
@@ -62,8 +65,12 @@ struct Plan {
 impl Builder<'_> {
     /// Lower one run of reshape statements (all inserts, all removals, or
     /// a single `push`/`pop`).
-    pub(crate) fn reshape(&mut self, ops: &[Reshape]) {
+    /// `then_exit`: a verdict follows, so no pointer needs re-deriving.
+    pub(crate) fn reshape(&mut self, ops: &[Reshape], then_exit: bool) {
         let Some(mut plan) = self.plan(ops) else { return };
+        if then_exit {
+            plan.moves.clear();
+        }
         // A header nothing names after parsing needs no pointer; stack
         // elements that shift keep their bits right.
         plan.moves.retain(|(old, new, _)| old != new || self.referenced.get(old.header.index()).copied().unwrap_or(true));
@@ -90,7 +97,8 @@ impl Builder<'_> {
         let a_values = self.prefix_lengths(&plan.prefix);
         let shift = match plan.removed_range {
             None => {
-                self.grow_front(plan.grow, a, &a_values, fail);
+                let encap = self.encap_flags(&plan.inserted);
+                self.grow_front(plan.grow, a, &a_values, encap, fail);
                 Operand::Imm(u64::from(plan.grow))
             }
             Some((first, last)) => {
@@ -241,9 +249,13 @@ impl Builder<'_> {
     /// The bytes from `first`'s start to the end of `last`, bounded.
     fn removed_len(&mut self, first: HeaderRef, last: HeaderRef, fail: BlockId) -> VarId {
         let r = self.new_var(VarKind::Scalar);
+        let len = self.hir.headers[last.header.index()].byte_len;
+        if first == last {
+            self.push(Inst::Const { dst: r, value: u64::from(len) });
+            return r;
+        }
         let (p0, p1) = (self.ptr_of(first), self.ptr_of(last));
         self.push(Inst::PktRemaining { dst: r, ptr: p0, end: p1 });
-        let len = self.hir.headers[last.header.index()].byte_len;
         self.push(Inst::Alu { op: AluOp::Add, dst: r, lhs: r, rhs: Operand::Imm(u64::from(len)), width: 64 });
         let ok = self.new_block();
         self.branch(CmpOp::Gt, Operand::Var(r), Operand::Imm(MAX_OFFSET), 64, fail, ok);
@@ -252,8 +264,28 @@ impl Builder<'_> {
     }
 
     /// Make `n` bytes of room at the front and move the link layer there.
-    fn grow_front(&mut self, n: u32, a: VarId, a_values: &[u32], fail: BlockId) {
+    fn grow_front(&mut self, n: u32, a: VarId, a_values: &[u32], encap: Option<u64>, fail: BlockId) {
         let ctx = Operand::Var(self.func.ctx);
+        let join = self.new_block();
+        if self.hir.hook == Hook::Tc
+            && let Some(flags) = encap
+            && a_values.contains(&ETH_LEN)
+        {
+            // Only Ethernet in front: the kernel inserts after it and marks
+            // the encapsulation for GSO. Anything else (a tagged frame, a
+            // protocol it refuses) takes the general way below.
+            let (fast, slow) = (self.new_block(), self.new_block());
+            self.branch(CmpOp::Eq, Operand::Var(a), Operand::Imm(u64::from(ETH_LEN)), 64, fast, slow);
+            self.switch_to(fast);
+            let args = vec![ctx, Operand::Imm(u64::from(n)), Operand::Imm(ADJ_ROOM_MAC), Operand::Imm(flags)];
+            self.resize_call(Helper::SkbAdjustRoom, args, slow);
+            self.bounds(self.data, ETH_LEN + n, fail);
+            let at = self.new_var(VarKind::PktPtr);
+            self.push(Inst::PtrAdd { dst: at, ptr: self.data, off: Operand::Imm(u64::from(ETH_LEN)) });
+            self.zero_bytes(at, n);
+            self.terminate(Term::Jump(join));
+            self.switch_to(slow);
+        }
         let (helper, args) = match self.hir.hook {
             Hook::Xdp => (Helper::XdpAdjustHead, vec![ctx, Operand::Imm((-i64::from(n)) as u64)]),
             Hook::Tc => (Helper::SkbChangeHead, vec![ctx, Operand::Imm(u64::from(n)), Operand::Imm(0)]),
@@ -270,6 +302,33 @@ impl Builder<'_> {
             b.push(Inst::PtrAdd { dst: at, ptr: b.data, off: Operand::Imm(v) });
             b.zero_bytes(at, n as u32);
         });
+        self.terminate(Term::Jump(join));
+        self.switch_to(join);
+    }
+
+    /// `BPF_F_ADJ_ROOM_ENCAP_*` flags describing inserted headers that
+    /// start with an IPv4 or IPv6 header (then optionally UDP and a few
+    /// bytes before the inner packet), so that GSO still segments the
+    /// packet; `None` for anything else (a VLAN tag, an unknown header).
+    fn encap_flags(&self, inserted: &[(HeaderRef, u32)]) -> Option<u64> {
+        let info = |i: usize| inserted.get(i).and_then(|(r, _)| self.hir.headers.get(r.header.index()));
+        let first = info(0)?;
+        let ipv6 = first.byte_len == 40 && first.fields.iter().any(|f| f.name == "next_header");
+        let mut flags = match crate::check::checksum_kind(first) {
+            Some(crate::hir::ChecksumKind::Ipv4) => 1 << 1,
+            _ if ipv6 => 1 << 2,
+            _ => return None,
+        };
+        let mut rest = 1;
+        if info(1).and_then(crate::check::checksum_kind) == Some(crate::hir::ChecksumKind::Udp) {
+            flags |= 1 << 4;
+            rest = 2;
+        }
+        let l2: u32 = (rest..inserted.len()).filter_map(info).map(|h| h.byte_len).sum();
+        if l2 > 0 && (rest == 1 || l2 > 0xff) {
+            return None;
+        }
+        Some(flags | (u64::from(l2) << 56))
     }
 
     /// Remove `r` bytes after the link layer (`a` bytes).
@@ -283,16 +342,16 @@ impl Builder<'_> {
         self.per_value(a, a_values, |b, v| {
             // TC removes after the first 14 bytes: with a 14-byte link
             // layer, nothing moves.
-            if tc && v == 14 {
+            if tc && v == ETH_LEN {
                 return;
             }
-            b.bounds(b.data, if tc { v.max(14) } else { v }, fail);
+            b.bounds(b.data, if tc { v.max(ETH_LEN) } else { v }, fail);
             let dst = b.new_var(VarKind::PktPtr);
             b.push(Inst::PtrAdd { dst, ptr: b.data, off: Operand::Var(r) });
-            b.bounds(dst, v.max(if tc { 14 } else { 0 }), fail);
+            b.bounds(dst, v.max(if tc { ETH_LEN } else { 0 }), fail);
             b.copy_bytes(b.data, dst, v, false);
             if tc {
-                b.copy_bytes(dst, b.data, 14, true);
+                b.copy_bytes(dst, b.data, ETH_LEN, true);
             }
         });
         let neg = self.new_var(VarKind::Scalar);

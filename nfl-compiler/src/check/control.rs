@@ -334,8 +334,13 @@ impl Checker<'_> {
             }
         };
         let else_out = std::mem::take(&mut cx.valid);
-        // A header inserted on either side may be valid after the `if`.
-        cx.inserted.extend(then_inserted);
+        // A header inserted on a side that goes on may be valid after the `if`.
+        let else_inserted = std::mem::take(&mut cx.inserted);
+        cx.inserted = match (then_div, else_div) {
+            (true, false) => else_inserted,
+            (false, true) => then_inserted,
+            _ => then_inserted.union(&else_inserted).copied().collect(),
+        };
         cx.valid = match (then_div, else_div) {
             (true, false) => else_out,
             (false, true) => then_out,
