@@ -6,8 +6,9 @@
 //! bits decide) move; the rest of the packet stays where it is relative to
 //! its end, and no header is rewritten:
 //! - insert `n` bytes: `bpf_xdp_adjust_head(ctx, -n)` (TC:
-//!   `bpf_skb_change_head(skb, n, 0)`), copy the `a` link-layer bytes to
-//!   the new front, zero the `n` new bytes;
+//!   `bpf_skb_change_head(skb, n, 0)`, or with only Ethernet in front
+//!   `bpf_skb_adjust_room(skb, n, BPF_ADJ_ROOM_MAC, ENCAP flags)`), copy
+//!   the `a` link-layer bytes to the new front, zero the new headers;
 //! - remove the bytes from the first removed header to the end of the last
 //!   (`r`, measured on the packet): copy the `a` link-layer bytes `r` bytes
 //!   forward, then `bpf_xdp_adjust_head(ctx, r)` (TC: put the first 14
@@ -126,6 +127,8 @@ impl Builder<'_> {
                 self.push(Inst::PtrAdd { dst: ptr, ptr, off: Operand::Imm(u64::from(at)) });
             }
             self.bounds(ptr, len, fail);
+            // A new header reads as zeros until written.
+            self.zero_bytes(ptr, len);
             self.set_flag(self.valid_of(h));
         }
     }
@@ -213,21 +216,30 @@ impl Builder<'_> {
         }
     }
 
-    /// The possible values of `a`: a stack's elements are valid from `[0]`
-    /// up, other headers either way.
+    /// The values `a` takes as the parser leaves the link layer: the start
+    /// state's headers valid in order (a short packet stops it part way),
+    /// and once they all are, each stack's elements valid from `[0]` up.
+    /// Any other combination (which only a reshape could make) drops.
     fn prefix_lengths(&self, prefix: &[HeaderRef]) -> Vec<u32> {
+        let len = |r: &HeaderRef| self.hir.headers[r.header.index()].byte_len;
+        let stack = |r: &HeaderRef| self.hir.headers[r.header.index()].stack.is_some();
         let mut sums = vec![0u32];
+        let mut front = 0;
+        for r in prefix.iter().filter(|r| !stack(r)) {
+            front += len(r);
+            sums.push(front);
+        }
+        let mut full = vec![front];
         let mut i = 0;
-        while i < prefix.len() {
-            let h = prefix[i].header;
-            let len = self.hir.headers[h.index()].byte_len;
-            let n = prefix[i..].iter().take_while(|r| r.header == h).count() as u32;
-            let mut next: Vec<u32> = sums.iter().flat_map(|s| (0..=n).map(move |k| s + k * len)).collect();
-            next.sort_unstable();
-            next.dedup();
-            sums = next;
+        let stacked: Vec<&HeaderRef> = prefix.iter().filter(|r| stack(r)).collect();
+        while let Some(r) = stacked.get(i) {
+            let n = stacked[i..].iter().take_while(|x| x.header == r.header).count() as u32;
+            full = full.iter().flat_map(|s| (0..=n).map(move |k| s + k * len(r))).collect();
             i += n as usize;
         }
+        sums.extend(full);
+        sums.sort_unstable();
+        sums.dedup();
         sums
     }
 
@@ -279,10 +291,6 @@ impl Builder<'_> {
             self.switch_to(fast);
             let args = vec![ctx, Operand::Imm(u64::from(n)), Operand::Imm(ADJ_ROOM_MAC), Operand::Imm(flags)];
             self.resize_call(Helper::SkbAdjustRoom, args, slow);
-            self.bounds(self.data, ETH_LEN + n, fail);
-            let at = self.new_var(VarKind::PktPtr);
-            self.push(Inst::PtrAdd { dst: at, ptr: self.data, off: Operand::Imm(u64::from(ETH_LEN)) });
-            self.zero_bytes(at, n);
             self.terminate(Term::Jump(join));
             self.switch_to(slow);
         }
@@ -292,15 +300,12 @@ impl Builder<'_> {
         };
         self.resize_call(helper, args, fail);
         let n = u64::from(n);
-        self.per_value(a, a_values, |b, v| {
+        self.per_value(a, a_values, fail, |b, v| {
             let v = u64::from(v);
             b.bounds(b.data, (n + v) as u32, fail);
             let src = b.new_var(VarKind::PktPtr);
             b.push(Inst::PtrAdd { dst: src, ptr: b.data, off: Operand::Imm(n) });
             b.copy_bytes(src, b.data, v as u32, true);
-            let at = b.new_var(VarKind::PktPtr);
-            b.push(Inst::PtrAdd { dst: at, ptr: b.data, off: Operand::Imm(v) });
-            b.zero_bytes(at, n as u32);
         });
         self.terminate(Term::Jump(join));
         self.switch_to(join);
@@ -339,7 +344,7 @@ impl Builder<'_> {
             return;
         }
         let tc = self.hir.hook == Hook::Tc;
-        self.per_value(a, a_values, |b, v| {
+        self.per_value(a, a_values, fail, |b, v| {
             // TC removes after the first 14 bytes: with a 14-byte link
             // layer, nothing moves.
             if tc && v == ETH_LEN {
@@ -378,7 +383,7 @@ impl Builder<'_> {
 
     /// Run `f` for the value `a` has at run time (one of `values`; the
     /// verifier knows which on each path, from the validity bits).
-    fn per_value(&mut self, a: VarId, values: &[u32], mut f: impl FnMut(&mut Self, u32)) {
+    fn per_value(&mut self, a: VarId, values: &[u32], fail: BlockId, mut f: impl FnMut(&mut Self, u32)) {
         let join = self.new_block();
         for &v in values {
             let (this, next) = (self.new_block(), self.new_block());
@@ -390,7 +395,7 @@ impl Builder<'_> {
             }
             self.switch_to(next);
         }
-        self.terminate(Term::Jump(join));
+        self.terminate(Term::Jump(fail));
         self.switch_to(join);
     }
 
