@@ -271,6 +271,8 @@ control vlans({hook}) {{
     // Push a tag (100) in front of what there is.
     let inner_type = ethernet.ethertype
     vlan.push()
+    // A pushed tag reads as zeros until written.
+    if vlan[0].vid != 0 || vlan[0].ethertype != 0 {{ drop }}
     vlan[0].vid = 100
     vlan[0].pcp = 5
     vlan[0].ethertype = inner_type
@@ -577,4 +579,39 @@ control ip6tnl(xdp) {{
     let (v, out) = run(&prog, &pkt);
     let want = [&MAC[..], &[0x86, 0xdd], &outer(41, inner6.len()), &inner6].concat();
     assert_eq!((v, out), (XDP_TX, want));
+}
+
+/// What the IPIP encapsulation costs: instructions and verifier work of the
+/// encapsulating program against the same writes made in place (no
+/// resize). Printed for the record (`--nocapture`), bounded so that a
+/// regression shows.
+#[test]
+fn ipip_encap_cost_is_bounded() {
+    if !nfl_runtime::require_kernel("ipip_encap_cost_is_bounded") {
+        return;
+    }
+    let in_place = "import std.net
+control ipip(xdp) {
+    if !ipv4.valid { pass }
+    ipv4.version = 4
+    ipv4.ihl = 5
+    ipv4.total_len = ipv4.total_len + 20
+    ipv4.ttl = 64
+    ipv4.protocol = 4
+    ipv4.src = 198.18.0.100
+    ipv4.dst = 198.18.0.200
+    ipv4.update_checksum()
+    tx
+}
+";
+    let cost = |text: &str| {
+        let b = build("ipip.nf", text);
+        let p = nfl_runtime::load(&b.object, Some("ipip")).expect("load");
+        (b.codegen.insns.len(), p.verified_insns().unwrap_or(0))
+    };
+    let (encap, encap_verified) = cost(&ipip_program("xdp"));
+    let (plain, plain_verified) = cost(in_place);
+    println!("IPIP encap: {encap} insns, {encap_verified} processed; in place: {plain} insns, {plain_verified} processed");
+    assert!(encap < plain + 160, "the resize costs {} instructions", encap - plain);
+    assert!(encap_verified < plain_verified + 400, "the resize costs {} processed instructions", encap_verified - plain_verified);
 }
