@@ -216,6 +216,9 @@ fn gue_encap(hook: &str, tx: u32) {
         "import std.net\n{OUTER_IPV4}{GUE_HEADERS}
 control gue_encap({hook}) {{
     if !ipv4.valid || !tcp.valid {{ pass }}
+    // Written before the insert: kept.
+    ipv4.ttl -= 1
+    ipv4.update_checksum()
     outer_ipv4.set_valid()
     outer_udp.set_valid()
     gue.set_valid()
@@ -231,13 +234,18 @@ control gue_encap({hook}) {{
     outer_udp.dst_port = 6080
     outer_udp.len = ipv4.total_len + 12
     gue.proto = 4
+    // Written after it, through the re-derived pointer.
+    tcp.dst_port = 8080
+    tcp.update_checksum()
     tx
 }}
 "
     );
     let prog = load(&text, "gue_encap");
-    let inner = inner_tcp();
-    let (verdict, out) = run(&prog, &frame(&[], &inner));
+    let (verdict, out) = run(&prog, &frame(&[], &inner_tcp()));
+    let seg = tcp(SRC, DST, 40000, 8080, b"hello, world");
+    let mut inner = ipv4(6, 63, SRC, DST, seg.len());
+    inner.extend_from_slice(&seg);
     assert_eq!(verdict, tx, "{hook}");
     let mut outer = ipv4(17, 64, [198, 18, 0, 100], [198, 18, 0, 200], 8 + 4 + inner.len());
     outer[4..7].copy_from_slice(&[0, 0, 0]);

@@ -11,7 +11,10 @@
 //! - a scalar variable that holds a `uN` value has every bit above N clear;
 //! - `PktPtr` variables are only produced by `CtxLoad(Data)`, `Copy` of a
 //!   `PktPtr` or `PtrAdd`, and only consumed by `PtrAdd`, `Copy`,
-//!   `LoadField`, `StoreField` and `BoundsCheck`;
+//!   `LoadField`, `StoreField`, `BoundsCheck`, `PktRemaining` (as either
+//!   end), and the raw `MemLoad`/`MemStore` a reshape moves bytes with;
+//! - after an `Inst::Helper` that resizes the packet, `data`/`data_end` are
+//!   reloaded and every packet pointer used later is re-derived from them;
 //! - a `LoadField`/`StoreField` through a pointer is dominated by a
 //!   `BoundsCheck` of that pointer covering the field.
 
