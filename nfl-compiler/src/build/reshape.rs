@@ -184,6 +184,11 @@ impl Builder<'_> {
                 if n > 1 {
                     plan.vacated = Some(HeaderRef { header: h, index: n - 1 });
                 }
+                if self.hir.hook == Hook::Tc {
+                    // `bpf_skb_vlan_pop` would move a second tag out of the
+                    // packet, into the skb's metadata: drop instead.
+                    plan.blockers.extend((1..n).map(|index| HeaderRef { header: h, index }));
+                }
             }
             Reshape::SetInvalid(_) => {
                 let gone: Vec<HeaderRef> =
