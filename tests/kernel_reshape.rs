@@ -544,9 +544,15 @@ fn ipv6_outer_header_carries_ipv4_and_ipv6() {
     if !nfl_runtime::require_kernel("ipv6_outer_header_carries_ipv4_and_ipv6") {
         return;
     }
+    for (hook, tx) in [("xdp", XDP_TX), ("tc", TC_ACT_REDIRECT)] {
+        ipv6_outer(hook, tx);
+    }
+}
+
+fn ipv6_outer(hook: &str, tx: u32) {
     let text = format!(
         "import std.net\n{OUTER_IPV6}
-control ip6tnl(xdp) {{
+control ip6tnl({hook}) {{
     if !ethernet.valid {{ pass }}
     if ipv4.valid {{
         outer_ipv6.set_valid()
@@ -582,7 +588,7 @@ control ip6tnl(xdp) {{
     let inner4 = inner_tcp();
     let (v, out) = run(&prog, &frame(&[], &inner4));
     let want = [&MAC[..], &[0x86, 0xdd], &outer(4, inner4.len()), &inner4].concat();
-    assert_eq!((v, out), (XDP_TX, want));
+    assert_eq!((v, out), (tx, want), "{hook}");
     // An IPv6/UDP packet.
     let mut inner6 = vec![0x60, 0, 0, 0, 0, 9, 17, 64];
     inner6.extend_from_slice(&[0xfd; 32]);
@@ -590,7 +596,7 @@ control ip6tnl(xdp) {{
     let pkt = [&MAC[..], &[0x86, 0xdd], &inner6].concat();
     let (v, out) = run(&prog, &pkt);
     let want = [&MAC[..], &[0x86, 0xdd], &outer(41, inner6.len()), &inner6].concat();
-    assert_eq!((v, out), (XDP_TX, want));
+    assert_eq!((v, out), (tx, want), "{hook}");
 }
 
 /// What the IPIP encapsulation costs: instructions and verifier work of the
