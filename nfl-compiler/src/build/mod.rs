@@ -18,6 +18,7 @@ pub mod queue;
 mod rbtree;
 mod referenced;
 mod reshape;
+mod resize;
 mod checksum;
 pub mod sketch;
 mod sketch_sampled;
