@@ -358,12 +358,7 @@ parser vx {{
         extract ethernet
         select ethernet.ethertype {{ 0x0800: ip; _: accept }}
     }}
-    state ip {{
-        extract ipv4
-        skip ((ipv4.ihl as u16) - 5) * 4
-        select ipv4.protocol {{ 17: l4; _: accept }}
-    }}
-    state l4 {{
+{}    state l4 {{
         extract udp
         select udp.dst_port {{ 4789: tunnel; _: accept }}
     }}
@@ -383,7 +378,8 @@ control decap({hook}, vx) {{
     inner_ethernet.src = 02:00:00:00:00:99
     tx
 }}
-"
+",
+        ip_state(17, "l4")
     )
 }
 
@@ -620,4 +616,89 @@ fn ipip_encap_cost_is_bounded() {
     println!("IPIP encap: {encap} insns, {encap_verified} processed; in place: {plain} insns, {plain_verified} processed");
     assert!(encap < plain + 160, "the resize costs {} instructions", encap - plain);
     assert!(encap_verified < plain_verified + 400, "the resize costs {} processed instructions", encap_verified - plain_verified);
+}
+
+/// A parser state extracting IPv4, skipping its options, and going on to
+/// `next` for protocol `proto`.
+fn ip_state(proto: u8, next: &str) -> String {
+    format!(
+        "    state ip {{
+        extract ipv4
+        skip ((ipv4.ihl as u16) - 5) * 4
+        select ipv4.protocol {{ {proto}: {next}; _: accept }}
+    }}
+"
+    )
+}
+
+/// IPIP decapsulation behind Ethernet and VLAN tags: the outer IPv4 header
+/// (with its options) goes, the link layer moves up to the inner packet.
+fn ipip_decap_program(hook: &str) -> String {
+    format!(
+        "import std.net\n{}
+parser outer {{
+    state start {{
+        extract ethernet
+        select ethernet.ethertype {{ 0x8100: tag; 0x0800: ip; _: accept }}
+    }}
+    state tag {{
+        extract vlan
+        select vlan.last.ethertype {{ 0x8100: tag; 0x0800: ip; _: accept }}
+    }}
+{}    state inner {{
+        extract inner_ipv4
+        accept
+    }}
+}}
+control decap({hook}, outer) {{
+    if !ipv4.valid || !inner_ipv4.valid {{ pass }}
+    ipv4.set_invalid()
+    inner_ipv4.ttl -= 1
+    inner_ipv4.update_checksum()
+    tx
+}}
+",
+        OUTER_IPV4.replace("outer_ipv4", "inner_ipv4"),
+        ip_state(4, "inner")
+    )
+}
+
+fn check_ipip_decap(prog: &nfl_runtime::LoadedProgram, tx: u32, tags: &[&[u16]]) {
+    for &vids in tags {
+        for options in [0usize, 12] {
+            let inner = inner_tcp();
+            let mut outer = ipv4(4, 64, [198, 18, 0, 100], [198, 18, 0, 200], inner.len() + options);
+            if options > 0 {
+                outer[0] = 0x45 + (options / 4) as u8;
+                outer[10..12].copy_from_slice(&[0, 0]);
+                outer.extend(std::iter::repeat_n(1u8, options));
+                let c = csum(&outer);
+                outer[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            outer.extend_from_slice(&inner);
+            let (v, out) = run(prog, &frame(vids, &outer));
+            let seg = tcp(SRC, DST, 40000, 80, b"hello, world");
+            let mut want = ipv4(6, 63, SRC, DST, seg.len());
+            want.extend_from_slice(&seg);
+            assert_eq!((v, out), (tx, frame(vids, &want)), "tags {vids:?}, {options} bytes of options");
+        }
+    }
+}
+
+#[test]
+fn ipip_decap_xdp_behind_vlan_tags() {
+    if !nfl_runtime::require_kernel("ipip_decap_xdp_behind_vlan_tags") {
+        return;
+    }
+    let prog = load(&ipip_decap_program("xdp"), "decap");
+    check_ipip_decap(&prog, XDP_TX, &[&[], &[7], &[7, 8]]);
+}
+
+#[test]
+fn ipip_decap_tc() {
+    if !nfl_runtime::require_kernel("ipip_decap_tc") {
+        return;
+    }
+    let prog = load(&ipip_decap_program("tc"), "decap");
+    check_ipip_decap(&prog, TC_ACT_REDIRECT, &[&[]]);
 }

@@ -9,8 +9,9 @@
 //!   `bpf_skb_change_head(skb, n, 0)`, or with only Ethernet in front
 //!   `bpf_skb_adjust_room(skb, n, BPF_ADJ_ROOM_MAC, ENCAP flags)`), copy
 //!   the `a` link-layer bytes to the new front, zero the new headers;
-//! - remove the bytes from the first removed header to the end of the last
-//!   (`r`, measured on the packet): copy the `a` link-layer bytes `r` bytes
+//! - remove the bytes from the first removed header to the next valid
+//!   header the program names (or the end of the last removed one; `r`,
+//!   measured on the packet): copy the `a` link-layer bytes `r` bytes
 //!   forward, then `bpf_xdp_adjust_head(ctx, r)` (TC: put the first 14
 //!   bytes of the result at the front and `bpf_skb_adjust_room(skb, -r,
 //!   BPF_ADJ_ROOM_MAC, 0)`; a TC `pop` is `bpf_skb_vlan_pop`).
@@ -61,6 +62,11 @@ struct Plan {
     full: Option<HeaderRef>,
     /// A `pop`'s top element, invalid once the others moved down.
     vacated: Option<HeaderRef>,
+    /// Where a removal ends: at the first of these that is valid (the
+    /// headers the program names after the removed ones, so that what the
+    /// parser skipped, IPv4 options, goes too), else at the end of the
+    /// last removed header.
+    ends: Vec<HeaderRef>,
 }
 
 impl Builder<'_> {
@@ -103,7 +109,7 @@ impl Builder<'_> {
                 Operand::Imm(u64::from(plan.grow))
             }
             Some((first, last)) => {
-                let r = self.removed_len(first, last, fail);
+                let r = self.removed_len(first, last, &plan.ends, fail);
                 let pop = ops.first().is_some_and(|o| matches!(o, Reshape::Pop(_)));
                 self.shrink_front(r, a, &a_values, pop, fail);
                 Operand::Var(r)
@@ -198,6 +204,7 @@ impl Builder<'_> {
                 let (lo, hi) = (pos(first), pos(last));
                 plan.removed_range = Some((first, last));
                 plan.removed = all[lo..=hi].to_vec();
+                plan.ends = all[hi + 1..].iter().copied().filter(|r| self.referenced.get(r.header.index()).copied().unwrap_or(false)).collect();
                 self.split_around(&all, lo, hi, &mut plan);
             }
         }
@@ -263,17 +270,31 @@ impl Builder<'_> {
         off
     }
 
-    /// The bytes from `first`'s start to the end of `last`, bounded.
-    fn removed_len(&mut self, first: HeaderRef, last: HeaderRef, fail: BlockId) -> VarId {
+    /// The bytes from `first`'s start to the first valid header of `ends`,
+    /// or else to the end of `last`; bounded.
+    fn removed_len(&mut self, first: HeaderRef, last: HeaderRef, ends: &[HeaderRef], fail: BlockId) -> VarId {
         let r = self.new_var(VarKind::Scalar);
         let len = self.hir.headers[last.header.index()].byte_len;
+        let p0 = self.ptr_of(first);
+        let join = self.new_block();
+        for &end in ends {
+            let (yes, next) = (self.new_block(), self.new_block());
+            self.test_flag(self.valid_of(end), yes, next);
+            self.switch_to(yes);
+            let p = self.ptr_of(end);
+            self.push(Inst::PktRemaining { dst: r, ptr: p0, end: p });
+            self.terminate(Term::Jump(join));
+            self.switch_to(next);
+        }
         if first == last {
             self.push(Inst::Const { dst: r, value: u64::from(len) });
-            return r;
+        } else {
+            let p1 = self.ptr_of(last);
+            self.push(Inst::PktRemaining { dst: r, ptr: p0, end: p1 });
+            self.push(Inst::Alu { op: AluOp::Add, dst: r, lhs: r, rhs: Operand::Imm(u64::from(len)), width: 64 });
         }
-        let (p0, p1) = (self.ptr_of(first), self.ptr_of(last));
-        self.push(Inst::PktRemaining { dst: r, ptr: p0, end: p1 });
-        self.push(Inst::Alu { op: AluOp::Add, dst: r, lhs: r, rhs: Operand::Imm(u64::from(len)), width: 64 });
+        self.terminate(Term::Jump(join));
+        self.switch_to(join);
         let ok = self.new_block();
         self.branch(CmpOp::Gt, Operand::Var(r), Operand::Imm(MAX_OFFSET), 64, fail, ok);
         self.switch_to(ok);
