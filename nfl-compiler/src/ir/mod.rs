@@ -386,8 +386,6 @@ pub enum Helper {
     SkbAdjustRoom,
     /// `bpf_skb_vlan_pop(skb)`
     SkbVlanPop,
-    /// `bpf_csum_diff(from, from_size, to, to_size, seed)`
-    CsumDiff,
 }
 
 impl Helper {
@@ -395,7 +393,6 @@ impl Helper {
     pub fn id(self) -> i64 {
         match self {
             Helper::SkbVlanPop => 19,
-            Helper::CsumDiff => 28,
             Helper::SkbChangeHead => 43,
             Helper::XdpAdjustHead => 44,
             Helper::SkbAdjustRoom => 50,
@@ -408,7 +405,6 @@ impl Helper {
             Helper::SkbChangeHead => "skb_change_head",
             Helper::SkbAdjustRoom => "skb_adjust_room",
             Helper::SkbVlanPop => "skb_vlan_pop",
-            Helper::CsumDiff => "csum_diff",
         }
     }
 }

@@ -109,20 +109,16 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_call(func, call, what)
         }
         Inst::Kcall { dst, call, args } => check_kcall(func, *dst, *call, args, what),
-        Inst::Helper { dst, helper, args } => {
+        Inst::Helper { dst, args, .. } => {
             if let Some(d) = dst {
                 check_kind(func, *d, VarKind::Scalar, what)?;
             }
-            let ptr_args: &[VarKind] = match helper {
-                crate::ir::Helper::CsumDiff => &[VarKind::PktPtr, VarKind::Scalar, VarKind::PktPtr],
-                _ => &[VarKind::Ctx],
-            };
-            for (a, k) in args.iter().zip(ptr_args) {
-                if let Operand::Var(v) = a && *k != VarKind::Scalar {
-                    check_kind(func, *v, *k, what)?;
-                }
+            // Every resizing helper takes the context first, then scalars.
+            match args.first() {
+                Some(Operand::Var(ctx)) => check_kind(func, *ctx, VarKind::Ctx, what)?,
+                _ => return Err(format!("{what}: the context comes first")),
             }
-            args.iter().skip(ptr_args.len()).try_for_each(|a| check_operand_scalar(func, a, what))
+            args.iter().skip(1).try_for_each(|a| check_operand_scalar(func, a, what))
         }
         Inst::BufAddr { dst, .. } => check_kind(func, *dst, VarKind::StackPtr, what),
         Inst::MapUpdateFrom { dst, value, .. } => {
