@@ -445,6 +445,36 @@ pub enum Stmt {
     /// `cost` is the checker's estimate of one pass in instructions;
     /// `line` the source line, for `--explain`.
     Loop { var: LocalId, start: u64, end: u64, body: Block, cost: u64, line: usize, span: Span },
+    /// `H.set_valid()`, `H.set_invalid()`, `S.push()`, `S.pop()`: the
+    /// packet grows or shrinks (see `deparse` and `build::reshape`).
+    Reshape { op: Reshape, span: Span },
+    /// `H.update_checksum()`
+    Checksum { header: HeaderRef, kind: ChecksumKind, span: Span },
+}
+
+/// A change of the packet's header layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reshape {
+    /// Insert a header the parser never extracts (zero-filled).
+    SetValid(HeaderId),
+    /// Remove a valid header's bytes.
+    SetInvalid(HeaderRef),
+    /// Insert a zero-filled element at the front of a stack (`[0]`).
+    Push(HeaderId),
+    /// Remove a stack's element `[0]`; the others move down.
+    Pop(HeaderId),
+}
+
+/// What `update_checksum()` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumKind {
+    /// The IPv4 header checksum, recomputed over the 20-byte header.
+    Ipv4,
+    /// TCP's checksum, updated (RFC 1624) by the writes to the header and
+    /// to `ipv4.src`/`ipv4.dst` since the last update.
+    Tcp,
+    /// UDP's, the same way; a zero checksum (none) stays zero.
+    Udp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -35,6 +35,7 @@ pub mod entries;
 pub mod build;
 pub mod check;
 pub mod config;
+pub mod deparse;
 pub mod driver;
 pub mod frontend;
 pub mod hir;

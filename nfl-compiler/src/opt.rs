@@ -174,6 +174,7 @@ pub fn load_cse(func: &mut Function) {
         }
     }
     let mut avail_out: Vec<Option<Avail>> = vec![None; func.blocks.len()];
+    let packet: Vec<bool> = func.vars.iter().map(|v| v.kind == crate::ir::VarKind::PktPtr).collect();
     for &b in &order {
         let mut avail: Avail = match pred[b.index()] {
             Some(p) if n_preds[b.index()] == 1 => avail_out[p.index()].clone().unwrap_or_default(),
@@ -194,7 +195,9 @@ pub fn load_cse(func: &mut Function) {
                 Inst::LoadField { dst, ptr, bit_offset, width, wire: false, .. } if dst != ptr => {
                     avail.push((ptr, bit_offset, width, dst));
                 }
-                Inst::StoreField { .. } => avail.clear(),
+                // The packet changed (a store, or a reshape's move and call).
+                Inst::StoreField { .. } | Inst::Helper { .. } => avail.clear(),
+                Inst::MemStore { ptr, .. } if packet[ptr.index()] => avail.clear(),
                 _ => {}
             }
         }
@@ -331,7 +334,8 @@ pub fn unread_flag_bits(func: &mut Function) {
     }
 }
 
-/// Variables used only as flag words (`v = C`, `v |= C`, `if v & C`), and
+/// Variables used only as flag words (`v = C`, `v |= C`, `v &= C` where a
+/// header is removed, `if v & C`), and
 /// for each the bits some branch tests.
 fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     let n = func.vars.len();
@@ -340,7 +344,8 @@ fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     for block in &func.blocks {
         for inst in &block.insts {
             match *inst {
-                Inst::Alu { op: crate::ir::AluOp::Or, dst, lhs, rhs: Operand::Imm(_), .. } if dst == lhs => {}
+                Inst::Alu { op: crate::ir::AluOp::Or | crate::ir::AluOp::And, dst, lhs, rhs: Operand::Imm(_), .. }
+                    if dst == lhs => {}
                 Inst::Const { .. } => {}
                 _ => {
                     for u in inst.uses() {
@@ -417,6 +422,12 @@ pub fn thread_flag_tests(func: &mut Function) {
                     if let Some(i) = flags.iter().position(|f| *f == dst) {
                         let (mask, value) = state[i];
                         state[i] = (mask | m, value | m);
+                    }
+                }
+                Inst::Alu { op: crate::ir::AluOp::And, dst, rhs: Operand::Imm(m), .. } => {
+                    if let Some(i) = flags.iter().position(|f| *f == dst) {
+                        let (mask, value) = state[i];
+                        state[i] = (mask | !m, value & m);
                     }
                 }
                 _ => {}

@@ -238,6 +238,7 @@ impl Machine<'_> {
             | Stmt::QueuePush { .. } => {
                 Err("the reference interpreter has no tables or maps".into())
             }
+            Stmt::Reshape { .. } | Stmt::Checksum { .. } => Err("the reference interpreter does not reshape packets".into()),
             Stmt::Let { local, value, .. } => {
                 let v = self.eval(value)?;
                 self.locals[local.index()] = Some(v);

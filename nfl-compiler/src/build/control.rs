@@ -3,13 +3,30 @@
 use nfl_syntax::ast::{Hook, VerdictKind};
 
 use super::{Builder, MAX_CALL_DEPTH, verdict_code};
-use crate::hir::{Block, Place, Stmt};
+use crate::hir::{Block, Place, Reshape, Stmt};
 use crate::ir::{CtxField, Exit, Inst, Operand, Term, VarId, VarKind};
 
 impl Builder<'_> {
     pub(crate) fn lower_block(&mut self, block: &Block) {
-        for stmt in &block.stmts {
-            self.lower_stmt(stmt);
+        let mut i = 0;
+        while let Some(stmt) = block.stmts.get(i) {
+            i += 1;
+            let Stmt::Reshape { op, span } = stmt else {
+                self.lower_stmt(stmt);
+                continue;
+            };
+            // Consecutive inserts (or removals) resize the packet once.
+            let mut ops = vec![*op];
+            while let Some(Stmt::Reshape { op: next, .. }) = block.stmts.get(i)
+                && same_run(*op, *next)
+            {
+                ops.push(*next);
+                i += 1;
+            }
+            self.span = *span;
+            self.sketch_memo = None;
+            let then_exit = matches!(block.stmts.get(i), Some(Stmt::Verdict { .. }));
+            self.reshape(&ops, then_exit);
         }
     }
 
@@ -48,7 +65,9 @@ impl Builder<'_> {
                         let Some(f) = info.fields.get(field as usize) else { return };
                         let (hdr_len, bit_offset, width) = (info.byte_len, f.bit_offset, f.width);
                         let ptr = self.ptr_of(header);
+                        let old = self.checksum_before_store(header, bit_offset, width);
                         self.push(Inst::StoreField { ptr, hdr_len, bit_offset, width, src: v });
+                        self.checksum_after_store(header, old);
                     }
                 }
             }
@@ -131,6 +150,14 @@ impl Builder<'_> {
                 self.span = *span;
                 self.sketch_add(*sketch, key, amount);
             }
+            Stmt::Reshape { op, span } => {
+                self.span = *span;
+                self.reshape(&[*op], false);
+            }
+            Stmt::Checksum { header, kind, span } => {
+                self.span = *span;
+                self.update_checksum(*header, *kind);
+            }
             Stmt::QueuePush { queue, rank, value, span } => {
                 self.span = *span;
                 self.queue_push(*queue, rank.as_ref(), value);
@@ -141,4 +168,10 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// Reshape statements lowered as one resize: inserts with inserts,
+/// removals with removals; a `push` or `pop` alone.
+fn same_run(a: Reshape, b: Reshape) -> bool {
+    matches!((a, b), (Reshape::SetValid(_), Reshape::SetValid(_)) | (Reshape::SetInvalid(_), Reshape::SetInvalid(_)))
 }

@@ -18,6 +18,10 @@ mod objects;
 mod parser;
 pub mod queue;
 mod rbtree;
+mod referenced;
+mod reshape;
+mod resize;
+mod checksum;
 pub mod sketch;
 mod sketch_sampled;
 mod state;
@@ -89,6 +93,14 @@ pub(crate) struct Builder<'h> {
     target: crate::target::Target,
     /// BTF the queues need (value structs, the rbtree callback).
     graph: queue::GraphNeeds,
+    /// Where headers go when the packet is reshaped.
+    layout: crate::deparse::Layout,
+    /// Per header: the pending RFC 1624 sum of a TCP/UDP checksum that
+    /// `update_checksum()` folds in (only for headers it is called on).
+    csum_acc: Vec<Option<VarId>>,
+    /// Per header: named after parsing (a reshape re-derives only these
+    /// pointers).
+    referenced: Vec<bool>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -185,6 +197,8 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
         hir.sketches.iter().map(|s| sketch::sketch_maps(s).into_iter().map(|m| add_map(&mut func, m)).collect()).collect();
     let mut graph = queue::GraphNeeds::default();
     let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
+    let layout = crate::deparse::layout(&hir.headers, hir.parser.as_ref());
+    let csum_acc = checksum::accumulators(hir, &mut func);
     let mut b = Builder {
         hir,
         func,
@@ -213,6 +227,9 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
         target,
         graph,
         explain: Vec::new(),
+        layout,
+        csum_acc,
+        referenced: referenced::referenced_headers(hir),
     };
     b.build_program();
     (b.func, b.graph, b.explain)
@@ -238,6 +255,9 @@ impl<'h> Builder<'h> {
         }
         for meta in self.metas.clone() {
             self.push(Inst::Const { dst: meta, value: 0 });
+        }
+        for acc in self.csum_acc.clone().into_iter().flatten() {
+            self.push(Inst::Const { dst: acc, value: 0 });
         }
         let control = self.new_block();
         if self.hir.parser.is_some() {
@@ -320,6 +340,17 @@ impl<'h> Builder<'h> {
 
     fn rejected(&self) -> FlagBit {
         FlagBit { word: self.flags[0], mask: 1 }
+    }
+
+    /// `word &= !mask` (a header removed)
+    fn clear_flag(&mut self, f: FlagBit) {
+        self.push(Inst::Alu {
+            op: crate::ir::AluOp::And,
+            dst: f.word,
+            lhs: f.word,
+            rhs: crate::ir::Operand::Imm(!f.mask & 0xffff_ffff),
+            width: 32,
+        });
     }
 
     /// `word |= mask`

@@ -258,13 +258,13 @@ impl Checker<'_> {
         }
         if n > MAX_UNROLL {
             self.emit(
-                Diagnostic::error("nfl::E0344", format!("a `for` loop that indexes a header stack runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
-                    .with_help("a stack index must be a constant, so the loop is unrolled; loop over the stack's size"),
+                Diagnostic::error("nfl::E0344", format!("a `for` loop that indexes a header stack or reshapes the packet runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
+                    .with_help("a stack index must be a constant, and each push or pop is followed, so the loop is unrolled; loop over the stack's size"),
             );
             return false;
         }
         if n > 0 {
-            let why = if constant { "its variable indexes a header stack" } else { "short and small" };
+            let why = if constant { "it indexes a header stack or reshapes" } else { "short and small" };
             self.explain.push(format!("loop at line {line}: unrolled {n} times, about {cost} instructions each ({why})"));
         }
         let errors = self.error_count();
@@ -328,9 +328,11 @@ impl Checker<'_> {
         let c = self.expr_as(cx, cond, Ty::Bool, Some("nfl::E0309"), "an `if` condition");
         let (t, f) = self.cond_facts(cond, &cx.loop_vars);
         let before = cx.valid.clone();
+        let inserted_before = cx.inserted.clone();
         cx.valid.extend(t);
         let (then_b, then_div) = self.block(cx, then_block);
         let then_out = std::mem::replace(&mut cx.valid, before);
+        let then_inserted = std::mem::replace(&mut cx.inserted, inserted_before);
         cx.valid.extend(f);
         let (else_b, else_div) = match else_block {
             None => (None, false),
@@ -344,6 +346,13 @@ impl Checker<'_> {
             }
         };
         let else_out = std::mem::take(&mut cx.valid);
+        // A header inserted on a side that goes on may be valid after the `if`.
+        let else_inserted = std::mem::take(&mut cx.inserted);
+        cx.inserted = match (then_div, else_div) {
+            (true, false) => else_inserted,
+            (false, true) => then_inserted,
+            _ => then_inserted.union(&else_inserted).copied().collect(),
+        };
         cx.valid = match (then_div, else_div) {
             (true, false) => else_out,
             (false, true) => then_out,

@@ -47,11 +47,14 @@ pub(crate) struct Cx {
     /// `for` loop variables in scope, innermost last, with this
     /// iteration's value (a constant).
     pub loop_vars: Vec<(String, u64)>,
+    /// Headers the parser never extracts that some path made valid
+    /// (`set_valid`): inserting one again is an error (E0505).
+    pub inserted: HashSet<hir::HeaderId>,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new() }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), inserted: HashSet::new() }
     }
 
     pub(crate) fn local(&self, name: &str) -> Option<(LocalId, Ty)> {

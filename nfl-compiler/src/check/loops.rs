@@ -61,8 +61,9 @@ fn expr_cost(e: &ast::Expr) -> u64 {
 }
 
 impl Checker<'_> {
-    /// Whether `var` must be a constant in `b`: it indexes a header stack
-    /// (`vlan[i]`), or bounds a nested loop.
+    /// Whether `var` must be a constant in `b` — it indexes a header
+    /// stack (`vlan[i]`) or bounds a nested loop — or `b` reshapes the
+    /// packet: either way the loop is unrolled.
     pub(crate) fn needs_constant(&self, b: &ast::Block, var: &str) -> bool {
         b.stmts.iter().any(|s| self.stmt_needs(s, var))
     }
@@ -97,6 +98,14 @@ impl Checker<'_> {
                 (stack && mentions(index, var)) || e(base) || e(index)
             }
             AK::Field { base, .. } => e(base),
+            // Reshaping changes which headers exist: it is followed per
+            // pass, so a loop that reshapes is unrolled.
+            AK::MethodCall { receiver, method, .. }
+                if matches!(method.name.as_str(), "set_valid" | "set_invalid" | "push" | "pop")
+                    && matches!(&receiver.kind, AK::Name(id) if matches!(self.globals.get(&id.name), Some((Global::Header(_), _)))) =>
+            {
+                true
+            }
             AK::MethodCall { receiver, args, .. } => e(receiver) || args.iter().any(e),
             AK::Tuple(items) => items.iter().any(e),
             AK::Unary { operand, .. } => e(operand),

@@ -29,11 +29,13 @@ mod objects;
 mod parser_graph;
 mod pattern;
 mod queue;
+mod reshape;
 mod sketch;
 mod state;
 mod tables;
 mod types;
 
+pub use reshape::checksum_kind;
 pub use tables::{DEFAULT_MASKS, INLINE_MAX};
 
 use std::collections::HashMap;
@@ -85,9 +87,12 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
     // validity analysis of actions and the control what `H.valid` implies.
     let choice = ck.control_parser_choice();
     let parser = ck.check_parsers(choice);
-    if let Some(p) = &parser {
+    if let Some(p) = &parser
+        && !reshape::reshapes(&ck.controls)
+    {
         ck.implied = parser_graph::implied_validity(p, &ck.headers);
     }
+    ck.layout = Some(crate::deparse::layout(&ck.headers, parser.as_ref()));
     let actions = ck.lower_actions();
     let tables = ck.lower_tables(values.as_ref());
     let control = ck.lower_control();
@@ -229,6 +234,8 @@ pub(crate) struct Checker<'a> {
     /// Per header instance: the instances every parse path extracts before
     /// it, so `ipv4.valid` also proves `ethernet.valid`.
     pub implied: std::collections::HashMap<hir::HeaderRef, std::collections::HashSet<hir::HeaderRef>>,
+    /// Where headers go when the packet is reshaped (after the parser).
+    pub layout: Option<crate::deparse::Layout>,
     pub config: Vec<config::CfgParam<'a>>,
     /// Per config parameter: whether the program reads it.
     pub config_used: Vec<bool>,
@@ -267,6 +274,7 @@ impl<'a> Checker<'a> {
             calls: Vec::new(),
             action_calls: Vec::new(),
             implied: std::collections::HashMap::new(),
+            layout: None,
             config: Vec::new(),
             config_used: Vec::new(),
             tables: Vec::new(),

@@ -89,6 +89,13 @@ impl<'a> Checker<'a> {
             return Some(hir::Stmt::Count { counter: CounterId(c as u32), index: Some(idx), span });
         }
         let Some((g, name)) = self.global_of(receiver) else {
+            // `outer.set_valid()` with no `outer` declared: an unknown name.
+            if let AK::Name(id) = &receiver.kind
+                && cx.scope.iter().all(|(n, _, _)| n != &id.name)
+            {
+                self.unknown_name(id);
+                return None;
+            }
             self.emit(
                 Diagnostic::error("nfl::E0333", format!("no method `{}` here", method.name), method.span, "not a table, counter or map")
                     .with_help("methods are called on tables (`t.apply()`), counters (`c.count()`) and maps (`m.remove(k)`)"),
@@ -172,6 +179,7 @@ impl<'a> Checker<'a> {
                 self.no_method("sketch", &name, method, "`add(..)`, and `query(..)` or `contains(..)` as values");
                 None
             }
+            (Global::Header(h), _) => self.header_method(cx, h, &name, method, args, span),
             (g, _) => {
                 self.emit(
                     Diagnostic::error("nfl::E0333", format!("{} `{name}` has no methods", g.describe()), method.span, "no such method")
@@ -182,7 +190,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn no_args(&mut self, method: &Ident, args: &[ast::Expr]) -> Option<()> {
+    pub(super) fn no_args(&mut self, method: &Ident, args: &[ast::Expr]) -> Option<()> {
         if args.is_empty() {
             return Some(());
         }

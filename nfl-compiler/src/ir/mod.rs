@@ -11,7 +11,10 @@
 //! - a scalar variable that holds a `uN` value has every bit above N clear;
 //! - `PktPtr` variables are only produced by `CtxLoad(Data)`, `Copy` of a
 //!   `PktPtr` or `PtrAdd`, and only consumed by `PtrAdd`, `Copy`,
-//!   `LoadField`, `StoreField` and `BoundsCheck`;
+//!   `LoadField`, `StoreField`, `BoundsCheck`, `PktRemaining` (as either
+//!   end), and the raw `MemLoad`/`MemStore` a reshape moves bytes with;
+//! - after an `Inst::Helper` that resizes the packet, `data`/`data_end` are
+//!   reloaded and every packet pointer used later is re-derived from them;
 //! - a `LoadField`/`StoreField` through a pointer is dominated by a
 //!   `BoundsCheck` of that pointer covering the field.
 
@@ -343,7 +346,8 @@ pub enum Inst {
     Trunc { dst: VarId, src: VarId, bits: u32 },
     /// `dst = ctx->field`
     CtxLoad { dst: VarId, ctx: VarId, field: CtxField },
-    /// `dst = end - ptr` (bytes left in the packet).
+    /// `dst = end - ptr` (bytes left in the packet; with `end` a packet
+    /// pointer, how far it is past `ptr`).
     PktRemaining { dst: VarId, ptr: VarId, end: VarId },
     /// `dst = ptr + off` on packet pointers or map value pointers.
     PtrAdd { dst: VarId, ptr: VarId, off: Operand },
@@ -379,6 +383,43 @@ pub enum Inst {
     /// read from a map value (`MapValue`) instead of the stack: for values
     /// too large for the stack (a keyed HyperLogLog's fresh registers).
     MapUpdateFrom { dst: VarId, map: MapId, key: BufId, value: VarId, flags: u64 },
+    /// `dst = helper(args...)`, arguments in r1-r5: the helpers that resize
+    /// the packet (every packet pointer is stale after one of them).
+    Helper { dst: Option<VarId>, helper: Helper, args: Vec<Operand> },
+}
+
+/// Helpers called through [`Inst::Helper`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helper {
+    /// `bpf_xdp_adjust_head(ctx, delta)`
+    XdpAdjustHead,
+    /// `bpf_skb_change_head(skb, len, flags)`
+    SkbChangeHead,
+    /// `bpf_skb_adjust_room(skb, len_diff, mode, flags)`
+    SkbAdjustRoom,
+    /// `bpf_skb_vlan_pop(skb)`
+    SkbVlanPop,
+}
+
+impl Helper {
+    /// The kernel's `enum bpf_func_id` value.
+    pub fn id(self) -> i64 {
+        match self {
+            Helper::SkbVlanPop => 19,
+            Helper::SkbChangeHead => 43,
+            Helper::XdpAdjustHead => 44,
+            Helper::SkbAdjustRoom => 50,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::XdpAdjustHead => "xdp_adjust_head",
+            Helper::SkbChangeHead => "skb_change_head",
+            Helper::SkbAdjustRoom => "skb_adjust_room",
+            Helper::SkbVlanPop => "skb_vlan_pop",
+        }
+    }
 }
 
 impl Inst {
@@ -397,7 +438,7 @@ impl Inst {
             | Inst::Bswap { dst, .. }
             | Inst::MapLookup { dst, .. }
             | Inst::MemLoad { dst, .. } => Some(*dst),
-            Inst::Call { dst, .. } | Inst::Kcall { dst, .. } => *dst,
+            Inst::Call { dst, .. } | Inst::Kcall { dst, .. } | Inst::Helper { dst, .. } => *dst,
             Inst::BufAddr { dst, .. } | Inst::MapUpdateFrom { dst, .. } => Some(*dst),
             Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
         }
@@ -425,6 +466,7 @@ impl Inst {
             Inst::MemLoad { ptr, .. } => vec![*ptr],
             Inst::Atomic { ptr, src, .. } => vec![*ptr, *src],
             Inst::Kcall { args, .. } => args.clone(),
+            Inst::Helper { args, .. } => args.iter().filter_map(op).collect(),
             Inst::BufAddr { .. } => vec![],
             Inst::MapUpdateFrom { value, .. } => vec![*value],
         }
@@ -441,6 +483,7 @@ impl Inst {
                 | Inst::Atomic { .. }
                 | Inst::Call { .. }
                 | Inst::Kcall { .. }
+                | Inst::Helper { .. }
                 | Inst::MapUpdateFrom { .. }
         )
     }

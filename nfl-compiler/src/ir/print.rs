@@ -86,6 +86,17 @@ pub fn print_inst(inst: &Inst) -> String {
         }
         Inst::BufAddr { dst, buf } => format!("{dst} = addr {buf}"),
         Inst::MapUpdateFrom { dst, map, key, value, flags } => format!("{dst} = map_update({map}, {key}, *{value}, {flags})"),
+        Inst::Helper { dst, helper, args } => {
+            let args: Vec<String> = args.iter().map(|a| match a {
+                Operand::Var(v) => v.to_string(),
+                Operand::Imm(i) => (*i as i64).to_string(),
+            }).collect();
+            let call = format!("call {}({})", helper.name(), args.join(", "));
+            match dst {
+                Some(d) => format!("{d} = {call}"),
+                None => call,
+            }
+        }
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {

@@ -32,10 +32,13 @@ fn check_buf(func: &Function, b: BufId, off: u32, bytes: u32, what: &str) -> Res
 }
 
 fn check_mem(func: &Function, ptr: VarId, off: u32, bytes: u32, what: &str) -> Result<(), String> {
-    if func.var(ptr).kind != VarKind::Alloc {
+    // Packet bytes are moved by reshapes (`build::reshape`); the packet
+    // has no alignment rule on the kernels we target.
+    let packet = func.var(ptr).kind == VarKind::PktPtr;
+    if func.var(ptr).kind != VarKind::Alloc && !packet {
         check_kind(func, ptr, VarKind::MapValue, what)?;
     }
-    if !matches!(bytes, 1 | 2 | 4 | 8) || off % bytes != 0 {
+    if !matches!(bytes, 1 | 2 | 4 | 8) || (off % bytes != 0 && !packet) {
         return Err(format!("{what}: bad access {off}+{bytes}"));
     }
     Ok(())
@@ -106,6 +109,17 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_call(func, call, what)
         }
         Inst::Kcall { dst, call, args } => check_kcall(func, *dst, *call, args, what),
+        Inst::Helper { dst, args, .. } => {
+            if let Some(d) = dst {
+                check_kind(func, *d, VarKind::Scalar, what)?;
+            }
+            // Every resizing helper takes the context first, then scalars.
+            match args.first() {
+                Some(Operand::Var(ctx)) => check_kind(func, *ctx, VarKind::Ctx, what)?,
+                _ => return Err(format!("{what}: the context comes first")),
+            }
+            args.iter().skip(1).try_for_each(|a| check_operand_scalar(func, a, what))
+        }
         Inst::BufAddr { dst, .. } => check_kind(func, *dst, VarKind::StackPtr, what),
         Inst::MapUpdateFrom { dst, value, .. } => {
             check_kind(func, *value, VarKind::MapValue, what)?;
@@ -203,7 +217,11 @@ pub fn verify(func: &Function) -> Result<(), String> {
                 Inst::PktRemaining { dst, ptr, end } => {
                     check_kind(func, *dst, VarKind::Scalar, &what)?;
                     check_kind(func, *ptr, VarKind::PktPtr, &what)?;
-                    check_kind(func, *end, VarKind::PktEnd, &what)?;
+                    // `end` is `data_end`, or a packet pointer after `ptr`
+                    // (a header's offset, taken before a reshape).
+                    if func.var(*end).kind != VarKind::PktPtr {
+                        check_kind(func, *end, VarKind::PktEnd, &what)?;
+                    }
                 }
                 Inst::PtrAdd { dst, ptr, off } => {
                     // Packet pointers, or map value pointers walking a value.

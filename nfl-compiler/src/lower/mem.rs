@@ -185,6 +185,21 @@ impl Lower<'_> {
         }
     }
 
+    /// A helper with register arguments (`Inst::Helper`).
+    pub(super) fn helper(&mut self, dst: Option<VarId>, helper: crate::ir::Helper, args: &[Operand]) {
+        for (i, a) in args.iter().enumerate() {
+            let r = Reg::Phys(i as u8 + 1);
+            match *a {
+                Operand::Var(v) => {
+                    let s = self.var(v);
+                    self.mov(r, s);
+                }
+                Operand::Imm(x) => self.mov_imm(r, x),
+            }
+        }
+        self.call_helper(helper.id(), dst);
+    }
+
     /// A spin lock helper or graph kfunc. A kfunc call is emitted as
     /// `call` with `src = BPF_PSEUDO_KFUNC_CALL` and `imm` = its index in
     /// [`Kcall::ALL`]; emission records the site and the object writer

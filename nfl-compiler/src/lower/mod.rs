@@ -241,6 +241,7 @@ impl Lower<'_> {
             Inst::Atomic { op, ptr, off, bytes, src } => self.atomic(*op, *ptr, *off, *bytes, *src),
             Inst::Call { dst, call } => self.call(*dst, call),
             Inst::Kcall { dst, call, args } => self.kcall(*dst, *call, args),
+            Inst::Helper { dst, helper, args } => self.helper(*dst, *helper, args),
             Inst::MapUpdateFrom { dst, map, key, value, flags } => self.map_update_from(*dst, *map, *key, *value, *flags),
             Inst::BufAddr { dst, buf } => {
                 let d = self.var(*dst);
