@@ -132,6 +132,26 @@ fn corpus_frames_never_abort_ipv6_fw() {
     assert!(bad.is_empty(), "{} frames aborted:\n{}", bad.len(), bad.join("\n"));
 }
 
+/// Every corpus frame through the load balancer (its tables and Maglev
+/// groups filled): a verdict, never an abort; a frame it sends back out
+/// carries an outer IPv4 header to a configured backend.
+#[test]
+fn corpus_frames_never_abort_l4lb() {
+    if !nfl_runtime::require_kernel("corpus_frames_never_abort_l4lb") {
+        return;
+    }
+    let build = build_ok(&root().join("examples/l4lb.nf"));
+    let prog = nfl_runtime::load(&build.object, Some("l4lb")).expect("load l4lb");
+    nfl_runtime::state::init_maps(&prog, &build.object).expect("fill");
+    let backends: Vec<u64> = build.schema.maglevs[0].groups.iter().flatten().copied().collect();
+    let bad = run_corpus(&prog, |_, retval, out| match retval {
+        0 => false,
+        3 => out.len() >= 34 && matches!(out[23], 4 | 41) && backends.contains(&u64::from(u32::from_be_bytes([out[30], out[31], out[32], out[33]]))),
+        _ => true,
+    });
+    assert!(bad.is_empty(), "{} frames aborted or went astray:\n{}", bad.len(), bad.join("\n"));
+}
+
 /// Every runnable Ethernet frame of the tcpdump corpus through `prog`;
 /// the frames `ok(frame, retval, output)` refuses (or that fail to run).
 fn run_corpus(prog: &nfl_runtime::LoadedProgram, ok: impl Fn(&[u8], u32, &[u8]) -> bool) -> Vec<String> {

@@ -855,6 +855,35 @@ def ipv6_fw() -> str:
     return t
 
 
+# --- l4lb ---------------------------------------------------------------------
+# The UDP VIP (198.18.0.10:53) has one backend, 198.18.2.1, so every flow
+# goes there whatever Maglev's hash; the TCP and IPv6 VIPs' choices are
+# checked against the Rust Maglev in tests/kernel_l4lb.rs.
+
+def l4lb_ipip(frame: bytes, backend: str, proto: int = 4) -> bytes:
+    """The reference encapsulation: Ethernet to the next hop (from the
+    balancer's own MAC), an outer IPv4 header from 198.18.0.1, the packet."""
+    inner = frame[14:]
+    outer = ipv4("198.18.0.1", backend, proto, len(inner), ttl=64, ident=0)
+    return eth("02:00:00:00:00:fe", "02:00:00:00:00:02") + outer + inner
+
+
+def l4lb() -> str:
+    t = HEADER
+    dns = udp4("198.18.19.7", "198.18.0.10", 40000, 53, b"query")
+    t += case("udp to the dns vip goes to its one backend in ip-in-ip", dns, "tx", l4lb_ipip(dns, "198.18.2.1"))
+    other = udp4("198.18.19.7", "198.18.0.10", 40000, 54, b"query")
+    t += case("udp to another port passes", other, "pass", other)
+    not_vip = udp4("198.18.19.7", "198.18.0.11", 40000, 53, b"query")
+    t += case("udp to another address passes", not_vip, "pass", not_vip)
+    ping = icmp4("198.18.19.7", "198.18.0.10")
+    t += case("icmp to the vip passes (no ports)", ping, "pass", ping)
+    t += case("arp passes", arp_request(), "pass", arp_request())
+    short = dns[:30]
+    t += case("a truncated packet passes", short, "pass", short)
+    return t
+
+
 def main() -> None:
     root = Path(__file__).resolve().parent.parent / "examples"
     for name, gen in [("parse_only", parse_only), ("static_filter", static_filter), ("rewrite", rewrite),
@@ -868,6 +897,7 @@ def main() -> None:
                       ("cardinality", cardinality),
                       ("nitro_monitor", nitro_monitor),
                       ("ipv6_fw", ipv6_fw),
+                      ("l4lb", l4lb),
                       ("scheduler", scheduler)]:
         (root / f"{name}.test").write_text(gen())
 

@@ -521,6 +521,9 @@ pub enum ExprKind {
     MapGet { map: StateMapId, key: Vec<Expr> },
     /// `M.contains(k)`
     MapContains { map: StateMapId, key: Vec<Expr> },
+    /// `P.has(group, member)` on a maglev pool: `key` is `[group (u32),
+    /// member]`.
+    MaglevHas { pool: MaglevId, key: Vec<Expr> },
     /// `M.take(n)`: true when `n` tokens were available (and are now taken).
     MeterTake { meter: MeterId, amount: Box<Expr> },
     /// `S.query(k)` (count-min: u32), `S.contains(k)` (Bloom: bool), or

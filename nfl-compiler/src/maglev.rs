@@ -113,6 +113,16 @@ pub fn group_value(layout: &Layout, members: &[u64]) -> Vec<u8> {
     out
 }
 
+/// The key of `(group, member)` in the pool's membership map: a `u32`
+/// then the member in its slot, as a state-map key `(u32, T)`.
+pub fn member_key(group: u32, member: u64, member_bytes: u32) -> Vec<u8> {
+    let at = member_bytes.max(4) as usize;
+    let mut key = vec![0u8; (at + member_bytes as usize).div_ceil(4) * 4];
+    key[..4].copy_from_slice(&group.to_le_bytes());
+    key[at..at + member_bytes as usize].copy_from_slice(&member.to_le_bytes()[..member_bytes as usize]);
+    key
+}
+
 /// The member a packet with key bytes `key` gets in a group of `members`,
 /// or `None` for an empty group: what the program's `pick` computes.
 pub fn pick(members: &[u64], slots: u32, key: &[u8]) -> Option<u64> {

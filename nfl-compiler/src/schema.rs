@@ -108,6 +108,8 @@ pub struct PoolSchema {
 
 /// A `pool NAME: maglev(...)`: map `name` holds one value per group, laid
 /// out as [`crate::maglev::Layout`]; `groups[i]` are group `i`'s members.
+/// Map `NAME_members` holds one entry per `(group, member)`, keyed as a
+/// state map keyed `(u32, T)` is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MaglevSchema {
     pub name: String,

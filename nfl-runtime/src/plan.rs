@@ -188,7 +188,8 @@ fn state_fate(o: &MapSchema, n: &MapSchema, os: &StateMapSchema, ns: &StateMapSc
 /// The fate of map `n` of the new program.
 fn fate(old: &Schema, new: &Schema, n: &MapSchema) -> Fate {
     let new_role = role(new, &n.name);
-    if new_role.table().is_some_and(|t| !t.dynamic) || new.maglevs.iter().any(|m| m.name == n.name) {
+    let maglev = |m: &nfl_compiler::schema::MaglevSchema| m.name == n.name || nfl_compiler::build::maglev::members_map(&m.name) == n.name;
+    if new_role.table().is_some_and(|t| !t.dynamic) || new.maglevs.iter().any(maglev) {
         return Fate::Fresh;
     }
     let Some(o) = old.map(&n.name) else { return Fate::New };

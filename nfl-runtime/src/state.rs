@@ -113,13 +113,20 @@ impl MapSet {
                 mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
             }
         }
+        // A pool's two maps are written together, when its table map is.
         for pool in schema.maglevs.iter().filter(|p| only.contains(&p.name.as_str())) {
             let h = self.get(&pool.name)?;
             let layout = pool.layout();
+            let members_name = nfl_compiler::build::maglev::members_map(&pool.name);
+            let m = self.get(&members_name)?;
             // Groups the config leaves out stay zero: empty.
             for (g, members) in pool.groups.iter().enumerate() {
                 let value = nfl_compiler::maglev::group_value(&layout, members);
                 mapops::update(h.fd(), h.shape, &(g as u32).to_le_bytes(), &value, mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
+                for v in members {
+                    let key = nfl_compiler::maglev::member_key(g as u32, *v, pool.member_bytes);
+                    mapops::update(m.fd(), m.shape, &key, &[1], mapops::UPDATE_ANY).map_err(io_err(&members_name))?;
+                }
             }
         }
         Ok(())

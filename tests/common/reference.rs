@@ -320,6 +320,7 @@ impl Machine<'_> {
         Ok(match &e.kind {
             ExprKind::MapGet { .. }
             | ExprKind::MapContains { .. }
+            | ExprKind::MaglevHas { .. }
             | ExprKind::MeterTake { .. }
             | ExprKind::SketchRead { .. }
             | ExprKind::QueuePush { .. } => {

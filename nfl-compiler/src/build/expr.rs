@@ -224,6 +224,7 @@ impl Builder<'_> {
             ExprKind::In { .. } => self.materialize_bool(expr, levels),
             ExprKind::MapGet { map, key } => self.map_read(*map, key, false),
             ExprKind::MapContains { map, key } => self.map_read(*map, key, true),
+            ExprKind::MaglevHas { pool, key } => self.maglev_has(*pool, key),
             ExprKind::MeterTake { meter, amount } => self.meter_take(*meter, amount),
             ExprKind::SketchRead { sketch, key, insert } => self.sketch_read(*sketch, key, *insert),
             ExprKind::QueuePush { queue, rank, value } => self.queue_push(*queue, rank.as_deref(), value),

@@ -9,16 +9,42 @@ use crate::hir::{Expr, MaglevHir, MaglevId};
 use crate::ir::{AluOp, BlockId, CmpOp, Inst, MapDef, MapKind, Operand, VarId, VarKind};
 use crate::maglev::PICK_SEED;
 
-pub(crate) fn maglev_map(m: &MaglevHir) -> MapDef {
-    MapDef { name: m.name.clone(), kind: MapKind::Array, key_size: 4, value_size: m.layout.value_size(), max_entries: m.groups, flags: 0 }
+pub(crate) fn maglev_maps(m: &MaglevHir) -> [MapDef; 2] {
+    let (_, key_size) = super::state::state_key_layout(&[crate::hir::Ty::UInt(32), m.ty]);
+    let members = (u64::from(m.groups) * u64::from(m.layout.members)).min(MAX_MEMBER_ENTRIES) as u32;
+    [
+        MapDef { name: m.name.clone(), kind: MapKind::Array, key_size: 4, value_size: m.layout.value_size(), max_entries: m.groups, flags: 0 },
+        MapDef { name: members_map(&m.name), kind: MapKind::Hash, key_size, value_size: 1, max_entries: members, flags: 0 },
+    ]
+}
+
+/// The most entries of a pool's membership map.
+const MAX_MEMBER_ENTRIES: u64 = 1 << 20;
+
+/// The hash map of `(group, member)` pairs `has` looks up.
+pub fn members_map(pool: &str) -> String {
+    format!("{pool}_members")
 }
 
 impl Builder<'_> {
+    /// `P.has(group, member)` as a 0/1 value.
+    pub(crate) fn maglev_has(&mut self, pool: MaglevId, key: &[Expr]) -> Operand {
+        let map = self.maglev_maps[pool.index()][1];
+        let buf = self.state_key_of(key);
+        let res = self.new_var(VarKind::Scalar);
+        self.push(Inst::Const { dst: res, value: 0 });
+        let (_, miss) = self.lookup(map, buf);
+        self.push(Inst::Const { dst: res, value: 1 });
+        self.terminate(crate::ir::Term::Jump(miss));
+        self.switch_to(miss);
+        Operand::Var(res)
+    }
+
     /// Writes the member into `dst` and returns the block taken when there
     /// is none.
     pub(crate) fn maglev_pick(&mut self, pool: MaglevId, group: &Expr, key: &[Expr], dst: VarId) -> BlockId {
         let layout = self.hir.maglevs[pool.index()].layout;
-        let map = self.maglev_maps[pool.index()];
+        let map = self.maglev_maps[pool.index()][0];
         let hashed = self.hash_key(key);
         let h = self.seeded_hash(&hashed, PICK_SEED);
         let slot = self.alu32(AluOp::Mod, h, Operand::Imm(u64::from(layout.slots)));

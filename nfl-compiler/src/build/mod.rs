@@ -13,7 +13,7 @@ mod control;
 mod expr;
 mod heap;
 mod loops;
-mod maglev;
+pub mod maglev;
 mod objects;
 mod parser;
 pub mod queue;
@@ -82,7 +82,7 @@ pub(crate) struct Builder<'h> {
     pool_maps: Vec<MapId>,
     /// `--explain` lines the builder adds.
     explain: Vec<String>,
-    maglev_maps: Vec<MapId>,
+    maglev_maps: Vec<[MapId; 2]>,
     /// Per sketch: its value's map, then its auxiliary maps.
     sketch_maps: Vec<Vec<MapId>>,
     /// The cells the last counting `add` touched, for a `query` of the same
@@ -185,7 +185,7 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
         .unzip();
     let meter_maps = hir.meters.iter().map(|m| add_map(&mut func, objects::meter_map(m))).collect();
     let pool_maps = hir.pools.iter().map(|p| add_map(&mut func, objects::pool_map(p))).collect();
-    let maglev_maps = hir.maglevs.iter().map(|p| add_map(&mut func, maglev::maglev_map(p))).collect();
+    let maglev_maps = hir.maglevs.iter().map(|p| maglev::maglev_maps(p).map(|m| add_map(&mut func, m))).collect();
     let table_stats = hir.tables.iter().map(|t| add_map(&mut func, table::stats_map(&t.layout))).collect();
     let counter_maps = hir.counters.iter().map(|c| add_map(&mut func, state::counter_map(&c.name, c.size))).collect();
     let state_maps = hir

@@ -195,7 +195,10 @@ fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
             last_refs(rhs, out);
         }
         ExprKind::In { expr, .. } => last_refs(expr, out),
-        ExprKind::MapGet { key, .. } | ExprKind::MapContains { key, .. } | ExprKind::SketchRead { key, .. } => {
+        ExprKind::MapGet { key, .. }
+        | ExprKind::MapContains { key, .. }
+        | ExprKind::MaglevHas { key, .. }
+        | ExprKind::SketchRead { key, .. } => {
             key.iter().for_each(|k| last_refs(k, out));
         }
         ExprKind::MeterTake { amount, .. } => last_refs(amount, out),

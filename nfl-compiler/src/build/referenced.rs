@@ -95,7 +95,10 @@ fn expr(x: &Expr, seen: &mut [bool]) {
             expr(rhs, seen);
         }
         ExprKind::In { expr: inner, .. } => expr(inner, seen),
-        ExprKind::MapGet { key, .. } | ExprKind::MapContains { key, .. } | ExprKind::SketchRead { key, .. } => {
+        ExprKind::MapGet { key, .. }
+        | ExprKind::MapContains { key, .. }
+        | ExprKind::MaglevHas { key, .. }
+        | ExprKind::SketchRead { key, .. } => {
             key.iter().for_each(|k| expr(k, seen));
         }
         ExprKind::MeterTake { amount, .. } => expr(amount, seen),

@@ -61,6 +61,7 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_)
         | ExprKind::MapGet { .. }
         | ExprKind::MapContains { .. }
+        | ExprKind::MaglevHas { .. }
         | ExprKind::MeterTake { .. }
         | ExprKind::SketchRead { .. }
         | ExprKind::QueuePush { .. } => None,

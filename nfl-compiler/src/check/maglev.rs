@@ -131,13 +131,40 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `P.has(group, member)`: whether the config lists `member` in the
+    /// group (one hash lookup; `examples/l4lb.nf` checks a tracked
+    /// connection's backend with it).
+    pub(crate) fn maglev_has(&mut self, cx: &mut Cx, p: usize, method: &Ident, args: &[ast::Expr], span: Span) -> Option<hir::Expr> {
+        let ty = self.maglevs.get(p)?.ty;
+        let [group, member] = args else {
+            self.emit(e0345("`has` takes the group and a member", method.span, "wrong number of arguments", "`backends.has(meta.group, meta.backend)`"));
+            return None;
+        };
+        let group = self.maglev_group(cx, group)?;
+        let member = self.expr_as(cx, member, ty, None, "the member")?;
+        Some(hir::Expr { kind: ExprKind::MaglevHas { pool: MaglevId(p as u32), key: vec![group, member] }, ty: Ty::Bool, span })
+    }
+
+    /// A group number, widened to `u32`.
+    fn maglev_group(&mut self, cx: &mut Cx, group: &ast::Expr) -> Option<hir::Expr> {
+        let group = self.expr(cx, group, Some(Ty::UInt(32)))?;
+        match group.ty {
+            Ty::UInt(32) => Some(group),
+            Ty::UInt(w) if w < 32 => Some(hir::Expr { span: group.span, ty: Ty::UInt(32), kind: ExprKind::Cast(Box::new(group)) }),
+            _ => {
+                self.emit(e0345("the group is an integer of at most 32 bits", group.span, super::ty_str(group.ty), "pass the group number, e.g. an action parameter of the VIP table"));
+                None
+            }
+        }
+    }
+
     /// `P.pick(group, KEY...)` in `let ... else`: the member the key hashes
     /// to, absent when the group has none.
     pub(super) fn maglev_pick(&mut self, cx: &mut Cx, p: usize, method: &Ident, args: &[ast::Expr]) -> Option<(Optional, Ty)> {
         let ty = self.maglevs.get(p)?.ty;
         let name = self.maglevs.get(p)?.name.clone();
         if method.name != "pick" {
-            self.no_method("maglev pool", &name, method, "`pick(group, KEY...)` in `let ... else`");
+            self.no_method("maglev pool", &name, method, "`pick(group, KEY...)` in `let ... else`, and `has(group, member)`");
             return None;
         }
         // After an error the pick still binds its local (the HIR is thrown
@@ -151,15 +178,7 @@ impl<'a> Checker<'a> {
             self.emit(e0345("`pick` needs a key to hash after the group", method.span, "no key", format!("`{name}.pick(meta.vip, ipv4.src, ipv4.dst, meta.sport, meta.dport)`: the flow's fields")));
             return placeholder(method.span);
         }
-        let Some(group) = self.expr(cx, group, Some(Ty::UInt(32))) else { return placeholder(method.span) };
-        let group = match group.ty {
-            Ty::UInt(32) => group,
-            Ty::UInt(w) if w < 32 => hir::Expr { span: group.span, ty: Ty::UInt(32), kind: ExprKind::Cast(Box::new(group)) },
-            _ => {
-                self.emit(e0345("the group is an integer of at most 32 bits", group.span, super::ty_str(group.ty), "pass the group number, e.g. an action parameter of the VIP table"));
-                return placeholder(method.span);
-            }
-        };
+        let Some(group) = self.maglev_group(cx, group) else { return placeholder(method.span) };
         let mut keys = Vec::new();
         for k in key {
             let Some(e) = self.expr(cx, k, None) else { return placeholder(method.span) };

@@ -215,6 +215,11 @@ impl<'a> Checker<'a> {
             let key = self.map_key(cx, m, args, method.span)?;
             return Some(hir::Expr { kind: ExprKind::MapContains { map: StateMapId(m as u32), key }, ty: Ty::Bool, span });
         }
+        if let Some((Global::Maglev(p), _)) = self.global_of(receiver)
+            && method.name == "has"
+        {
+            return self.maglev_has(cx, p, method, args, span);
+        }
         if let Some((Global::Queue(q), name)) = self.global_of(receiver)
             && method.name == "push"
         {
