@@ -203,7 +203,12 @@ impl Checker<'_> {
         let mut diverges = false;
         let mut verdict: Option<Span> = None;
         let mut reported = false;
+        cx.insert_run.clear();
         for s in &b.stmts {
+            let inserts = matches!(s, ast::Stmt::Expr { expr, .. } if matches!(&expr.kind, ast::ExprKind::MethodCall { method, .. } if method.name == "set_valid"));
+            if !inserts {
+                cx.insert_run.clear();
+            }
             if let Some(v) = verdict
                 && !reported
             {

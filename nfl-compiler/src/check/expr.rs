@@ -50,11 +50,14 @@ pub(crate) struct Cx {
     /// Headers the parser never extracts that some path made valid
     /// (`set_valid`): inserting one again is an error (E0505).
     pub inserted: HashSet<hir::HeaderId>,
+    /// The headers made valid by the `set_valid` statements just before
+    /// this one in the same block (one resize: placed in deparse order).
+    pub insert_run: HashSet<hir::HeaderId>,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), inserted: HashSet::new() }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), inserted: HashSet::new(), insert_run: HashSet::new() }
     }
 
     pub(crate) fn local(&self, name: &str) -> Option<(LocalId, Ty)> {

@@ -108,8 +108,23 @@ impl Checker<'_> {
                     self.not_known(span, format!("`{info_name}` may already be valid here"), format!("it was made valid before on some path; insert it once (`{info_name}.set_valid()`)"));
                     return None;
                 }
+                // An insert goes right after the link layer: ahead of any
+                // header inserted by an earlier resize. One declared before
+                // it must be inserted in the same run, or the order breaks.
+                let pos = |x: HeaderId| self.layout.as_ref().map_or(0, |l| l.pos(x));
+                let ahead = cx.inserted.iter().copied().filter(|g| pos(*g) < pos(h) && !cx.insert_run.contains(g)).min_by_key(|g| pos(*g));
+                if let Some(g) = ahead {
+                    let g_name = self.headers.get(g.index()).map(|i| i.name.clone()).unwrap_or_default();
+                    self.not_known(
+                        span,
+                        format!("`{info_name}` would be inserted ahead of `{g_name}`, which an earlier statement inserted"),
+                        format!("insert them together, in consecutive statements and declaration order: `{g_name}.set_valid()` then `{info_name}.set_valid()`"),
+                    );
+                    return None;
+                }
                 cx.valid.insert(r0);
                 cx.inserted.insert(h);
+                cx.insert_run.insert(h);
                 Reshape::SetValid(h)
             }
             "set_invalid" => {
