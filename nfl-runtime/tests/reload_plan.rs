@@ -118,3 +118,29 @@ fn maps_the_new_program_lacks_are_removed() {
     let fewer = schema(&BASE.replacen("map seen: u32 -> u64 size 1024 idle 2s", "", 1).replacen("seen[ipv4.src] += 1", "", 1));
     assert_eq!(plan(&schema(BASE), &fewer).removed, vec!["seen".to_string()]);
 }
+
+/// The load balancer with one backend fewer: its Maglev tables and the
+/// membership map are built afresh from the new config; the connection
+/// tables are kept, so tracked flows keep their backend.
+#[test]
+fn l4lb_reload_rebuilds_maglev_and_keeps_connections() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let text = std::fs::read_to_string(root.join("l4lb.nf")).expect("l4lb.nf");
+    let yaml = std::fs::read_to_string(root.join("l4lb.yaml")).expect("l4lb.yaml");
+    let build = |yaml: &str| {
+        let checked = driver::check_with("l4lb.nf", &text, &mut NoModules, Some(("l4lb.yaml", yaml))).unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
+        driver::build_checked(checked).unwrap_or_else(|f| panic!("{:?}", f.diagnostics)).schema
+    };
+    let old = build(&yaml);
+    let fewer = yaml.replacen("198.18.1.1, ", "", 1);
+    assert_ne!(fewer, yaml);
+    let new = build(&fewer);
+    assert_eq!(new.maglevs[0].groups[0].len() + 1, old.maglevs[0].groups[0].len());
+    let p = plan(&old, &new);
+    for map in ["backends", "backends_members"] {
+        assert_eq!(p.fate(map), Some(&Fate::Fresh), "{map}");
+    }
+    for map in ["conns", "conns6", "stats"] {
+        assert_eq!(p.fate(map), Some(&Fate::Keep), "{map}");
+    }
+}

@@ -115,6 +115,29 @@ impl Builder<'_> {
                 Transition::Select { keys, cases } => self.select(&mut pc, keys, cases, &levels),
             }
         }
+        self.explain_parser_loops(parser, pc.blocks.len());
+    }
+
+    /// `--explain`: how the parser's loops were lowered.
+    fn explain_parser_loops(&mut self, parser: &ParserHir, instances: usize) {
+        let stacks: Vec<String> = self
+            .hir
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| h.stack.is_some() && parser.states.iter().any(|s| s.stmts.iter().any(|st| matches!(st, ParserStmt::Extract { header, .. } if header.index() == *i))))
+            .map(|(_, h)| format!("{}[{}]", h.name, h.n_instances()))
+            .collect();
+        if stacks.is_empty() {
+            return;
+        }
+        self.explain.push(format!(
+            "parser {}: loops bounded by {}, unrolled over the stacks' fill levels ({instances} state copies for {} states); a full stack takes `overflow {}`",
+            parser.name,
+            stacks.join(", "),
+            parser.states.len(),
+            parser.overflow.keyword()
+        ));
     }
 
     /// `extract`: check the packet holds the header, then record and advance.
