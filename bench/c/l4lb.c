@@ -226,19 +226,23 @@ static __always_inline int write_front(void *data, void *data_end, int tags, __u
 }
 
 #ifdef L4LB_SHRINK_BACK
-/* Undo the insert: the link layer back over the outer header, and the
- * bytes given back. */
+/* Undo the insert: the link layer (`l2` bytes) back over the outer header,
+ * in straight copies of constant size, and the bytes given back. */
 static __always_inline int shrink_back(struct xdp_md *ctx, int tags)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	int l2 = sizeof(struct nf_eth) + tags * sizeof(struct nf_vlan);
 	if (data + LB_OUTER + 22 > data_end)
 		return XDP_DROP;
-	/* Backwards: the ranges overlap when l2 > LB_OUTER. */
-	for (int i = 21; i >= 0; i--)
-		if (i < l2)
-			((__u8 *)data)[LB_OUTER + i] = ((__u8 *)data)[i];
+	if (tags == 0) {
+		__builtin_memcpy(data + LB_OUTER, data, 14);
+	} else if (tags == 1) {
+		__builtin_memcpy(data + LB_OUTER, data, 18);
+	} else {
+		/* 22 bytes overlap by 2: the last 2 first. */
+		__builtin_memcpy(data + LB_OUTER + 20, data + 20, 2);
+		__builtin_memcpy(data + LB_OUTER, data, 20);
+	}
 	if (bpf_xdp_adjust_head(ctx, LB_OUTER))
 		return XDP_DROP;
 	return XDP_TX;
