@@ -26,8 +26,9 @@
 //! - **pool pass, repeat 1**: the programs as they are (and the shrink-back
 //!   builds beside them), each of 1024 frames run once: the mean kernel ns
 //!   per frame, which includes the kernel's clock reads around one run (the
-//!   empty program shows that floor). Tracked flows (every build has seen
-//!   the pool) and new flows (a fresh set of 1024 flows per pass, each
+//!   empty program shows that floor). One tracked frame run 1000 times
+//!   (IQM of `rounds`; the steadiest repeat-1 figure), tracked flows
+//!   (every build has seen the pool) and new flows (a fresh set of 1024 flows per pass, each
 //!   build sees each once: Maglev pick and a conns insert). IQM of
 //!   `pool_rounds` passes.
 //!
