@@ -108,3 +108,22 @@ impl Timing {
 pub fn opt(v: Option<u32>) -> String {
     v.map_or_else(|| "n/a".to_string(), |n| n.to_string())
 }
+
+/// Who built a measured program: nflc, or clang from a C twin with its
+/// default CPU or `-mcpu=v3`.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Who {
+    Nflc,
+    C,
+    CV3,
+}
+
+impl Who {
+    pub fn label(self) -> &'static str {
+        match self {
+            Who::Nflc => "nflc",
+            Who::C => "C",
+            Who::CV3 => "C -mcpu=v3",
+        }
+    }
+}

@@ -178,23 +178,6 @@ impl Nf {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Who {
-    Nflc,
-    C,
-    CV3,
-}
-
-impl Who {
-    fn label(self) -> &'static str {
-        match self {
-            Who::Nflc => "nflc",
-            Who::C => "C",
-            Who::CV3 => "C -mcpu=v3",
-        }
-    }
-}
-
 /// One build, loaded.
 struct Build {
     nf: Nf,
