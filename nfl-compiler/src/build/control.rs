@@ -8,11 +8,18 @@ use crate::ir::{CtxField, Exit, Inst, Operand, Term, VarId, VarKind};
 
 impl Builder<'_> {
     pub(crate) fn lower_block(&mut self, block: &Block) {
+        let suffix = self.suffix_refs(block);
         let mut i = 0;
         while let Some(stmt) = block.stmts.get(i) {
             i += 1;
             let Stmt::Reshape { op, span } = stmt else {
-                self.lower_stmt(stmt);
+                if let Some(s) = &suffix {
+                    self.after.push(s[i].clone());
+                    self.lower_stmt(stmt);
+                    self.after.pop();
+                } else {
+                    self.lower_stmt(stmt);
+                }
                 continue;
             };
             // Consecutive inserts (or removals) resize the packet once.
@@ -26,8 +33,30 @@ impl Builder<'_> {
             self.span = *span;
             self.sketch_memo = None;
             let then_exit = matches!(block.stmts.get(i), Some(Stmt::Verdict { .. }));
+            if let Some(s) = &suffix {
+                self.after.push(s[i].clone());
+            }
             self.reshape(&ops, then_exit);
+            if suffix.is_some() {
+                self.after.pop();
+            }
         }
+    }
+
+    /// In a program that reshapes: for each `i`, the headers named by
+    /// `block.stmts[i..]` and by what follows the block (`None` otherwise).
+    fn suffix_refs(&self, block: &Block) -> Option<Vec<Vec<bool>>> {
+        if !self.reshapes {
+            return None;
+        }
+        let n = self.hir.headers.len();
+        let outer = self.after.last().cloned().unwrap_or_else(|| vec![false; n]);
+        let mut suffix = vec![outer; block.stmts.len() + 1];
+        for i in (0..block.stmts.len()).rev() {
+            let here = super::referenced::referenced_by(self.hir, std::slice::from_ref(&block.stmts[i]));
+            suffix[i] = suffix[i + 1].iter().zip(here).map(|(a, b)| *a || b).collect();
+        }
+        Some(suffix)
     }
 
     /// `dst = value` for an operand.

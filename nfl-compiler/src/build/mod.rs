@@ -101,6 +101,11 @@ pub(crate) struct Builder<'h> {
     /// Per header: named after parsing (a reshape re-derives only these
     /// pointers).
     referenced: Vec<bool>,
+    /// In a program that reshapes: per nesting level of the blocks being
+    /// lowered, the headers named by what runs after the current statement
+    /// (a reshape re-derives only those pointers).
+    after: Vec<Vec<bool>>,
+    reshapes: bool,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -230,6 +235,8 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
         layout,
         csum_acc,
         referenced: referenced::referenced_headers(hir),
+        after: Vec::new(),
+        reshapes: referenced::reshapes(hir),
     };
     b.build_program();
     (b.func, b.graph, b.explain)

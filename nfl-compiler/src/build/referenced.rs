@@ -1,111 +1,178 @@
 //! Which headers a program's control reads or writes after parsing (so a
-//! reshape re-derives only their pointers).
+//! reshape re-derives only their pointers): anywhere in the program
+//! ([`referenced_headers`]), or in what runs after a given statement
+//! ([`referenced_by`], following action calls, table applies and meter
+//! keys).
 
-use crate::hir::{Block, Expr, ExprKind, HdrSel, Hir, Optional, Place, Reshape, Stmt};
+use std::collections::HashSet;
+
+use crate::hir::{ActionId, Block, Expr, ExprKind, HdrSel, Hir, Optional, Place, Reshape, Stmt};
 
 /// Per header: the control, an action or a table key names it.
 pub(crate) fn referenced_headers(hir: &Hir) -> Vec<bool> {
-    let mut seen = vec![false; hir.headers.len()];
-    block(&hir.control, &mut seen);
+    let mut w = Walk { hir, seen: vec![false; hir.headers.len()], follow: None };
+    w.block(&hir.control);
     for a in &hir.actions {
-        block(&a.body, &mut seen);
+        w.block(&a.body);
     }
     for t in &hir.tables {
-        t.key_exprs.iter().for_each(|e| expr(e, &mut seen));
+        t.key_exprs.iter().for_each(|e| w.expr(e));
     }
-    seen
+    for m in &hir.meters {
+        m.key.iter().for_each(|e| w.expr(e));
+    }
+    w.seen
 }
 
-fn mark(seen: &mut [bool], h: usize) {
-    if let Some(s) = seen.get_mut(h) {
-        *s = true;
-    }
+/// Per header: `stmts`, or an action, table or meter they use, names it.
+pub(crate) fn referenced_by(hir: &Hir, stmts: &[Stmt]) -> Vec<bool> {
+    let mut w = Walk { hir, seen: vec![false; hir.headers.len()], follow: Some(HashSet::new()) };
+    stmts.iter().for_each(|s| w.stmt(s));
+    w.seen
 }
 
-fn block(b: &Block, seen: &mut [bool]) {
-    for s in &b.stmts {
-        stmt(s, seen);
-    }
+struct Walk<'h> {
+    hir: &'h Hir,
+    seen: Vec<bool>,
+    /// Actions already walked, when calls are followed.
+    follow: Option<HashSet<ActionId>>,
 }
 
-fn stmt(s: &Stmt, seen: &mut [bool]) {
-    let mut e = |x: &Expr| expr(x, seen);
-    match s {
-        Stmt::Let { value, .. } | Stmt::PoolGive { value, .. } => e(value),
-        Stmt::Assign { place, value, .. } => {
-            if let Place::Field { header, .. } = place {
-                mark(seen, header.header.index());
-            }
-            expr(value, seen);
+impl Walk<'_> {
+    fn mark(&mut self, h: usize) {
+        if let Some(s) = self.seen.get_mut(h) {
+            *s = true;
         }
-        Stmt::If { cond, then_block, else_block, .. } => {
-            e(cond);
-            block(then_block, seen);
-            if let Some(b) = else_block {
-                block(b, seen);
-            }
+    }
+
+    fn block(&mut self, b: &Block) {
+        b.stmts.iter().for_each(|s| self.stmt(s));
+    }
+
+    fn action(&mut self, a: ActionId) {
+        let hir = self.hir;
+        let Some(done) = self.follow.as_mut() else { return };
+        if done.insert(a)
+            && let Some(act) = hir.actions.get(a.index())
+        {
+            self.block(&act.body);
         }
-        Stmt::Verdict { .. } | Stmt::Apply { .. } => {}
-        Stmt::Redirect { ifindex, .. } => e(ifindex),
-        Stmt::Call { args, .. } => args.iter().for_each(e),
-        Stmt::Count { index, .. } => index.iter().for_each(e),
-        Stmt::MapSet { key, value, .. } => {
-            key.iter().for_each(&mut e);
-            e(value);
-        }
-        Stmt::MapRemove { key, .. } => key.iter().for_each(e),
-        Stmt::LetElse { value, else_block, .. } => {
-            match value {
-                Optional::MapGet { key, .. } => key.iter().for_each(&mut e),
-                Optional::QueuePopDue { now, .. } => e(now),
-                Optional::MaglevPick { group, key, .. } => {
-                    e(group);
-                    key.iter().for_each(&mut e);
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        let hir = self.hir;
+        match s {
+            Stmt::Let { value, .. } | Stmt::PoolGive { value, .. } => self.expr(value),
+            Stmt::Assign { place, value, .. } => {
+                if let Place::Field { header, .. } = place {
+                    self.mark(header.header.index());
                 }
-                Optional::PoolTake(_) | Optional::QueuePop(_) | Optional::QueuePeek(_) => {}
+                self.expr(value);
             }
-            block(else_block, seen);
+            Stmt::If { cond, then_block, else_block, .. } => {
+                self.expr(cond);
+                self.block(then_block);
+                if let Some(b) = else_block {
+                    self.block(b);
+                }
+            }
+            Stmt::Verdict { .. } => {}
+            Stmt::Apply { table, .. } => {
+                if self.follow.is_some()
+                    && let Some(t) = hir.tables.get(table.index())
+                {
+                    t.key_exprs.iter().for_each(|e| self.expr(e));
+                    t.actions.iter().for_each(|a| self.action(*a));
+                    if let Some((a, _)) = t.default {
+                        self.action(a);
+                    }
+                }
+            }
+            Stmt::Redirect { ifindex, .. } => self.expr(ifindex),
+            Stmt::Call { action, args, .. } => {
+                args.iter().for_each(|e| self.expr(e));
+                self.action(*action);
+            }
+            Stmt::Count { index, .. } => index.iter().for_each(|e| self.expr(e)),
+            Stmt::MapSet { key, value, .. } => {
+                key.iter().for_each(|e| self.expr(e));
+                self.expr(value);
+            }
+            Stmt::MapRemove { key, .. } => key.iter().for_each(|e| self.expr(e)),
+            Stmt::LetElse { value, else_block, .. } => {
+                match value {
+                    Optional::MapGet { key, .. } => key.iter().for_each(|e| self.expr(e)),
+                    Optional::QueuePopDue { now, .. } => self.expr(now),
+                    Optional::MaglevPick { group, key, .. } => {
+                        self.expr(group);
+                        key.iter().for_each(|e| self.expr(e));
+                    }
+                    Optional::PoolTake(_) | Optional::QueuePop(_) | Optional::QueuePeek(_) => {}
+                }
+                self.block(else_block);
+            }
+            Stmt::SketchAdd { key, amount, .. } => {
+                key.iter().for_each(|e| self.expr(e));
+                self.expr(amount);
+            }
+            Stmt::QueuePush { rank, value, .. } => {
+                rank.iter().for_each(|e| self.expr(e));
+                self.expr(value);
+            }
+            Stmt::Reshape { op, .. } => match op {
+                Reshape::SetValid(h) | Reshape::Push(h) => self.mark(h.index()),
+                // A removal measures itself by the pointers of the headers
+                // after it: keep them all.
+                Reshape::SetInvalid(_) | Reshape::Pop(_) => self.seen.iter_mut().for_each(|s| *s = true),
+            },
+            Stmt::Checksum { header, .. } => self.mark(header.header.index()),
+            Stmt::Loop { body, .. } => self.block(body),
         }
-        Stmt::SketchAdd { key, amount, .. } => {
-            key.iter().for_each(&mut e);
-            e(amount);
+    }
+
+    fn expr(&mut self, x: &Expr) {
+        let hir = self.hir;
+        match &x.kind {
+            ExprKind::Field { header, .. } | ExprKind::Valid(header) => match header {
+                HdrSel::Fixed(r) => self.mark(r.header.index()),
+                HdrSel::Last(h) => self.mark(h.index()),
+            },
+            ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => self.expr(operand),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::In { expr: inner, .. } => self.expr(inner),
+            ExprKind::MapGet { key, .. }
+            | ExprKind::MapContains { key, .. }
+            | ExprKind::MaglevHas { key, .. }
+            | ExprKind::SketchRead { key, .. } => key.iter().for_each(|k| self.expr(k)),
+            ExprKind::MeterTake { meter, amount } => {
+                self.expr(amount);
+                if let Some(m) = hir.meters.get(meter.index()) {
+                    m.key.iter().for_each(|k| self.expr(k));
+                }
+            }
+            ExprKind::QueuePush { rank, value, .. } => {
+                rank.iter().for_each(|r| self.expr(r));
+                self.expr(value);
+            }
+            ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Pkt(_) => {}
         }
-        Stmt::QueuePush { rank, value, .. } => {
-            rank.iter().for_each(&mut e);
-            e(value);
-        }
-        Stmt::Reshape { op, .. } => match op {
-            Reshape::SetValid(h) | Reshape::Push(h) | Reshape::Pop(h) => mark(seen, h.index()),
-            Reshape::SetInvalid(r) => mark(seen, r.header.index()),
-        },
-        Stmt::Checksum { header, .. } => mark(seen, header.header.index()),
-        Stmt::Loop { body, .. } => block(body, seen),
     }
 }
 
-fn expr(x: &Expr, seen: &mut [bool]) {
-    match &x.kind {
-        ExprKind::Field { header, .. } | ExprKind::Valid(header) => match header {
-            HdrSel::Fixed(r) => mark(seen, r.header.index()),
-            HdrSel::Last(h) => mark(seen, h.index()),
-        },
-        ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => expr(operand, seen),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            expr(lhs, seen);
-            expr(rhs, seen);
-        }
-        ExprKind::In { expr: inner, .. } => expr(inner, seen),
-        ExprKind::MapGet { key, .. }
-        | ExprKind::MapContains { key, .. }
-        | ExprKind::MaglevHas { key, .. }
-        | ExprKind::SketchRead { key, .. } => {
-            key.iter().for_each(|k| expr(k, seen));
-        }
-        ExprKind::MeterTake { amount, .. } => expr(amount, seen),
-        ExprKind::QueuePush { rank, value, .. } => {
-            rank.iter().for_each(|r| expr(r, seen));
-            expr(value, seen);
-        }
-        ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Pkt(_) => {}
+/// Whether the program adds or removes headers anywhere.
+pub(crate) fn reshapes(hir: &Hir) -> bool {
+    fn block(b: &Block) -> bool {
+        b.stmts.iter().any(|s| match s {
+            Stmt::Reshape { .. } => true,
+            Stmt::If { then_block, else_block, .. } => block(then_block) || else_block.as_ref().is_some_and(block),
+            Stmt::LetElse { else_block, .. } => block(else_block),
+            Stmt::Loop { body, .. } => block(body),
+            _ => false,
+        })
     }
+    block(&hir.control) || hir.actions.iter().any(|a| block(&a.body))
 }
+

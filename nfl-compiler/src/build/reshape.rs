@@ -78,9 +78,10 @@ impl Builder<'_> {
         if then_exit {
             plan.moves.clear();
         }
-        // A header nothing names after parsing needs no pointer; stack
+        // A header nothing names after this point needs no pointer; stack
         // elements that shift keep their bits right.
-        plan.moves.retain(|(old, new, _)| old != new || self.referenced.get(old.header.index()).copied().unwrap_or(true));
+        let used = self.after.last().unwrap_or(&self.referenced);
+        plan.moves.retain(|(old, new, _)| old != new || used.get(old.header.index()).copied().unwrap_or(true));
         let fail = self.new_block();
         let drop_code = verdict_code(self.hir.hook, VerdictKind::Drop);
         self.func.blocks[fail.index()].term = Term::Exit(Exit::Return(drop_code));
