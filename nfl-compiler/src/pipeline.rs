@@ -29,6 +29,8 @@ pub struct Codegen {
     /// kfunc call sites, the rbtree callback); empty for most programs.
     pub extras: crate::elf::ObjectExtras,
     pub kfunc_sites: Sites,
+    /// Size, stack and estimated verifier cost (`estimate.rs`).
+    pub estimate: crate::estimate::Estimate,
 }
 
 /// An internal failure of code generation (never a user error, except a
@@ -104,7 +106,16 @@ pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
 
 /// HIR to final instructions for a profile.
 pub fn codegen_for(hir: &Hir, target: crate::target::Target) -> Result<Codegen, CodegenError> {
-    let (func, graph) = crate::build::build_for(hir, target);
+    codegen_stage(hir, target, None)
+}
+
+/// Stage `k` of a program split by a plan (the whole program for `None`).
+pub fn codegen_stage(
+    hir: &Hir,
+    target: crate::target::Target,
+    staged: Option<(&crate::build::stage::StagePlan, usize)>,
+) -> Result<Codegen, CodegenError> {
+    let (func, graph) = crate::build::build_stage(hir, target, staged);
     let mut cg = codegen_ir(func)?;
     cg.extras = extras(&cg.ir.name, graph, &cg.kfunc_sites);
     Ok(cg)
@@ -150,8 +161,10 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
     optimize(&mut ir)?;
     let mir = lower::lower(&ir);
     let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
+    let processed = crate::estimate::processed(&mir, ir.entry.index());
     let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
     let map_refs = emitted.map_refs;
+    let estimate = crate::estimate::Estimate { insns: emitted.insns.len(), stack: alloc.stack_bytes, processed };
     let kfunc_sites = Sites { kfuncs: emitted.kfunc_refs, funcs: emitted.func_refs, type_ids: emitted.type_id_refs };
     Ok(Codegen {
         ir_built,
@@ -160,6 +173,7 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
         lines: emitted.lines,
         map_refs,
         alloc,
+        estimate,
         extras: Default::default(),
         kfunc_sites,
     })

@@ -477,6 +477,8 @@ pub enum Stmt {
     Expr { expr: Expr, span: Span },
     /// `for NAME in START..END { }` (`..=` with `inclusive`).
     For { var: Ident, start: Expr, end: Expr, inclusive: bool, body: Block, span: Span },
+    /// `stage { }`: the statements run as one stage of a split program.
+    Stage { body: Block, span: Span },
 }
 
 impl Stmt {
@@ -489,7 +491,8 @@ impl Stmt {
             | Stmt::Redirect { span, .. }
             | Stmt::Call { span, .. }
             | Stmt::Expr { span, .. }
-            | Stmt::For { span, .. } => *span,
+            | Stmt::For { span, .. }
+            | Stmt::Stage { span, .. } => *span,
         }
     }
 }

@@ -27,12 +27,14 @@ pub struct Opts {
     pub config: Option<PathBuf>,
     pub explain: bool,
     pub target: nfl_compiler::Target,
+    /// `--max-insns`: the instruction budget of each stage.
+    pub max_insns: Option<u64>,
 }
 
 pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
     let (emit, stats) = (opts.emit, opts.stats);
     let started = Instant::now();
-    let Some(build) = super::build_file_for(file, opts.config.as_deref(), color, opts.target)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_limited(file, opts.config.as_deref(), color, opts.target, opts.max_insns)? else { return Ok(ExitCode::FAILURE) };
     let elapsed = started.elapsed();
     let out = opts.output.clone().unwrap_or_else(|| file.with_extension("o"));
     write_atomic(&out, &build.object)?;
@@ -44,15 +46,7 @@ pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
         None => {}
     }
     if stats {
-        let a = build.codegen.alloc;
-        eprintln!(
-            "{}: {} insns, {} bytes of stack ({} spilled values), compiled in {:.2} ms",
-            build.checked.hir.name,
-            build.codegen.insns.len(),
-            a.stack_bytes,
-            a.n_spilled,
-            elapsed.as_secs_f64() * 1e3
-        );
+        eprint!("{}", super::stage_stats::report(&build, elapsed.as_secs_f64() * 1e3));
     }
     if opts.explain {
         print!("{}", explain(&build.schema));

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod live;
+pub mod rng;
 
 use nfl_compiler::driver::{self, Build, Checked, Failed};
 use nfl_compiler::frontend::ModuleLoader;

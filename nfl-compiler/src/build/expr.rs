@@ -340,7 +340,7 @@ impl Builder<'_> {
     }
 
     /// `if word & mask { t } else { f }` (one `JSET`).
-    fn test_flag(&mut self, bit: super::FlagBit, t: BlockId, f: BlockId) {
+    pub(crate) fn test_flag(&mut self, bit: super::FlagBit, t: BlockId, f: BlockId) {
         self.terminate(Term::Branch {
             op: CmpOp::Set,
             lhs: bit.word,

@@ -18,6 +18,7 @@ pub mod queue;
 mod rbtree;
 pub mod sketch;
 mod sketch_sampled;
+pub mod stage;
 mod state;
 mod table;
 mod wheel;
@@ -84,6 +85,8 @@ pub(crate) struct Builder<'h> {
     target: crate::target::Target,
     /// BTF the queues need (value structs, the rbtree callback).
     graph: queue::GraphNeeds,
+    /// The stage being built, for a split program.
+    stage: Option<stage::StageCx>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -102,6 +105,12 @@ pub fn build(hir: &Hir) -> Function {
 
 /// Build the IR for a profile, with the BTF its queues need.
 pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds) {
+    build_stage(hir, target, None)
+}
+
+/// Build stage `k` of a program split by `plan` (the whole program for
+/// `None`).
+pub fn build_stage(hir: &Hir, target: crate::target::Target, staged: Option<(&stage::StagePlan, usize)>) -> (Function, queue::GraphNeeds) {
     let mut func = Function {
         name: hir.name.clone(),
         hook: hir.hook,
@@ -172,6 +181,11 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         hir.sketches.iter().map(|s| sketch::sketch_maps(s).into_iter().map(|m| add_map(&mut func, m)).collect()).collect();
     let mut graph = queue::GraphNeeds::default();
     let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
+    let stage = staged.map(|(plan, index)| {
+        let [scratch, progs] = stage::stage_maps(hir, plan);
+        func.name = stage::StagePlan::program_name(&hir.name, index);
+        stage::StageCx { index, plan: plan.clone(), scratch: add_map(&mut func, scratch), progs: add_map(&mut func, progs) }
+    });
     let mut b = Builder {
         hir,
         func,
@@ -198,6 +212,7 @@ pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::
         queue_maps,
         target,
         graph,
+        stage,
     };
     b.build_program();
     (b.func, b.graph)
@@ -237,7 +252,10 @@ impl<'h> Builder<'h> {
         self.switch_to(control);
         self.span = self.hir.control.span;
         let body = &self.hir.control;
-        self.lower_block(body);
+        match self.stage.clone() {
+            Some(st) => self.lower_stage(&st),
+            None => self.lower_block(body),
+        }
         // Falling off the end of the control passes the packet.
         if self.cur.is_some() {
             self.span = Span { start: body.span.end.saturating_sub(1), ..body.span };

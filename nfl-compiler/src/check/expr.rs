@@ -47,11 +47,13 @@ pub(crate) struct Cx {
     /// `for` loop variables in scope, innermost last, with this
     /// iteration's value (a constant).
     pub loop_vars: Vec<(String, u64)>,
+    /// True only in the control's own block, where `stage { }` may stand.
+    pub stage_ok: bool,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new() }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), stage_ok: false }
     }
 
     fn local(&self, name: &str) -> Option<(LocalId, Ty)> {

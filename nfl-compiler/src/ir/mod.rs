@@ -63,6 +63,8 @@ pub enum MapKind {
     LruPerCpuHash,
     LpmTrie,
     Queue,
+    /// `BPF_MAP_TYPE_PROG_ARRAY`: the stages of a split program.
+    ProgArray,
 }
 
 impl MapKind {
@@ -77,6 +79,7 @@ impl MapKind {
             MapKind::LruPerCpuHash => 10,
             MapKind::LpmTrie => 11,
             MapKind::Queue => 22,
+            MapKind::ProgArray => 3,
         }
     }
 
@@ -90,6 +93,7 @@ impl MapKind {
             MapKind::LruPerCpuHash => "lru_percpu_hash",
             MapKind::LpmTrie => "lpm_trie",
             MapKind::Queue => "queue",
+            MapKind::ProgArray => "prog_array",
         }
     }
 }
@@ -366,6 +370,10 @@ pub enum Inst {
     /// read from a map value (`MapValue`) instead of the stack: for values
     /// too large for the stack (a keyed HyperLogLog's fresh registers).
     MapUpdateFrom { dst: VarId, map: MapId, key: BufId, value: VarId, flags: u64 },
+    /// `bpf_tail_call(ctx, map, index)`: jumps to the next stage of a split
+    /// program and does not come back; when the slot is empty it falls
+    /// through (the block then exits with the stage's fallback verdict).
+    TailCall { ctx: VarId, map: MapId, index: u32 },
 }
 
 impl Inst {
@@ -386,7 +394,11 @@ impl Inst {
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } | Inst::Kcall { dst, .. } => *dst,
             Inst::BufAddr { dst, .. } | Inst::MapUpdateFrom { dst, .. } => Some(*dst),
-            Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
+            Inst::StoreField { .. }
+            | Inst::BufStore { .. }
+            | Inst::MemStore { .. }
+            | Inst::Atomic { .. }
+            | Inst::TailCall { .. } => None,
         }
     }
 
@@ -414,6 +426,7 @@ impl Inst {
             Inst::Kcall { args, .. } => args.clone(),
             Inst::BufAddr { .. } => vec![],
             Inst::MapUpdateFrom { value, .. } => vec![*value],
+            Inst::TailCall { ctx, .. } => vec![*ctx],
         }
     }
 
@@ -429,6 +442,7 @@ impl Inst {
                 | Inst::Call { .. }
                 | Inst::Kcall { .. }
                 | Inst::MapUpdateFrom { .. }
+                | Inst::TailCall { .. }
         )
     }
 

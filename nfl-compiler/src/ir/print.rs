@@ -86,6 +86,7 @@ pub fn print_inst(inst: &Inst) -> String {
         }
         Inst::BufAddr { dst, buf } => format!("{dst} = addr {buf}"),
         Inst::MapUpdateFrom { dst, map, key, value, flags } => format!("{dst} = map_update({map}, {key}, *{value}, {flags})"),
+        Inst::TailCall { ctx, map, index } => format!("tail_call({ctx}, {map}, {index})"),
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {

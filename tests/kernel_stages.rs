@@ -1,0 +1,181 @@
+//! Stages (docs/decisions.md, "Stages"): generated programs the kernel
+//! rejects as one program load once nflc splits them into tail-called
+//! stages, and give, on 10,000 generated packets, the verdicts a Rust
+//! reference of their rules computes. Hand-placed `stage` blocks give the
+//! same verdicts as the program without them.
+
+mod common;
+
+use common::rng::Rng;
+use common::*;
+use nfl_compiler::driver::{self, Build};
+use nfl_compiler::split::Limits;
+use nfl_compiler::target::Target;
+
+const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
+
+/// One rule of the scoring firewall: a packet whose address (source for
+/// even rules, destination for odd ones) equals `addr` adds `weight`.
+struct Rule {
+    addr: u32,
+    weight: u32,
+}
+
+const THRESHOLD: u32 = 8;
+
+fn score_rules(n: usize) -> Vec<Rule> {
+    (0..n)
+        .map(|i| Rule { addr: 0x0a00_0001 + ((i as u32) << 8), weight: 1 + (i as u32 * 5) % 7 })
+        .collect()
+}
+
+fn ip(a: u32) -> String {
+    format!("{}.{}.{}.{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255)
+}
+
+/// Example (a): a scoring firewall, `rules.len()` sequential rules each
+/// with its own action (add the rule's weight to the score, note the rule);
+/// drop at [`THRESHOLD`].
+fn score_nf(rules: &[Rule]) -> String {
+    let mut s = String::from("import std.net\n\nmeta {\n    score: u32\n    last: u32\n}\n\n");
+    s.push_str("action hit(rule: u32, weight: u32) {\n    meta.score += weight\n    meta.last = rule\n}\n\ncontrol scorer(xdp) {\n    if !ipv4.valid { pass }\n");
+    for (i, r) in rules.iter().enumerate() {
+        let field = if i % 2 == 0 { "src" } else { "dst" };
+        s.push_str(&format!("    if ipv4.{field} == {} {{ hit({i}, {}) }}\n", ip(r.addr), r.weight));
+    }
+    s.push_str(&format!("    if meta.score >= {THRESHOLD} {{ drop }}\n    pass\n}}\n"));
+    s
+}
+
+/// The reference verdict of [`score_nf`] for a frame.
+fn score_reference(rules: &[Rule], frame: &[u8]) -> u32 {
+    let Some((src, dst)) = ipv4_addrs(frame) else { return XDP_PASS };
+    let score: u32 = rules
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| if i % 2 == 0 { r.addr == src } else { r.addr == dst })
+        .map(|(_, r)| r.weight)
+        .sum();
+    if score >= THRESHOLD { XDP_DROP } else { XDP_PASS }
+}
+
+/// Source and destination of an untagged IPv4 frame that std.net parses
+/// as IPv4 (version 4, IHL 5, whole header present).
+fn ipv4_addrs(frame: &[u8]) -> Option<(u32, u32)> {
+    if frame.len() < 34 || frame[12..14] != [0x08, 0x00] || frame[14] != 0x45 {
+        return None;
+    }
+    let word = |o: usize| u32::from_be_bytes([frame[o], frame[o + 1], frame[o + 2], frame[o + 3]]);
+    Some((word(26), word(30)))
+}
+
+/// An Ethernet + IPv4 + UDP frame.
+fn udp_frame(src: u32, dst: u32, sport: u16, dport: u16) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+    let total = 20u16 + 8 + 6;
+    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&src.to_be_bytes());
+    f.extend_from_slice(&dst.to_be_bytes());
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&[0, 14, 0, 0]);
+    f.extend_from_slice(b"stages");
+    f
+}
+
+/// 10,000 frames: mostly IPv4 with addresses drawn from the rules (so
+/// that one, two or no rules match), some random IPv4, some ARP.
+fn score_packets(rules: &[Rule], rng: &mut Rng) -> Vec<Vec<u8>> {
+    (0..10_000)
+        .map(|_| {
+            let pick = |rng: &mut Rng| match rng.below(4) {
+                0 => rng.next() as u32,
+                _ => rules[rng.below(rules.len() as u64) as usize].addr,
+            };
+            match rng.below(20) {
+                0 => {
+                    let mut arp = udp_frame(0, 0, 0, 0);
+                    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+                    arp
+                }
+                _ => {
+                    let (src, dst) = (pick(rng), pick(rng));
+                    udp_frame(src, dst, rng.next() as u16, rng.next() as u16)
+                }
+            }
+        })
+        .collect()
+}
+
+fn check_text(name: &str, text: &str) -> driver::Checked {
+    match driver::check(name, text, &mut DirLoader(root())) {
+        Ok(c) => c,
+        Err(f) => panic!("{name} does not check:\n{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)),
+    }
+}
+
+/// The program as one, whatever it costs (no splitting).
+fn build_whole(name: &str, text: &str) -> Build {
+    let limits = Limits { processed: u64::MAX, ..Limits::new(None) };
+    match driver::build_checked_limited(check_text(name, text), Target::Helpers, &limits) {
+        Ok(b) => b,
+        Err(f) => panic!("{name} does not build as one program:\n{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)),
+    }
+}
+
+fn build_split(name: &str, text: &str) -> Build {
+    match driver::build_checked_limited(check_text(name, text), Target::Helpers, &Limits::new(None)) {
+        Ok(b) => b,
+        Err(f) => panic!("{name} does not build:\n{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)),
+    }
+}
+
+fn stats_line(build: &Build, prog: &nfl_runtime::LoadedProgram) -> String {
+    let actual: Vec<Option<u32>> =
+        std::iter::once(prog.verified_insns()).chain(prog.stages().iter().map(|s| s.verified_insns)).collect();
+    build
+        .all_stages()
+        .iter()
+        .zip(&actual)
+        .map(|((name, cg), a)| {
+            format!("{name}: {} insns, est {} processed, actual {:?}, {} B stack", cg.estimate.insns, cg.estimate.processed, a, cg.estimate.stack)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn two_thousand_scoring_rules_load_once_split_and_match_the_reference() {
+    if !nfl_runtime::require_kernel("two_thousand_scoring_rules_load_once_split_and_match_the_reference") {
+        return;
+    }
+    let rules = score_rules(2000);
+    let text = score_nf(&rules);
+    let whole = build_whole("scorer.nf", &text);
+    assert!(whole.plan.is_none());
+    let err = nfl_runtime::load(&whole.object, Some("scorer")).expect_err("the kernel rejects the unsplit program");
+    eprintln!("unsplit: {} insns, est {} processed: {err}", whole.codegen.estimate.insns, whole.codegen.estimate.processed);
+    assert!(whole.codegen.estimate.processed > Limits::new(None).processed, "the estimate also says it is too complex");
+
+    let split = build_split("scorer.nf", &text);
+    let plan = split.plan.as_ref().expect("split");
+    assert!(plan.len() >= 2 && plan.len() <= nfl_compiler::split::MAX_STAGES);
+    let prog = nfl_runtime::load(&split.object, None).unwrap_or_else(|e| {
+        panic!("split program rejected: {e}\n{}", e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default())
+    });
+    eprintln!("{} stages\n{}", plan.len(), stats_line(&split, &prog));
+    assert_eq!(prog.stages().len() + 1, plan.len());
+
+    let mut rng = Rng::new(0x5eed_0001);
+    let packets = score_packets(&rules, &mut rng);
+    let mut drops = 0;
+    for (i, p) in packets.iter().enumerate() {
+        let want = score_reference(&rules, p);
+        let got = prog.test_run(p, 1).expect("test run").retval;
+        assert_eq!(got, want, "packet {i}: {p:02x?}");
+        drops += usize::from(want == XDP_DROP);
+    }
+    // Both verdicts occur, so the comparison says something.
+    assert!(drops > 100 && drops < 9_900, "{drops} drops");
+}
