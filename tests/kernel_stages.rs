@@ -179,3 +179,87 @@ fn two_thousand_scoring_rules_load_once_split_and_match_the_reference() {
     // Both verdicts occur, so the comparison says something.
     assert!(drops > 100 && drops < 9_900, "{drops} drops");
 }
+
+/// Every example cut at up to [`MAX_STAGES`] of its statement boundaries
+/// (as if each were a `stage` block) passes its own packet tests, as the
+/// whole program does (`kernel.rs`). Programs whose control writes a field
+/// the parser branches on cannot be cut (E0942) and are reported.
+#[test]
+fn examples_cut_at_every_boundary_pass_their_packet_tests() {
+    if !nfl_runtime::require_kernel("examples_cut_at_every_boundary_pass_their_packet_tests") {
+        return;
+    }
+    let (mut failed, mut cut, mut refused) = (Vec::new(), 0, Vec::new());
+    for path in nf_files("examples") {
+        let name = display_name(&path);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let yaml = path.with_extension("yaml");
+        let yaml_text = yaml.is_file().then(|| std::fs::read_to_string(&yaml).expect("read config"));
+        let config = yaml_text.as_deref().map(|t| (yaml.to_str().unwrap_or("config"), t));
+        let mut checked = driver::check_with(&name, &text, &mut DirLoader(root().join("examples")), config).unwrap_or_else(|_| panic!("{name} checks"));
+        let points: Vec<u32> = (1..checked.hir.control.stmts.len()).filter(|&i| matches!(checked.hir.cut_points.get(i), Some(Some(_)))).map(|i| i as u32).collect();
+        checked.hir.stage_cuts = points.into_iter().take(nfl_compiler::split::MAX_STAGES - 1).collect();
+        if checked.hir.stage_cuts.is_empty() {
+            continue;
+        }
+        let build = match driver::build_checked_limited(checked, Target::Helpers, &Limits::new(None)) {
+            Ok(b) => b,
+            Err(f) if f.diagnostics.iter().any(|d| d.code == "nfl::E0942") => {
+                refused.push(name);
+                continue;
+            }
+            Err(f) => panic!("{name}:\n{}", nfl_syntax::diag::render_all(&f.diagnostics, &f.sources, false)),
+        };
+        let stages = build.plan.as_ref().map_or(1, |p| p.len());
+        let test_path = path.with_extension("test");
+        let cases_text = std::fs::read_to_string(&test_path).expect("every example has a .test file");
+        let mut sources = build.checked.sources.clone();
+        let (_, cases, _) = nfl_runtime::testfile::parse_source(&mut sources, &display_name(&test_path), &cases_text);
+        let prog = nfl_runtime::load(&build.object, None).unwrap_or_else(|e| {
+            panic!("{name} in {stages} stages: {e}\n{}", e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default())
+        });
+        nfl_runtime::state::init_maps(&prog, &build.object).expect("initial map entries");
+        let outcomes = nfl_runtime::testfile::run_cases(&prog, &cases);
+        eprintln!("{name}: {stages} stages, {} cases", outcomes.len());
+        cut += 1;
+        if outcomes.iter().any(|o| !o.passed()) {
+            failed.push(format!("{name} in {stages} stages:\n{}", nfl_runtime::testfile::format_outcomes(&outcomes)));
+        }
+    }
+    eprintln!("cut {cut} examples; refused (parser-read field written): {refused:?}");
+    assert!(cut >= 8, "only {cut} examples could be cut");
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// `tests/ok/stages.nf` gives, on generated packets, the verdicts and
+/// bytes of the same program with its `stage` blocks made plain blocks.
+#[test]
+fn stage_blocks_change_no_verdict() {
+    if !nfl_runtime::require_kernel("stage_blocks_change_no_verdict") {
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("tests/ok/stages.nf")).expect("read");
+    let plain = text.replace("stage {", "if true {");
+    assert_ne!(text, plain);
+    let staged = build_split("stages.nf", &text);
+    assert_eq!(staged.plan.as_ref().map(|p| p.len()), Some(4));
+    let whole = build_split("plain.nf", &plain);
+    assert!(whole.plan.is_none());
+    let a = nfl_runtime::load(&staged.object, None).expect("staged loads");
+    let b = nfl_runtime::load(&whole.object, None).expect("plain loads");
+    let mut rng = Rng::new(0x5eed_0002);
+    let mut verdicts = [0usize; 4];
+    for i in 0..2_000 {
+        let mut f = udp_frame(rng.next() as u32, rng.next() as u32, rng.next() as u16, if rng.below(3) == 0 { 53 } else { rng.next() as u16 });
+        f[22] = rng.below(4) as u8; // TTL 0..3
+        f[23] = [6u8, 17, 1][rng.below(3) as usize];
+        if rng.below(10) == 0 {
+            f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        }
+        let (x, y) = (a.test_run(&f, 1).expect("run staged"), b.test_run(&f, 1).expect("run plain"));
+        assert_eq!((x.retval, &x.data_out), (y.retval, &y.data_out), "packet {i}: {f:02x?}");
+        verdicts[x.retval as usize & 3] += 1;
+    }
+    // Drops (TTL, DNS), passes (IPv6) and transmits all occur.
+    assert!(verdicts[1] > 0 && verdicts[2] > 0 && verdicts[3] > 0, "{verdicts:?}");
+}

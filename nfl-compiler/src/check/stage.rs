@@ -55,18 +55,20 @@ impl Checker<'_> {
     pub(crate) fn stage_cuts(&mut self, n_stmts: usize) -> Vec<u32> {
         let mut cuts: Vec<u32> = Vec::new();
         let blocks = std::mem::take(&mut self.stage_blocks);
-        for &(first, end, span) in &blocks {
+        'blocks: for &(first, end, span) in &blocks {
             for c in [first, end] {
                 if c > 0 && c < n_stmts && !cuts.contains(&(c as u32)) {
                     cuts.push(c as u32);
                 }
-            }
-            if cuts.len() + 1 > MAX_STAGES {
-                self.emit(
-                    Diagnostic::error("nfl::E0511", format!("a program has at most {MAX_STAGES} stages"), span, "this stage is one too many")
-                        .with_help("stages are chained by tail calls, which the kernel caps at 33; merge some `stage` blocks"),
-                );
-                break;
+                if cuts.len() + 1 > MAX_STAGES {
+                    let n = MAX_STAGES + 1;
+                    let label = if c == first { format!("this block is stage {n}") } else { format!("stage {n} starts after this block") };
+                    self.emit(
+                        Diagnostic::error("nfl::E0511", format!("a program has at most {MAX_STAGES} stages"), span, label)
+                            .with_help("stages are chained by tail calls, which the kernel caps at 33; merge some `stage` blocks"),
+                    );
+                    break 'blocks;
+                }
             }
         }
         cuts.sort_unstable();
