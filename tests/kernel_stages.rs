@@ -263,3 +263,63 @@ fn stage_blocks_change_no_verdict() {
     // Drops (TTL, DNS), passes (IPv6) and transmits all occur.
     assert!(verdicts[1] > 0 && verdicts[2] > 0 && verdicts[3] > 0, "{verdicts:?}");
 }
+
+const GATE: &str = r#"
+import std.net
+
+config {
+    open_port: u16 = 7000
+}
+
+// 0: UDP seen, 1: let through.
+counter seen[2]
+
+control gate(xdp) {
+    if !ipv4.valid { pass }
+    if !udp.valid { pass }
+    stage { seen[0].count() }
+    stage {
+        if udp.dst_port == config.open_port { seen[1].count(); pass }
+    }
+    drop
+}
+"#;
+
+/// A staged NF under `nflc run`, reloaded by `nflc reload` (another
+/// process, gone once it returns): the new chain keeps working, because
+/// its prog array is pinned with the run, and only the new program's and
+/// the replaced one's arrays stay pinned.
+#[test]
+fn staged_nf_runs_and_reloads() {
+    if !nfl_runtime::require_kernel("staged_nf_runs_and_reloads") {
+        return;
+    }
+    use common::live::*;
+    let mut s = Setup::with("stages", GATE, "open_port: 7000\n");
+    s.start(&[]);
+    assert_eq!(udp(&s.pair, 7000, 5), 5, "the open port passes through all four stages");
+    assert_eq!(udp(&s.pair, 7001, 5), 0, "the last stage drops the rest");
+    let first = s.prog_id().expect("attached");
+    let pins_of = |s: &Setup| -> Vec<String> {
+        let dir = nfl_runtime::pins::pin_dir(&s.name);
+        let mut v: Vec<String> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.starts_with("stages-")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(pins_of(&s), vec![format!("stages-{first}")]);
+
+    for (round, port) in [7001u16, 7002, 7003].into_iter().enumerate() {
+        let yaml = s.file(&format!("r{round}.yaml"));
+        std::fs::write(&yaml, format!("open_port: {port}\n")).expect("write config");
+        let (_, err) = ok(&["reload", &s.name, "--config", yaml.to_str().expect("utf-8")]);
+        assert!(err.contains("reloaded"), "{err}");
+        assert_eq!(udp(&s.pair, port, 5), 5, "round {round}: the reloaded chain lets {port} through");
+        assert_eq!(udp(&s.pair, port - 1, 5), 0, "round {round}: the old port is closed");
+        let pins = pins_of(&s);
+        let now = s.prog_id().expect("attached");
+        assert!(pins.contains(&format!("stages-{now}")) && pins.len() <= 2, "round {round}: {pins:?}");
+    }
+    let out = s.stop();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_gone(&s);
+}

@@ -8,14 +8,17 @@
 //! a new entry whose chain is entirely new (old and new stages never mix
 //! within a packet). The array lives as long as the [`LoadedProgram`]'s
 //! `Ebpf` (the kernel empties a prog array when its last user reference
-//! goes).
+//! goes), so `nflc run` and `nflc reload` also pin it in the run's pin
+//! directory as `stages-<entry program id>` ([`pin`]); a reload unpins the
+//! arrays of every generation but the new one and the one it replaced
+//! (packets still in the replaced chain finish it).
 
 use std::os::fd::AsFd;
 
 use aya::Ebpf;
 use aya::programs::Program;
 
-use crate::load::LoadError;
+use crate::load::{LoadError, LoadedProgram};
 use crate::mapops::{self, MapShape};
 
 /// The prog array of a split program (`nfl_compiler::build::stage::PROG_ARRAY`).
@@ -76,4 +79,28 @@ pub fn load_stages(ebpf: &mut Ebpf, entry: &str) -> Result<Vec<StageStats>, Load
         });
     }
     Ok(out)
+}
+
+/// The prefix of a pinned prog array in a run's pin directory (bpffs
+/// refuses `.` in names; no map name has a `-`).
+pub const PIN_PREFIX: &str = "stages-";
+
+/// Pin the prog array of a split program in `dir` as
+/// `stages-<entry program id>`; nothing to do for one program.
+pub fn pin(prog: &LoadedProgram, dir: &std::path::Path) -> std::io::Result<()> {
+    let Some(aya::maps::Map::ProgramArray(array)) = prog.ebpf().map(PROG_ARRAY) else { return Ok(()) };
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(prog.fd()) };
+    let id = crate::bpfsys::prog_info(fd)?.id;
+    crate::bpfsys::obj_pin(array.fd().as_fd(), &dir.join(format!("{PIN_PREFIX}{id}")))
+}
+
+/// Unpin the prog arrays in `dir` of every program but `keep`.
+pub fn unpin_except(dir: &std::path::Path, keep: &[u32]) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_prefix(PIN_PREFIX).and_then(|i| i.parse::<u32>().ok()) else { continue };
+        if !keep.contains(&id) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
