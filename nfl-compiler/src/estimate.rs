@@ -9,8 +9,11 @@
 //! prunes as equal. We count `max(incoming) + (edges - 1)` states at a
 //! join: one new state per merging path, as when the paths differ in a
 //! value a later branch depends on (a header's validity bits after the
-//! parser, a score). Back edges (bounded loops of large classifiers) are
-//! counted once, so such programs are under-estimated; see
+//! parser, a score). A bounded loop (the tuple-space walk of a large
+//! classifier, a heap's sift) is walked by the verifier once per
+//! iteration: the blocks between a back edge's target and source count
+//! once per iteration, the largest immediate the loop compares with (at
+//! most [`MAX_TRIPS`]; [`DEFAULT_TRIPS`] when it compares with none). See
 //! docs/decisions.md ("Stages") for the measured ratios.
 
 use crate::lower::mir::{MFunc, MTerm};
@@ -24,6 +27,10 @@ pub const STACK_LIMIT: u32 = 512;
 pub const STACK_LIMIT_WITH_CALLS: u32 = 256;
 /// States per block are counted up to this, so sums stay finite.
 const STATE_CAP: u64 = 1 << 24;
+/// Iterations assumed for a loop that compares with no immediate.
+pub const DEFAULT_TRIPS: u64 = 64;
+/// At most this many iterations are assumed for one loop.
+pub const MAX_TRIPS: u64 = 1024;
 
 /// The cost of one program.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,12 +56,13 @@ pub fn processed(mf: &MFunc, entry: usize) -> u64 {
     let mut edges = vec![0u64; n];
     let mut most = vec![0u64; n];
     let mut states = vec![0u64; n];
+    let trips = loop_trips(mf, &order, &rank);
     let mut total = 0u64;
     for &b in &order {
         states[b] = if b == entry { 1 } else { (most[b] + edges[b].saturating_sub(1)).min(STATE_CAP) };
         let block = &mf.blocks[b];
         let len = block.insts.iter().map(|i| i.slots() as u64).sum::<u64>() + u64::from(!matches!(block.term, MTerm::Exit));
-        total = total.saturating_add(states[b].saturating_mul(len));
+        total = total.saturating_add(states[b].saturating_mul(len).saturating_mul(trips[b]));
         for s in block.term.successors() {
             if s < n && rank[s] > rank[b] {
                 edges[s] += 1;
@@ -63,6 +71,34 @@ pub fn processed(mf: &MFunc, entry: usize) -> u64 {
         }
     }
     total
+}
+
+/// Per block, how many times the verifier walks it for each state: the
+/// product of the iteration counts of the loops around it. A loop is the
+/// run of blocks (in `order`) from a back edge's target to its source.
+fn loop_trips(mf: &MFunc, order: &[usize], rank: &[usize]) -> Vec<u64> {
+    let mut trips = vec![1u64; mf.blocks.len()];
+    for &b in order {
+        for h in mf.blocks[b].term.successors() {
+            if h >= mf.blocks.len() || rank[h] > rank[b] {
+                continue;
+            }
+            let body = &order[rank[h]..=rank[b]];
+            let bound = body
+                .iter()
+                .filter_map(|&x| match mf.blocks[x].term {
+                    MTerm::Cond { code, imm, .. } if code & crate::bpf::insn::BPF_X == 0 => u64::try_from(imm).ok(),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(DEFAULT_TRIPS)
+                .clamp(2, MAX_TRIPS);
+            for &x in body {
+                trips[x] = trips[x].saturating_mul(bound);
+            }
+        }
+    }
+    trips
 }
 
 /// Blocks reachable from `entry` in reverse post-order.
@@ -89,4 +125,27 @@ fn topo_order(mf: &MFunc, entry: usize) -> Vec<usize> {
     }
     post.reverse();
     post
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::mir::{MBlock, MTerm};
+
+    fn block(term: MTerm) -> MBlock {
+        MBlock { insts: Vec::new(), term }
+    }
+
+    /// A diamond joins two states; a loop of bound 10 walks its body ten
+    /// times.
+    #[test]
+    fn joins_add_states_and_loops_multiply() {
+        use crate::lower::mir::Reg;
+        let cond = |taken, not_taken, imm| MTerm::Cond { code: 0x25, dst: Reg::Phys(1), src: Reg::Phys(0), imm, taken, not_taken, span: Default::default() };
+        let diamond = MFunc { blocks: vec![block(cond(1, 2, 0)), block(MTerm::Jump(3)), block(MTerm::Jump(3)), block(MTerm::Jump(4)), block(MTerm::Exit)], n_vregs: 0, stack_size: 0 };
+        // entry 1 + two arms 1 each + join (2 states) 1 each + exit (2 states, 0 insns)
+        assert_eq!(processed(&diamond, 0), 1 + 1 + 1 + 2);
+        let looped = MFunc { blocks: vec![block(MTerm::Jump(1)), block(cond(2, 3, 10)), block(MTerm::Jump(1)), block(MTerm::Exit)], n_vregs: 0, stack_size: 0 };
+        assert_eq!(processed(&looped, 0), 1 + 10 + 10);
+    }
 }
