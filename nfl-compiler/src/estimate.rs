@@ -6,15 +6,19 @@
 //! The processed count is a model of the final machine CFG, a DAG: the
 //! verifier walks each block once per distinct state that reaches it, and
 //! at a join the states of the incoming paths add up, less the ones it
-//! prunes as equal. We count `max(incoming) + (edges - 1)` states at a
-//! join: one new state per merging path, as when the paths differ in a
-//! value a later branch depends on (a header's validity bits after the
-//! parser, a score). A bounded loop (the tuple-space walk of a large
+//! prunes as equal. Paths that differ in the validity bits stay apart
+//! (the control tests them): a block has at least as many states as the
+//! distinct flag-word values that reach it ([`flags`], computed on the IR
+//! path by path). Beyond that we count `max(incoming) + (edges - 1)`
+//! states at a join: one new state per merging path, as when the paths
+//! differ in a value a later branch depends on (a score). A bounded loop (the tuple-space walk of a large
 //! classifier, a heap's sift) is walked by the verifier once per
 //! iteration: the blocks between a back edge's target and source count
 //! once per iteration, the largest immediate the loop compares with (at
 //! most [`MAX_TRIPS`]; [`DEFAULT_TRIPS`] when it compares with none). See
 //! docs/decisions.md ("Stages") for the measured ratios.
+
+pub mod flags;
 
 use crate::lower::mir::{MFunc, MTerm};
 
@@ -44,8 +48,9 @@ pub struct Estimate {
 }
 
 /// The processed-instruction estimate of an allocated machine function
-/// whose entry is block `entry`.
-pub fn processed(mf: &MFunc, entry: usize) -> u64 {
+/// whose entry is block `entry`; `floor[b]` is the least number of states
+/// of block `b` (its distinct flag values; missing: 1).
+pub fn processed(mf: &MFunc, entry: usize, floor: &[u64]) -> u64 {
     let n = mf.blocks.len();
     let order = topo_order(mf, entry);
     let mut rank = vec![usize::MAX; n];
@@ -59,7 +64,8 @@ pub fn processed(mf: &MFunc, entry: usize) -> u64 {
     let trips = loop_trips(mf, &order, &rank);
     let mut total = 0u64;
     for &b in &order {
-        states[b] = if b == entry { 1 } else { (most[b] + edges[b].saturating_sub(1)).min(STATE_CAP) };
+        let model = if b == entry { 1 } else { most[b] + edges[b].saturating_sub(1) };
+        states[b] = model.max(floor.get(b).copied().unwrap_or(1)).min(STATE_CAP);
         let block = &mf.blocks[b];
         let len = block.insts.iter().map(|i| i.slots() as u64).sum::<u64>() + u64::from(!matches!(block.term, MTerm::Exit));
         total = total.saturating_add(states[b].saturating_mul(len).saturating_mul(trips[b]));
@@ -144,8 +150,10 @@ mod tests {
         let cond = |taken, not_taken, imm| MTerm::Cond { code: 0x25, dst: Reg::Phys(1), src: Reg::Phys(0), imm, taken, not_taken, span: Default::default() };
         let diamond = MFunc { blocks: vec![block(cond(1, 2, 0)), block(MTerm::Jump(3)), block(MTerm::Jump(3)), block(MTerm::Jump(4)), block(MTerm::Exit)], n_vregs: 0, stack_size: 0 };
         // entry 1 + two arms 1 each + join (2 states) 1 each + exit (2 states, 0 insns)
-        assert_eq!(processed(&diamond, 0), 1 + 1 + 1 + 2);
+        assert_eq!(processed(&diamond, 0, &[]), 1 + 1 + 1 + 2);
+        // Three flag values reach the join: three states there.
+        assert_eq!(processed(&diamond, 0, &[1, 1, 1, 3, 3]), 1 + 1 + 1 + 3);
         let looped = MFunc { blocks: vec![block(MTerm::Jump(1)), block(cond(2, 3, 10)), block(MTerm::Jump(1)), block(MTerm::Exit)], n_vregs: 0, stack_size: 0 };
-        assert_eq!(processed(&looped, 0), 1 + 10 + 10);
+        assert_eq!(processed(&looped, 0, &[]), 1 + 10 + 10);
     }
 }

@@ -161,7 +161,7 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
     optimize(&mut ir)?;
     let mir = lower::lower(&ir);
     let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
-    let processed = crate::estimate::processed(&mir, ir.entry.index());
+    let processed = crate::estimate::processed(&mir, ir.entry.index(), &crate::estimate::flags::flag_states(&ir));
     let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
     let map_refs = emitted.map_refs;
     let estimate = crate::estimate::Estimate { insns: emitted.insns.len(), stack: alloc.stack_bytes, processed };
