@@ -111,7 +111,7 @@ pub fn compile(hir: &Hir, target: Target, limits: &Limits) -> Result<Split, Spli
     }
     let plan = StagePlan { starts };
     if plan.len() > 1
-        && let Some(write) = rebuild_hazard(hir)
+        && let Some(write) = rebuild_hazard(hir, plan.starts.last().copied().unwrap_or(0))
     {
         return Err(SplitError::Rebuild { write });
     }
@@ -172,10 +172,12 @@ fn cut_segment(hir: &Hir, target: Target, limits: &Limits, starts: &mut Vec<usiz
     }
 }
 
-/// Where the control or an action writes a header field that the parser
-/// reads (a `select` key or a `skip` amount), if anywhere: later stages
-/// re-run the parser on the packet, which must still parse the same way.
-pub fn rebuild_hazard(hir: &Hir) -> Option<Span> {
+/// Where the control's statements before `last` (the last stage's first)
+/// or an action (wherever it is called) write a header field that the
+/// parser reads (a `select` key or a `skip` amount), if anywhere: later
+/// stages re-run the parser on the packet, which must still parse the
+/// same way.
+pub fn rebuild_hazard(hir: &Hir, last: usize) -> Option<Span> {
     let parser = hir.parser.as_ref()?;
     let mut read = Vec::new();
     for state in &parser.states {
@@ -188,8 +190,8 @@ pub fn rebuild_hazard(hir: &Hir) -> Option<Span> {
             keys.iter().for_each(|k| fields_read(k, &mut read));
         }
     }
-    let blocks = std::iter::once(&hir.control).chain(hir.actions.iter().map(|a| &a.body));
-    blocks.into_iter().find_map(|b| field_write(&b.stmts, &read))
+    let before = &hir.control.stmts[..last.min(hir.control.stmts.len())];
+    field_write(before, &read).or_else(|| hir.actions.iter().find_map(|a| field_write(&a.body.stmts, &read)))
 }
 
 /// `(header id, field)` of every field `e` reads.
