@@ -56,3 +56,14 @@ fn a_statement_over_the_budget_is_e0940() {
     assert!(err.contains("budget 200") && err.contains("too large for one stage"), "{err}");
     assert!(!obj.exists());
 }
+
+/// A split program that rewrites a field the parser branches on, before
+/// its last stage, is E0942 (the checker alone accepts it: it is a build
+/// error, so it lives here and not in tests/err).
+#[test]
+fn rewriting_a_parsed_field_before_the_last_stage_is_e0942() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let obj = out.path().join("e.o");
+    let err = fails_with(&["build", &path("tests/stages/e0942_rewrites_parsed_field.nf"), "-o", obj.to_str().expect("utf-8")], &[], "nfl::E0942");
+    assert!(err.contains("ethernet.ethertype = 0x0800") && err.contains("later stages re-parse"), "{err}");
+}

@@ -215,7 +215,7 @@ fn split_diagnostic(err: &crate::split::SplitError, span: Span) -> Diagnostic {
     use crate::split::SplitError;
     match err {
         SplitError::Codegen(e) => codegen_diagnostic(e, span),
-        SplitError::TooBig { span, why } => Diagnostic::error(
+        SplitError::TooBig { span, why, .. } => Diagnostic::error(
             "nfl::E0940",
             format!("this statement alone, with the parser, needs {why}"),
             *span,

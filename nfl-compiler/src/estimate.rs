@@ -14,8 +14,9 @@
 //! differ in a value a later branch depends on (a score). A bounded loop (the tuple-space walk of a large
 //! classifier, a heap's sift) is walked by the verifier once per
 //! iteration: the blocks between a back edge's target and source count
-//! once per iteration, the largest immediate the loop compares with (at
-//! most [`MAX_TRIPS`]; [`DEFAULT_TRIPS`] when it compares with none). See
+//! once per iteration, the smallest immediate a loop exit compares with
+//! (a branch with one side out of the loop; at most [`MAX_TRIPS`],
+//! [`DEFAULT_TRIPS`] when no exit compares with an immediate). See
 //! docs/decisions.md ("Stages") for the measured ratios.
 
 pub mod flags;
@@ -80,26 +81,47 @@ pub fn processed(mf: &MFunc, entry: usize, floor: &[u64]) -> u64 {
 }
 
 /// Per block, how many times the verifier walks it for each state: the
-/// product of the iteration counts of the loops around it. A loop is the
-/// run of blocks (in `order`) from a back edge's target to its source.
+/// product of the iteration counts of the loops around it. A loop is a
+/// back edge's natural loop: its target and the blocks that reach its
+/// source without passing the target.
 fn loop_trips(mf: &MFunc, order: &[usize], rank: &[usize]) -> Vec<u64> {
-    let mut trips = vec![1u64; mf.blocks.len()];
+    let n = mf.blocks.len();
+    let mut preds = vec![Vec::new(); n];
+    for &b in order {
+        for s in mf.blocks[b].term.successors() {
+            if s < n {
+                preds[s].push(b);
+            }
+        }
+    }
+    let mut trips = vec![1u64; n];
     for &b in order {
         for h in mf.blocks[b].term.successors() {
-            if h >= mf.blocks.len() || rank[h] > rank[b] {
+            if h >= n || rank[h] > rank[b] {
                 continue;
             }
-            let body = &order[rank[h]..=rank[b]];
-            let bound = body
-                .iter()
-                .filter_map(|&x| match mf.blocks[x].term {
-                    MTerm::Cond { code, imm, .. } if code & crate::bpf::insn::BPF_X == 0 => u64::try_from(imm).ok(),
+            let mut body = vec![false; n];
+            body[h] = true;
+            let mut stack = vec![b];
+            while let Some(x) = stack.pop() {
+                if !std::mem::replace(&mut body[x], true) {
+                    stack.extend(preds[x].iter().copied());
+                }
+            }
+            let bound = (0..n)
+                .filter(|&x| body[x])
+                .filter_map(|x| match mf.blocks[x].term {
+                    MTerm::Cond { code, imm, taken, not_taken, .. }
+                        if code & crate::bpf::insn::BPF_X == 0 && (!body.get(taken).copied().unwrap_or(false) || !body.get(not_taken).copied().unwrap_or(false)) =>
+                    {
+                        u64::try_from(imm).ok()
+                    }
                     _ => None,
                 })
-                .max()
+                .min()
                 .unwrap_or(DEFAULT_TRIPS)
                 .clamp(2, MAX_TRIPS);
-            for &x in body {
+            for x in (0..n).filter(|&x| body[x]) {
                 trips[x] = trips[x].saturating_mul(bound);
             }
         }

@@ -62,8 +62,9 @@ impl Limits {
 /// Why a program could not be split.
 #[derive(Clone, Debug)]
 pub enum SplitError {
-    /// Statement `span` alone (with the parser) breaks a limit.
-    TooBig { span: Span, why: String },
+    /// Statement `span` alone (with the parser) breaks a limit (only the
+    /// estimated processed instructions, with `estimated_only`).
+    TooBig { span: Span, why: String, estimated_only: bool },
     /// The program needs more than [`MAX_STAGES`] stages.
     TooManyStages { needed: usize },
     /// An earlier stage writes a field the parser branches on, so later
@@ -88,10 +89,15 @@ fn has_calls(cg: &Codegen) -> bool {
 /// Compile `hir`, split as the limits and its `stage` blocks require.
 pub fn compile(hir: &Hir, target: Target, limits: &Limits) -> Result<Split, SplitError> {
     let n = hir.control.stmts.len();
+    // The whole program when it meets the exact limits (size, stack) but
+    // perhaps not the estimate: if no split meets the estimate either, it
+    // is built whole and the verifier decides.
+    let mut whole = None;
     if hir.stage_cuts.is_empty() {
         match codegen_stage(hir, target, None) {
             Ok(cg) if limits.admit(&cg.estimate, false) => return Ok(Split { plan: None, stages: vec![cg] }),
-            Ok(_) | Err(CodegenError::Alloc(_)) | Err(CodegenError::Emit(crate::lower::emit::EmitError::JumpTooFar)) => {}
+            Ok(cg) => whole = limits.admit(&Estimate { processed: 0, ..cg.estimate }, false).then_some(cg),
+            Err(CodegenError::Alloc(_)) | Err(CodegenError::Emit(crate::lower::emit::EmitError::JumpTooFar)) => {}
             Err(e) => return Err(SplitError::Codegen(e)),
         }
     }
@@ -103,7 +109,10 @@ pub fn compile(hir: &Hir, target: Target, limits: &Limits) -> Result<Split, Spli
         if seg_start > 0 {
             starts.push(seg_start);
         }
-        cut_segment(hir, target, limits, &mut starts, seg_end)?;
+        match (cut_segment(hir, target, limits, &mut starts, seg_end), whole.take()) {
+            (Err(SplitError::TooBig { estimated_only: true, .. }), Some(cg)) => return Ok(Split { plan: None, stages: vec![cg] }),
+            (r, _) => r?,
+        }
         seg_start = seg_end;
     }
     if starts.len() > MAX_STAGES {
@@ -153,7 +162,8 @@ fn cut_segment(hir: &Hir, target: Target, limits: &Limits, starts: &mut Vec<usiz
         let allowed: Vec<usize> = (start + 1..end).filter(|&i| matches!(hir.cut_points.get(i), Some(Some(_)))).collect();
         let too_big = |e: Estimate| {
             let span = hir.control.stmts.get(start).map_or(hir.span, Stmt::span);
-            SplitError::TooBig { span, why: limits.broken(&e) }
+            let estimated_only = limits.admit(&Estimate { processed: 0, ..e }, false);
+            SplitError::TooBig { span, why: limits.broken(&e), estimated_only }
         };
         let Some(&first) = allowed.first() else {
             return Err(too_big(fits(end)?.unwrap_or_default()));

@@ -1,4 +1,4 @@
-// expect: E0942
+// nflc build fails with E0942 (tests/stages_cli.rs).
 // Every stage re-runs the parser on the packet, so a split program must not
 // write a field the parser branches on: the next stage would parse the
 // rewritten packet another way.
