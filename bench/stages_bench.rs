@@ -24,18 +24,27 @@ use nfl_compiler::driver::{self, Build};
 
 const RULES: usize = 16;
 
-fn source() -> String {
+/// With `carry`, the rules count in `meta.hits` (one value crosses each
+/// boundary); without, each rule drops or goes on (nothing crosses).
+fn source(carry: bool) -> String {
     let mut s = String::from("import std.net\n\nmeta {\n    hits: u32\n}\n\ncontrol staged(xdp) {\n    if !udp.valid { pass }\n");
-    for i in 0..RULES {
-        s.push_str(&format!("    if udp.dst_port == {} {{ meta.hits += 1 }}\n", 1000 + i));
+    if !carry {
+        s = s.replace("meta {\n    hits: u32\n}\n\n", "");
     }
-    s.push_str("    if meta.hits > 8 { drop }\n    pass\n}\n");
+    for i in 0..RULES {
+        let action = if carry { "meta.hits += 1" } else { "drop" };
+        s.push_str(&format!("    if udp.dst_port == {} {{ {action} }}\n", 1000 + i));
+    }
+    if carry {
+        s.push_str("    if meta.hits > 8 { drop }\n");
+    }
+    s.push_str("    pass\n}\n");
     s
 }
 
 /// The program cut before `boundaries` evenly spaced rules (0: whole).
-fn build(boundaries: usize) -> Build {
-    let mut checked = driver::check("staged.nf", &source(), &mut StdOnly).unwrap_or_else(|_| panic!("checks"));
+fn build(boundaries: usize, carry: bool) -> Build {
+    let mut checked = driver::check("staged.nf", &source(carry), &mut StdOnly).unwrap_or_else(|_| panic!("checks"));
     checked.hir.stage_cuts = (1..=boundaries).map(|k| (1 + (k - 1) * RULES / boundaries.max(1)) as u32).collect();
     let b = driver::build_checked_limited(checked, nfl_compiler::Target::Helpers, &nfl_compiler::split::Limits::new(None))
         .unwrap_or_else(|_| panic!("builds with {boundaries} boundaries"));
@@ -50,8 +59,15 @@ fn main() {
     }
     let quick = std::env::var_os("NFL_BENCH_QUICK").is_some();
     let (rounds, repeat) = if quick { (3, 10_000) } else { (21, 1_000_000) };
+    for carry in [true, false] {
+        println!("\n{}", if carry { "one value carried (meta.hits):" } else { "nothing carried (no scratch map access):" });
+        measure(carry, rounds, repeat);
+    }
+}
+
+fn measure(carry: bool, rounds: usize, repeat: u32) {
     let counts = [0usize, 1, 2, 4, 8, 16];
-    let builds: Vec<Build> = counts.iter().map(|&k| build(k)).collect();
+    let builds: Vec<Build> = counts.iter().map(|&k| build(k, carry)).collect();
     let progs: Vec<_> = builds.iter().map(|b| load(&b.object, "staged")).collect();
     let empty = load(&build_nf("empty.nf", "control empty(xdp) { pass }").object, "empty");
     let frame = ipv4_packet(&[], Ipv4::new(17, v4(10, 0, 0, 1), v4(10, 0, 0, 2)), &udp_header(4000, 1003, 18), &[0u8; 18]);

@@ -116,12 +116,14 @@ impl Builder<'_> {
         let first_span = self.hir.control.stmts.get(range.start).map_or(self.hir.control.span, Stmt::span);
         if st.index > 0 {
             self.span = first_span;
-            let p = self.scratch_value(st);
             // Only values an earlier stage defined: a `let` of this stage
             // or a later one is not yet in the map.
             let defined_before = self.hir.metas.len() + defined_lets(self.hir, 0..range.start);
-            for (slot, v) in carried.iter().take(defined_before).enumerate() {
-                self.push(Inst::MemLoad { dst: *v, ptr: p, off: 8 * slot as u32, bytes: 8 });
+            if defined_before > 0 {
+                let p = self.scratch_value(st);
+                for (slot, v) in carried.iter().take(defined_before).enumerate() {
+                    self.push(Inst::MemLoad { dst: *v, ptr: p, off: 8 * slot as u32, bytes: 8 });
+                }
             }
             self.recheck_validity(range.start);
         }
@@ -130,10 +132,12 @@ impl Builder<'_> {
         }
         if st.index + 1 < st.plan.len() && self.cur.is_some() {
             self.span = self.hir.control.stmts.get(range.end).map_or(self.hir.control.span, Stmt::span);
-            let p = self.scratch_value(st);
             let defined = self.hir.metas.len() + defined_lets(self.hir, 0..range.end);
-            for (slot, v) in carried.iter().take(defined).enumerate() {
-                self.push(Inst::MemStore { ptr: p, off: 8 * slot as u32, bytes: 8, src: Operand::Var(*v) });
+            if defined > 0 {
+                let p = self.scratch_value(st);
+                for (slot, v) in carried.iter().take(defined).enumerate() {
+                    self.push(Inst::MemStore { ptr: p, off: 8 * slot as u32, bytes: 8, src: Operand::Var(*v) });
+                }
             }
             let ctx = self.func.ctx;
             self.push(Inst::TailCall { ctx, map: st.progs, index: st.index as u32 + 1 });
