@@ -42,7 +42,12 @@ pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
         Some(Emit::Ast) => println!("{:#?}", build.checked.modules.first()),
         Some(Emit::Ir) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir_built)),
         Some(Emit::IrOpt) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir)),
-        Some(Emit::Asm) => print!("{}", nfl_compiler::bpf::disasm::disasm(&build.codegen.insns)),
+        Some(Emit::Asm) if build.stages.is_empty() => print!("{}", nfl_compiler::bpf::disasm::disasm(&build.codegen.insns)),
+        Some(Emit::Asm) => {
+            for (name, cg) in build.all_stages() {
+                print!("{name}:\n{}", nfl_compiler::bpf::disasm::disasm(&cg.insns));
+            }
+        }
         None => {}
     }
     if stats {
