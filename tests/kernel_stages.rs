@@ -196,36 +196,40 @@ fn examples_cut_at_every_boundary_pass_their_packet_tests() {
 }
 
 /// `tests/ok/stages.nf` gives, on generated packets, the verdicts and
-/// bytes of the same program with its `stage` blocks made plain blocks.
+/// bytes of the same program with its `stage` blocks made plain blocks, at
+/// XDP and (the same program as a TC classifier) at TC.
 #[test]
 fn stage_blocks_change_no_verdict() {
     if !nfl_runtime::require_kernel("stage_blocks_change_no_verdict") {
         return;
     }
-    let text = std::fs::read_to_string(root().join("tests/ok/stages.nf")).expect("read");
-    let plain = text.replace("stage {", "if true {");
-    assert_ne!(text, plain);
-    let staged = build_split("stages.nf", &text);
-    assert_eq!(staged.plan.as_ref().map(|p| p.len()), Some(4));
-    let whole = build_split("plain.nf", &plain);
-    assert!(whole.plan.is_none());
-    let a = nfl_runtime::load(&staged.object, None).expect("staged loads");
-    let b = nfl_runtime::load(&whole.object, None).expect("plain loads");
-    let mut rng = Rng::new(0x5eed_0002);
-    let mut verdicts = [0usize; 4];
-    for i in 0..2_000 {
-        let mut f = udp_frame(rng.next() as u32, rng.next() as u32, rng.next() as u16, if rng.below(3) == 0 { 53 } else { rng.next() as u16 });
-        f[22] = rng.below(4) as u8; // TTL 0..3
-        f[23] = [6u8, 17, 1][rng.below(3) as usize];
-        if rng.below(10) == 0 {
-            f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    let xdp = std::fs::read_to_string(root().join("tests/ok/stages.nf")).expect("read");
+    for text in [xdp.clone(), xdp.replace("control staged(xdp)", "control staged(tc)")] {
+        let plain = text.replace("stage {", "if true {");
+        assert_ne!(text, plain);
+        let staged = build_split("stages.nf", &text);
+        assert_eq!(staged.plan.as_ref().map(|p| p.len()), Some(4));
+        let whole = build_split("plain.nf", &plain);
+        assert!(whole.plan.is_none());
+        let a = nfl_runtime::load(&staged.object, None).expect("staged loads");
+        let b = nfl_runtime::load(&whole.object, None).expect("plain loads");
+        let mut rng = Rng::new(0x5eed_0002);
+        let mut verdicts = std::collections::BTreeMap::new();
+        for i in 0..2_000 {
+            let mut f = udp_frame(rng.next() as u32, rng.next() as u32, rng.next() as u16, if rng.below(3) == 0 { 53 } else { rng.next() as u16 });
+            f[22] = rng.below(4) as u8; // TTL 0..3
+            f[23] = [6u8, 17, 1][rng.below(3) as usize];
+            if rng.below(10) == 0 {
+                f[12..14].copy_from_slice(&[0x86, 0xdd]);
+                f.resize(14 + 40, 0); // a TC test run needs the whole IPv6 header
+            }
+            let (x, y) = (a.test_run(&f, 1).expect("run staged"), b.test_run(&f, 1).expect("run plain"));
+            assert_eq!((x.retval, &x.data_out), (y.retval, &y.data_out), "{:?} packet {i}: {f:02x?}", a.kind());
+            *verdicts.entry(x.retval).or_insert(0usize) += 1;
         }
-        let (x, y) = (a.test_run(&f, 1).expect("run staged"), b.test_run(&f, 1).expect("run plain"));
-        assert_eq!((x.retval, &x.data_out), (y.retval, &y.data_out), "packet {i}: {f:02x?}");
-        verdicts[x.retval as usize & 3] += 1;
+        // Drops (TTL, DNS), passes (IPv6) and transmits all occur.
+        assert_eq!(verdicts.len(), 3, "{:?}: {verdicts:?}", a.kind());
     }
-    // Drops (TTL, DNS), passes (IPv6) and transmits all occur.
-    assert!(verdicts[1] > 0 && verdicts[2] > 0 && verdicts[3] > 0, "{verdicts:?}");
 }
 
 const GATE: &str = r#"
