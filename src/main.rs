@@ -46,6 +46,10 @@ pub struct TargetArg {
     /// auto (probe the running kernel).
     #[arg(long, default_value = "helpers", value_parser = ["helpers", "stock", "enetstl", "auto"])]
     pub target: String,
+    /// Instruction budget of each program: a larger one is split into
+    /// stages chained by tail calls (as one over the verifier's limits is).
+    #[arg(long, value_name = "N")]
+    pub max_insns: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,7 +70,8 @@ enum Command {
         /// Also print an intermediate form to standard output.
         #[arg(long, value_enum)]
         emit: Option<Emit>,
-        /// Print instruction count, stack use and compile time.
+        /// Print, per stage, instructions, stack, the estimated verifier
+        /// cost and (loading it through the kernel) the actual one.
         #[arg(long)]
         stats: bool,
         /// YAML config values (default: FILE.yaml when it exists).
@@ -248,16 +253,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { file, config } => cmd::check::run(&file, config.as_deref(), color),
         Command::Build { file, output, emit, stats, config, explain, target } => {
+            let target_arg_max = target.max_insns;
             cmd::parse_target(&target.target).and_then(|target| {
-                let opts = cmd::build::Opts { output, emit, stats, config, explain, target };
+                let opts = cmd::build::Opts { output, emit, stats, config, explain, target, max_insns: target_arg_max };
                 cmd::build::run(&file, &opts, color)
             })
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
-        Command::Test { file, cases, config, target } => cmd::parse_target(&target.target)
-            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), target, color)),
-        Command::Run { file, iface, hook, pcap, name, config, watch, target } => cmd::parse_target(&target.target)
-            .and_then(|target| cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch, target }, color)),
+        Command::Test { file, cases, config, target: t } => cmd::parse_target(&t.target)
+            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), (target, t.max_insns), color)),
+        Command::Run { file, iface, hook, pcap, name, config, watch, target: t } => cmd::parse_target(&t.target).and_then(|target| {
+            let max_insns = t.max_insns;
+            cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch, target, max_insns }, color)
+        }),
         Command::Reload { name, config } => cmd::reload::run(&name, config.as_deref(), color),
         Command::Table { op } => cmd::table::run(&op, color),
         Command::Stats { name } => cmd::stats::run(&name, color),

@@ -22,6 +22,8 @@
 
 #[path = "common/reference.rs"]
 mod reference;
+#[path = "common/rng.rs"]
+mod rng;
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -31,6 +33,7 @@ use nfl_compiler::frontend::NoModules;
 use nfl_compiler::hir::{ExprKind, HdrSel, Hir, ParserStmt, Pattern, Target, Transition};
 use nfl_syntax::ast::Hook;
 use reference::{ones, write_bits};
+use rng::Rng;
 
 /// Seeds of the default run are `BASE_SEED + i`.
 const BASE_SEED: u64 = 0x5eed_0000_0000;
@@ -51,41 +54,6 @@ const KNOWN_BUGS: &[u64] = &[];
 const TEST_RUN_IFINDEX: u32 = 1;
 
 // ------------------------------------------------------------------- rng
-
-/// xorshift64*, seeded through splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    fn range(&mut self, lo: u64, hi_inclusive: u64) -> u64 {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-}
 
 // ------------------------------------------------------------- std.net
 

@@ -35,6 +35,21 @@ pub struct Build {
     pub object: Vec<u8>,
     /// What the object says about itself (also inside `object`).
     pub schema: crate::schema::Schema,
+    /// How the program was cut (`None`: one program, `codegen`).
+    pub plan: Option<crate::build::stage::StagePlan>,
+    /// Stages 1.. of a split program (stage 0 is `codegen`).
+    pub stages: Vec<Codegen>,
+}
+
+impl Build {
+    /// Every stage's symbol and code, the entry first.
+    pub fn all_stages(&self) -> Vec<(String, &Codegen)> {
+        std::iter::once(&self.codegen)
+            .chain(&self.stages)
+            .enumerate()
+            .map(|(k, cg)| (crate::build::stage::StagePlan::program_name(&self.checked.hir.name, k), cg))
+            .collect()
+    }
 }
 
 /// The ELF section a hook's program goes in.
@@ -134,14 +149,25 @@ pub fn object_bytes(
     line_info: Vec<LineInfo>,
     schema: Option<&crate::schema::Schema>,
 ) -> Result<Vec<u8>, crate::elf::ElfError> {
+    object_bytes_staged(hook, &[(name.to_string(), codegen, line_info)], schema)
+}
+
+/// The ELF object of a program in stages `(symbol, code, lines)`, the entry
+/// first; every stage goes in the hook's section and shares the maps of
+/// the first (the builder gives every stage the same map list).
+pub fn object_bytes_staged(
+    hook: Hook,
+    stages: &[(String, &Codegen, Vec<LineInfo>)],
+    schema: Option<&crate::schema::Schema>,
+) -> Result<Vec<u8>, crate::elf::ElfError> {
     let ctx = match hook {
         Hook::Xdp => CtxKind::Xdp,
         Hook::Tc => CtxKind::Tc,
     };
-    let spec = ObjectSpec {
-        license: "GPL".into(),
-        programs: vec![ProgramSpec {
-            name: name.to_string(),
+    let programs = stages
+        .iter()
+        .map(|(name, codegen, line_info)| ProgramSpec {
+            name: name.clone(),
             section: section_for(hook).into(),
             ctx,
             insns: codegen.insns.clone(),
@@ -150,15 +176,28 @@ pub fn object_bytes(
                 .iter()
                 .map(|&(insn_idx, m)| MapReloc { insn_idx, map: codegen.ir.maps[m as usize].name.clone() })
                 .collect(),
-            line_info,
-        }],
-        maps: codegen.ir.maps.iter().map(map_spec).collect(),
+            line_info: line_info.clone(),
+        })
+        .collect();
+    let Some((_, first, _)) = stages.first() else {
+        return Err(crate::elf::ElfError::EmptyProgram { program: String::new() });
+    };
+    let mut extras = first.extras.clone();
+    for (_, cg, _) in stages.iter().skip(1) {
+        extras.kfunc_calls.extend(cg.extras.kfunc_calls.iter().cloned());
+        extras.func_refs.extend(cg.extras.func_refs.iter().cloned());
+        extras.type_id_loads.extend(cg.extras.type_id_loads.iter().cloned());
+    }
+    let spec = ObjectSpec {
+        license: "GPL".into(),
+        programs,
+        maps: first.ir.maps.iter().map(map_spec).collect(),
         notes: schema.map(|s| (crate::schema::SECTION.to_string(), s.to_json())).into_iter().collect(),
     };
-    if codegen.extras.is_empty() {
+    if extras.is_empty() {
         crate::elf::write_object(&spec)
     } else {
-        crate::elf::write_object_with(&spec, &codegen.extras)
+        crate::elf::write_object_with(&spec, &extras)
     }
 }
 
@@ -169,20 +208,70 @@ pub fn build_checked(checked: Checked) -> Result<Build, Failed> {
 
 /// Compile a checked program to an object for a capability profile.
 pub fn build_checked_for(checked: Checked, target: crate::target::Target) -> Result<Build, Failed> {
+    build_checked_limited(checked, target, &crate::split::Limits::new(None))
+}
+
+fn split_diagnostic(err: &crate::split::SplitError, span: Span) -> Diagnostic {
+    use crate::split::SplitError;
+    match err {
+        SplitError::Codegen(e) => codegen_diagnostic(e, span),
+        SplitError::TooBig { span, why, .. } => Diagnostic::error(
+            "nfl::E0940",
+            format!("this statement alone, with the parser, needs {why}"),
+            *span,
+            "too large for one stage",
+        )
+        .with_help("stages are cut between top-level statements; break this statement into several (split a long `if` chain or table)"),
+        SplitError::TooManyStages { needed } => Diagnostic::error(
+            "nfl::E0941",
+            format!("the program needs {needed} stages; at most {} can be chained", crate::split::MAX_STAGES),
+            span,
+            "this program",
+        )
+        .with_help("simplify the program, or raise `--max-insns` if it set a small budget"),
+        SplitError::Rebuild { write } => Diagnostic::error(
+            "nfl::E0942",
+            "the program must be split in stages, but this writes a field the parser branches on, or adds or removes a header",
+            *write,
+            "later stages re-parse the packet and would see this value",
+        )
+        .with_help("stages rebuild the parser state from the packet; move this write or reshape to the last stage (a `stage` block around the rest)"),
+    }
+}
+
+/// [`build_checked_for`] within the given limits: a program that exceeds
+/// them is split into stages (`split.rs`).
+pub fn build_checked_limited(
+    checked: Checked,
+    target: crate::target::Target,
+    limits: &crate::split::Limits,
+) -> Result<Build, Failed> {
     let span = checked.hir.span;
-    let codegen = match crate::pipeline::codegen_for(&checked.hir, target) {
-        Ok(cg) => cg,
+    let split = match crate::split::compile(&checked.hir, target, limits) {
+        Ok(s) => s,
         Err(e) => {
-            let d = codegen_diagnostic(&e, span);
+            let d = split_diagnostic(&e, span);
             return Err(Failed { sources: checked.sources, diagnostics: vec![d] });
         }
     };
+    let mut stages = split.stages.into_iter();
+    let Some(codegen) = stages.next() else {
+        let d = codegen_diagnostic(&CodegenError::IrInvalid { pass: "split", problem: "no stage".into() }, span);
+        return Err(Failed { sources: checked.sources, diagnostics: vec![d] });
+    };
+    let stages: Vec<Codegen> = stages.collect();
     let section = section_for(checked.hir.hook);
-    let lines = line_info(&checked.sources, &codegen.lines);
-    let schema = match crate::schema::Schema::describe(&checked.hir, &codegen.ir.maps) {
+    let n_maps = codegen.ir.maps.len() - if split.plan.is_some() { 2 } else { 0 };
+    let schema = match crate::schema::Schema::describe(&checked.hir, &codegen.ir.maps[..n_maps]) {
         Ok(mut s) => {
             s.queues = checked.hir.queues.iter().map(|q| crate::schema::QueueSchema::new(q, target)).collect();
-            s.explain.extend(codegen.explain.iter().cloned());
+            // Each stage rebuilds the parser: say each decision once.
+            for line in std::iter::once(&codegen).chain(&stages).flat_map(|cg| &cg.explain) {
+                if !s.explain.contains(line) {
+                    s.explain.push(line.clone());
+                }
+            }
+            s.stages = split.plan.as_ref().map(|p| crate::schema::StagesSchema::new(&checked.hir.name, p));
             s
         }
         Err(e) => {
@@ -191,8 +280,16 @@ pub fn build_checked_for(checked: Checked, target: crate::target::Target) -> Res
             return Err(Failed { sources: checked.sources, diagnostics: vec![d] });
         }
     };
-    match object_bytes(&checked.hir.name, checked.hir.hook, &codegen, lines, Some(&schema)) {
-        Ok(object) => Ok(Build { checked, codegen, section, object, schema }),
+    let parts: Vec<(String, &Codegen, Vec<LineInfo>)> = std::iter::once(&codegen)
+        .chain(&stages)
+        .enumerate()
+        .map(|(k, cg)| {
+            let name = crate::build::stage::StagePlan::program_name(&checked.hir.name, k);
+            (name, cg, line_info(&checked.sources, &cg.lines))
+        })
+        .collect();
+    match object_bytes_staged(checked.hir.hook, &parts, Some(&schema)) {
+        Ok(object) => Ok(Build { checked, codegen, section, object, schema, plan: split.plan, stages }),
         Err(e) => {
             let d = Diagnostic::error("nfl::E0903", format!("cannot write the object: {e}"), span, "this program")
                 .with_help("names of controls must be C identifiers");

@@ -70,6 +70,14 @@ pub struct Hir {
     pub explain: Vec<String>,
     pub parser: Option<ParserHir>,
     pub control: Block,
+    /// Where the user's `stage { }` blocks cut the control: indices into
+    /// `control.stmts` at which a new stage starts (increasing, in
+    /// `1..len`).
+    pub stage_cuts: Vec<u32>,
+    /// Per top-level control statement: `Some(headers known valid before
+    /// it)` where a stage may start (the first statement of each source
+    /// statement; not inside an unrolled `for` or a `stage` block).
+    pub cut_points: Vec<Option<Vec<HeaderRef>>>,
     pub span: Span,
 }
 
@@ -475,6 +483,30 @@ pub enum ChecksumKind {
     Tcp,
     /// UDP's, the same way; a zero checksum (none) stays zero.
     Udp,
+}
+
+impl Stmt {
+    pub fn span(&self) -> Span {
+        match self {
+            Stmt::Let { span, .. }
+            | Stmt::Assign { span, .. }
+            | Stmt::If { span, .. }
+            | Stmt::Verdict { span, .. }
+            | Stmt::Redirect { span, .. }
+            | Stmt::Call { span, .. }
+            | Stmt::Apply { span, .. }
+            | Stmt::Count { span, .. }
+            | Stmt::MapSet { span, .. }
+            | Stmt::MapRemove { span, .. }
+            | Stmt::LetElse { span, .. }
+            | Stmt::PoolGive { span, .. }
+            | Stmt::SketchAdd { span, .. }
+            | Stmt::QueuePush { span, .. }
+            | Stmt::Loop { span, .. }
+            | Stmt::Reshape { span, .. }
+            | Stmt::Checksum { span, .. } => *span,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,6 +32,7 @@ pub mod bpf;
 pub mod classify;
 pub mod elf;
 pub mod entries;
+pub mod estimate;
 pub mod build;
 pub mod check;
 pub mod config;
@@ -46,6 +47,7 @@ pub mod opt;
 pub mod pipeline;
 pub mod stdlib;
 pub mod schema;
+pub mod split;
 pub mod table;
 pub mod target;
 

@@ -337,7 +337,7 @@ pub fn unread_flag_bits(func: &mut Function) {
 /// Variables used only as flag words (`v = C`, `v |= C`, `v &= C` where a
 /// header is removed, `if v & C`), and
 /// for each the bits some branch tests.
-fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
+pub(crate) fn flag_vars(func: &Function) -> (Vec<bool>, Vec<u64>) {
     let n = func.vars.len();
     let mut read = vec![0u64; n];
     let mut is_flags = vec![true; n];

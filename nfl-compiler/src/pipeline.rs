@@ -31,6 +31,8 @@ pub struct Codegen {
     pub kfunc_sites: Sites,
     /// What the builder decided, for `--explain` (after the checker's lines).
     pub explain: Vec<String>,
+    /// Size, stack and estimated verifier cost (`estimate.rs`).
+    pub estimate: crate::estimate::Estimate,
 }
 
 /// An internal failure of code generation (never a user error, except a
@@ -106,7 +108,16 @@ pub fn codegen(hir: &Hir) -> Result<Codegen, CodegenError> {
 
 /// HIR to final instructions for a profile.
 pub fn codegen_for(hir: &Hir, target: crate::target::Target) -> Result<Codegen, CodegenError> {
-    let (func, graph, explain) = crate::build::build_explained(hir, target);
+    codegen_stage(hir, target, None)
+}
+
+/// Stage `k` of a program split by a plan (the whole program for `None`).
+pub fn codegen_stage(
+    hir: &Hir,
+    target: crate::target::Target,
+    staged: Option<(&crate::build::stage::StagePlan, usize)>,
+) -> Result<Codegen, CodegenError> {
+    let (func, graph, explain) = crate::build::build_stage(hir, target, staged);
     let mut cg = codegen_ir(func)?;
     cg.explain = explain;
     cg.extras = extras(&cg.ir.name, graph, &cg.kfunc_sites);
@@ -153,8 +164,10 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
     optimize(&mut ir)?;
     let mir = lower::lower(&ir);
     let (mir, alloc) = lower::regalloc::allocate(mir).map_err(CodegenError::Alloc)?;
+    let processed = crate::estimate::processed(&mir, ir.entry.index(), &crate::estimate::flags::flag_states(&ir));
     let emitted = lower::emit::emit(&mir).map_err(CodegenError::Emit)?;
     let map_refs = emitted.map_refs;
+    let estimate = crate::estimate::Estimate { insns: emitted.insns.len(), stack: alloc.stack_bytes, processed };
     let kfunc_sites = Sites { kfuncs: emitted.kfunc_refs, funcs: emitted.func_refs, type_ids: emitted.type_id_refs };
     Ok(Codegen {
         ir_built,
@@ -163,6 +176,7 @@ pub fn codegen_ir(ir_built: Function) -> Result<Codegen, CodegenError> {
         lines: emitted.lines,
         map_refs,
         alloc,
+        estimate,
         extras: Default::default(),
         kfunc_sites,
         explain: Vec::new(),

@@ -42,6 +42,9 @@ pub struct Schema {
     /// Queues (absent from objects without any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queues: Vec<QueueSchema>,
+    /// The stages of a split program (absent when it is one program).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<StagesSchema>,
     /// Config parameters and the values compiled in, for display.
     pub config: Vec<(String, String)>,
     /// Entries to write into maps after loading and before attaching.
@@ -51,6 +54,30 @@ pub struct Schema {
     pub entries: Vec<EntrySchema>,
     /// What specialization did, one line each (`nflc build --explain`).
     pub explain: Vec<String>,
+}
+
+/// A program split into stages: the loader loads every program and puts
+/// `programs[k]` in slot `k` of the prog array before the entry
+/// (`programs[0]`) runs. Neither map is pinned: each load gets its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagesSchema {
+    /// The `BPF_MAP_TYPE_PROG_ARRAY` map.
+    pub prog_array: String,
+    /// The per-CPU array carrying values between stages.
+    pub scratch: String,
+    /// Program symbols in slot order.
+    pub programs: Vec<String>,
+}
+
+impl StagesSchema {
+    pub fn new(name: &str, plan: &crate::build::stage::StagePlan) -> StagesSchema {
+        use crate::build::stage::{PROG_ARRAY, SCRATCH_MAP, StagePlan};
+        StagesSchema {
+            prog_array: PROG_ARRAY.into(),
+            scratch: SCRATCH_MAP.into(),
+            programs: (0..plan.len()).map(|k| StagePlan::program_name(name, k)).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +304,7 @@ impl Schema {
                 .collect(),
             sketches: hir.sketches.iter().map(sketch_schema).collect(),
             queues: hir.queues.iter().map(|q| QueueSchema::new(q, crate::target::Target::Helpers)).collect(),
+            stages: None,
             config: hir.config.clone(),
             initial,
             entries,

@@ -105,6 +105,8 @@ fn hir() -> Hir {
             stmts: vec![Stmt::If { cond, then_block, else_block: None, span: Span::default() }],
             span: Span::default(),
         },
+        stage_cuts: vec![],
+        cut_points: vec![],
         span: Span::default(),
     }
 }

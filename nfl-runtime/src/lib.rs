@@ -41,6 +41,7 @@ pub mod rules;
 pub mod run;
 pub mod run_error;
 pub mod signal;
+pub mod stages;
 pub mod sketch;
 pub mod state;
 pub mod state_dump;

@@ -41,6 +41,8 @@ pub struct LoadedProgram {
     jited_len: u32,
     verified_insns: Option<u32>,
     verifier_log: String,
+    /// Stages 1.. of a split program, loaded and in its prog array.
+    stages: Vec<crate::stages::StageStats>,
 }
 
 impl fmt::Debug for LoadedProgram {
@@ -101,6 +103,12 @@ impl LoadedProgram {
 
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf
+    }
+
+    /// Stages 1.. of a split program (empty when it is one program); the
+    /// entry's own figures are this value's.
+    pub fn stages(&self) -> &[crate::stages::StageStats] {
+        &self.stages
     }
 }
 
@@ -180,7 +188,7 @@ fn program_kind(prog: &Program) -> Option<ProgramKind> {
     }
 }
 
-fn map_program_error(name: &str, err: ProgramError) -> LoadError {
+pub(crate) fn map_program_error(name: &str, err: ProgramError) -> LoadError {
     match err {
         ProgramError::LoadError {
             io_error,
@@ -321,7 +329,7 @@ pub fn load_program(mut ebpf: Ebpf, prog_name: Option<&str>) -> Result<LoadedPro
         None => {
             let mut candidates: Vec<String> = ebpf
                 .programs()
-                .filter(|(_, p)| program_kind(p).is_some())
+                .filter(|(n, p)| program_kind(p).is_some() && !crate::stages::is_stage_program(&ebpf, n))
                 .map(|(n, _)| n.to_string())
                 .collect();
             candidates.sort();
@@ -368,6 +376,7 @@ pub fn load_program(mut ebpf: Ebpf, prog_name: Option<&str>) -> Result<LoadedPro
         .as_fd()
         .as_raw_fd();
     let info = prog.info().map_err(|e| map_program_error(&name, e))?;
+    let stages = crate::stages::load_stages(&mut ebpf, &name)?;
     Ok(LoadedProgram {
         name,
         kind,
@@ -376,6 +385,7 @@ pub fn load_program(mut ebpf: Ebpf, prog_name: Option<&str>) -> Result<LoadedPro
         jited_len: info.size_jitted(),
         verified_insns: info.verified_instruction_count(),
         verifier_log: String::new(),
+        stages,
         ebpf,
     })
 }

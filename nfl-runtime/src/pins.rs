@@ -105,7 +105,7 @@ pub fn pinned_maps(dir: &Path) -> Vec<String> {
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != LINK_PIN && !n.starts_with(TEMP_PREFIX))
+        .filter(|n| n != LINK_PIN && !n.starts_with(TEMP_PREFIX) && !n.starts_with(crate::stages::PIN_PREFIX))
         .collect();
     maps.sort();
     maps

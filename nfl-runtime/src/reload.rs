@@ -134,6 +134,7 @@ pub fn reload(name: &str, object: &[u8], program: Option<&str>) -> Result<Reload
     let swapped = target.check_kind(name, &prog).and_then(|()| target.swap(name, &prog));
     let (swap_ms, after) = swapped.inspect_err(|_| remove_new_pins(&dir, &pinned_before))?;
     let swapped_at = std::time::SystemTime::now();
+    keep_stages(&dir, &prog, &[after.prog_id, target.before.prog_id])?;
     let maps_reused = prog.ebpf().maps().map(|(m, _)| m.to_string()).filter(|m| pinned_before.contains(m)).collect();
     let maps_created = pins::pinned_maps(&dir).into_iter().filter(|m| !pinned_before.contains(m)).collect();
     update_record(name, object, after.prog_id, None);
@@ -149,6 +150,14 @@ pub fn reload(name: &str, object: &[u8], program: Option<&str>) -> Result<Reload
         maps_created,
         maps: Vec::new(),
     })
+}
+
+/// After a swap: pin the new program's stage array (it must outlive this
+/// process) and unpin those of older generations than `keep`.
+fn keep_stages(dir: &Path, prog: &LoadedProgram, keep: &[u32]) -> Result<(), RunError> {
+    crate::stages::pin(prog, dir).map_err(RunError::kernel("pinning the stages. prog array"))?;
+    crate::stages::unpin_except(dir, keep);
+    Ok(())
 }
 
 /// Remove the map pins that a failed reload created.
@@ -215,6 +224,7 @@ pub fn reload_nf(name: &str, object: &[u8], opts: &ReloadOptions) -> Result<Relo
     let swapped = target.check_kind(name, &staged.prog).and_then(|()| target.swap(name, &staged.prog));
     let (swap_ms, after) = swapped.inspect_err(|_| remove_temp_pins(&dir))?;
     let swapped_at = std::time::SystemTime::now();
+    keep_stages(&dir, &staged.prog, &[after.prog_id, target.before.prog_id]).map_err(ControlError::from)?;
     let maps = commit(name, &dir, &plan, staged.outcomes, &staged.lists);
     for t in old.tables.iter().filter(|t| new.table(&t.name).is_none()) {
         rules::forget(name, &t.name);

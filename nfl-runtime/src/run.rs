@@ -178,6 +178,7 @@ impl RunSession {
 
         let t0 = Instant::now();
         let prog = load_nf(nf, claim.pins.path())?;
+        crate::stages::pin(&prog, claim.pins.path()).map_err(RunError::kernel("pinning the stages' prog array"))?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
         if prog.kind() != nf.hook.program_kind() {
             return Err(RunError::HookMismatch { program: prog.name().to_string(), kind: prog.kind(), hook: nf.hook });

@@ -241,6 +241,7 @@ fn schema_section_is_skipped_by_the_loader_and_reads_back() {
         maglevs: Vec::new(),
         sketches: Vec::new(),
         queues: Vec::new(),
+        stages: None,
         config: vec![("rate".into(), "10".into())],
         initial: Vec::new(),
         entries: Vec::new(),

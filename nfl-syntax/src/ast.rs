@@ -518,6 +518,8 @@ pub enum Stmt {
     Expr { expr: Expr, span: Span },
     /// `for NAME in START..END { }` (`..=` with `inclusive`).
     For { var: Ident, start: Expr, end: Expr, inclusive: bool, body: Block, span: Span },
+    /// `stage { }`: the statements run as one stage of a split program.
+    Stage { body: Block, span: Span },
 }
 
 impl Stmt {
@@ -530,7 +532,8 @@ impl Stmt {
             | Stmt::Redirect { span, .. }
             | Stmt::Call { span, .. }
             | Stmt::Expr { span, .. }
-            | Stmt::For { span, .. } => *span,
+            | Stmt::For { span, .. }
+            | Stmt::Stage { span, .. } => *span,
         }
     }
 }

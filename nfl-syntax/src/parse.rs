@@ -379,6 +379,7 @@ fn walk_stmt(stmt: &mut Stmt, visit: &mut impl FnMut(&mut Expr)) {
             walk_expr(end, visit);
             walk_block(body, visit);
         }
+        Stmt::Stage { body, .. } => walk_block(body, visit),
     }
 }
 
@@ -1098,6 +1099,7 @@ impl<'c> Builder<'c> {
                 let body = self.block(inner.next()?);
                 Stmt::For { var, start, end, inclusive, body, span }
             }
+            Rule::stage_stmt => Stmt::Stage { body: self.block(inner.next()?), span },
             Rule::call_stmt => {
                 let callee = self.ident(&inner.next()?);
                 let args = inner.map(|p| self.expr(p)).collect();
@@ -1703,6 +1705,7 @@ fn is_keyword_rule(rule: Rule) -> bool {
             | Rule::kw_of
             | Rule::kw_per
             | Rule::kw_for
+            | Rule::kw_stage
     )
 }
 

@@ -86,7 +86,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         R::keyed_clause | R::kw_keyed => "`keyed`",
         R::of_clause | R::kw_of => "`of TYPE`",
         R::per_clause | R::kw_per => "`per KEY`",
-        R::for_stmt | R::kw_for => "a statement",
+        R::for_stmt | R::kw_for | R::stage_stmt | R::kw_stage => "a statement",
         R::table_key => "a key such as `ipv4.src: exact`",
         R::table_entry => "an entry such as `(10.0.0.0/8, _): allow`",
         R::action_ref => "an action",

@@ -433,6 +433,7 @@ fn expression_ids_are_dense_and_unique() {
                     collect_expr(end, ids);
                     collect_block(body, ids);
                 }
+                Stmt::Stage { body, .. } => collect_block(body, ids),
                 Stmt::Verdict { .. } => {}
             }
         }

@@ -214,6 +214,7 @@ impl AstCheck<'_> {
                 self.expr(end);
                 self.block(body);
             }
+            Stmt::Stage { body, .. } => self.block(body),
         }
     }
 

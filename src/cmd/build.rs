@@ -27,12 +27,14 @@ pub struct Opts {
     pub config: Option<PathBuf>,
     pub explain: bool,
     pub target: nfl_compiler::Target,
+    /// `--max-insns`: the instruction budget of each stage.
+    pub max_insns: Option<u64>,
 }
 
 pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
     let (emit, stats) = (opts.emit, opts.stats);
     let started = Instant::now();
-    let Some(build) = super::build_file_for(file, opts.config.as_deref(), color, opts.target)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_limited(file, opts.config.as_deref(), color, opts.target, opts.max_insns)? else { return Ok(ExitCode::FAILURE) };
     let elapsed = started.elapsed();
     let out = opts.output.clone().unwrap_or_else(|| file.with_extension("o"));
     write_atomic(&out, &build.object)?;
@@ -40,19 +42,16 @@ pub fn run(file: &Path, opts: &Opts, color: bool) -> Result<ExitCode, String> {
         Some(Emit::Ast) => println!("{:#?}", build.checked.modules.first()),
         Some(Emit::Ir) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir_built)),
         Some(Emit::IrOpt) => print!("{}", nfl_compiler::ir::print::print_function(&build.codegen.ir)),
-        Some(Emit::Asm) => print!("{}", nfl_compiler::bpf::disasm::disasm(&build.codegen.insns)),
+        Some(Emit::Asm) if build.stages.is_empty() => print!("{}", nfl_compiler::bpf::disasm::disasm(&build.codegen.insns)),
+        Some(Emit::Asm) => {
+            for (name, cg) in build.all_stages() {
+                print!("{name}:\n{}", nfl_compiler::bpf::disasm::disasm(&cg.insns));
+            }
+        }
         None => {}
     }
     if stats {
-        let a = build.codegen.alloc;
-        eprintln!(
-            "{}: {} insns, {} bytes of stack ({} spilled values), compiled in {:.2} ms",
-            build.checked.hir.name,
-            build.codegen.insns.len(),
-            a.stack_bytes,
-            a.n_spilled,
-            elapsed.as_secs_f64() * 1e3
-        );
+        eprint!("{}", super::stage_stats::report(&build, elapsed.as_secs_f64() * 1e3));
     }
     if opts.explain {
         print!("{}", explain(&build.schema));

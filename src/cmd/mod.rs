@@ -8,6 +8,7 @@ pub mod queue;
 pub mod reload;
 pub mod run;
 pub mod sketch;
+pub mod stage_stats;
 pub mod state;
 pub mod stats;
 pub mod table;
@@ -103,8 +104,20 @@ pub fn parse_target(s: &str) -> Result<nfl_compiler::Target, String> {
 
 /// [`build_file_with`] for a capability profile.
 pub fn build_file_for(file: &Path, config: Option<&Path>, color: bool, target: nfl_compiler::Target) -> Result<Option<Build>, String> {
+    build_file_limited(file, config, color, target, None)
+}
+
+/// [`build_file_for`] with the user's instruction budget per stage
+/// (`--max-insns`); a program over a limit is split into stages.
+pub fn build_file_limited(
+    file: &Path,
+    config: Option<&Path>,
+    color: bool,
+    target: nfl_compiler::Target,
+    max_insns: Option<u64>,
+) -> Result<Option<Build>, String> {
     let Some(checked) = check_file_with(file, config, color)? else { return Ok(None) };
-    match driver::build_checked_for(checked, target) {
+    match driver::build_checked_limited(checked, target, &nfl_compiler::split::Limits::new(max_insns)) {
         Ok(build) => Ok(Some(build)),
         Err(failed) => {
             report::print_diagnostics(&failed.diagnostics, &failed.sources, color);

@@ -30,6 +30,8 @@ pub struct Args {
     pub watch: bool,
     /// The capability profile the NF is built for (`--target`).
     pub target: nfl_compiler::Target,
+    /// `--max-insns`: the instruction budget of each stage.
+    pub max_insns: Option<u64>,
 }
 
 /// Print an error as a miette diagnostic (code, message, help).
@@ -76,7 +78,7 @@ pub fn absolute(path: &Path) -> PathBuf {
 }
 
 pub fn run(args: &Args, color: bool) -> Result<ExitCode, String> {
-    let Some(build) = super::build_file_for(&args.file, args.config.as_deref(), color, args.target)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_limited(&args.file, args.config.as_deref(), color, args.target, args.max_insns)? else { return Ok(ExitCode::FAILURE) };
     let kind = if build.section == "xdp" { ProgramKind::Xdp } else { ProgramKind::Tc };
     let hook = args.hook.as_deref().and_then(Hook::from_name);
     let result = match &args.iface {

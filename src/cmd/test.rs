@@ -7,11 +7,13 @@ use nfl_runtime::testfile;
 
 use crate::report;
 
-pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, target: nfl_compiler::Target, color: bool) -> Result<ExitCode, String> {
+/// `target` is the profile and the `--max-insns` budget.
+pub fn run(file: &Path, cases: Option<&Path>, config: Option<&Path>, target: (nfl_compiler::Target, Option<u64>), color: bool) -> Result<ExitCode, String> {
+    let (target, max_insns) = target;
     let case_path = cases.map(Path::to_path_buf).unwrap_or_else(|| file.with_extension("test"));
     let case_text = std::fs::read_to_string(&case_path)
         .map_err(|e| format!("cannot read the test file {}: {e}", case_path.display()))?;
-    let Some(build) = super::build_file_for(file, config, color, target)? else { return Ok(ExitCode::FAILURE) };
+    let Some(build) = super::build_file_limited(file, config, color, target, max_insns)? else { return Ok(ExitCode::FAILURE) };
     let mut sources = build.checked.sources.clone();
     let (_, cases, diags) = testfile::parse_source(&mut sources, &case_path.display().to_string(), &case_text);
     report::print_diagnostics(&diags, &sources, color);

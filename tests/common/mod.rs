@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 pub mod live;
+pub mod rng;
+pub mod stages;
 
 use nfl_compiler::driver::{self, Build, Checked, Failed};
 use nfl_compiler::frontend::ModuleLoader;

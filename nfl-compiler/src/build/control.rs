@@ -68,7 +68,7 @@ impl Builder<'_> {
         }
     }
 
-    fn lower_stmt(&mut self, stmt: &Stmt) {
+    pub(crate) fn lower_stmt(&mut self, stmt: &Stmt) {
         // A statement may change what a sketch key reads (fields, meta);
         // `if` only reads, and a sketch `add` sets a new memo.
         if !matches!(stmt, Stmt::If { .. } | Stmt::SketchAdd { .. } | Stmt::Count { .. }) {

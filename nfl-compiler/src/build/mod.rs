@@ -24,6 +24,7 @@ mod resize;
 mod checksum;
 pub mod sketch;
 mod sketch_sampled;
+pub mod stage;
 mod state;
 mod table;
 mod wheel;
@@ -106,6 +107,8 @@ pub(crate) struct Builder<'h> {
     /// (a reshape re-derives only those pointers).
     after: Vec<Vec<bool>>,
     reshapes: bool,
+    /// The stage being built, for a split program.
+    stage: Option<stage::StageCx>,
 }
 
 const MAX_CALL_DEPTH: u32 = 32;
@@ -124,13 +127,18 @@ pub fn build(hir: &Hir) -> Function {
 
 /// Build the IR for a profile, with the BTF its queues need.
 pub fn build_for(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds) {
-    let (func, graph, _) = build_explained(hir, target);
+    let (func, graph, _) = build_stage(hir, target, None);
     (func, graph)
 }
 
-/// [`build_for`], with what the builder decided (`--explain` lines: how
-/// each runtime loop is lowered).
-pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, queue::GraphNeeds, Vec<String>) {
+/// Build stage `k` of a program split by `plan` (the whole program for
+/// `None`), with what the builder decided (`--explain` lines: how each
+/// runtime loop is lowered).
+pub fn build_stage(
+    hir: &Hir,
+    target: crate::target::Target,
+    staged: Option<(&stage::StagePlan, usize)>,
+) -> (Function, queue::GraphNeeds, Vec<String>) {
     let mut func = Function {
         name: hir.name.clone(),
         hook: hir.hook,
@@ -204,6 +212,11 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
     let queue_maps = hir.queues.iter().map(|q| add_map(&mut func, queue::queue_map(q, target, &mut graph))).collect();
     let layout = crate::deparse::layout(&hir.headers, hir.parser.as_ref());
     let csum_acc = checksum::accumulators(hir, &mut func);
+    let stage = staged.map(|(plan, index)| {
+        let [scratch, progs] = stage::stage_maps(hir, plan);
+        func.name = stage::StagePlan::program_name(&hir.name, index);
+        stage::StageCx { index, plan: plan.clone(), scratch: add_map(&mut func, scratch), progs: add_map(&mut func, progs) }
+    });
     let mut b = Builder {
         hir,
         func,
@@ -237,6 +250,7 @@ pub fn build_explained(hir: &Hir, target: crate::target::Target) -> (Function, q
         referenced: referenced::referenced_headers(hir),
         after: Vec::new(),
         reshapes: referenced::reshapes(hir),
+        stage,
     };
     b.build_program();
     (b.func, b.graph, b.explain)
@@ -279,7 +293,10 @@ impl<'h> Builder<'h> {
         self.switch_to(control);
         self.span = self.hir.control.span;
         let body = &self.hir.control;
-        self.lower_block(body);
+        match self.stage.clone() {
+            Some(st) => self.lower_stage(&st),
+            None => self.lower_block(body),
+        }
         // Falling off the end of the control passes the packet.
         if self.cur.is_some() {
             self.span = Span { start: body.span.end.saturating_sub(1), ..body.span };

@@ -192,13 +192,17 @@ impl Checker<'_> {
             );
         }
         let mut cx = Cx::new(Mode::Control);
+        cx.stage_ok = true;
         let (body, _) = self.block(&mut cx, &first.body);
-        Some(ControlOut { name: first.name.name.clone(), hook: first.hook, body, span: first.span })
+        let stage_cuts = self.stage_cuts(body.stmts.len());
+        let cut_points = std::mem::take(&mut self.cut_points);
+        Some(ControlOut { name: first.name.name.clone(), hook: first.hook, body, stage_cuts, cut_points, span: first.span })
     }
 
     /// Lower a block; returns it and whether it always ends in a verdict.
     pub(crate) fn block(&mut self, cx: &mut Cx, b: &ast::Block) -> (hir::Block, bool) {
         let scope_len = cx.scope.len();
+        let top = std::mem::replace(&mut cx.stage_ok, false);
         let mut stmts = Vec::new();
         let mut diverges = false;
         let mut verdict: Option<Span> = None;
@@ -219,19 +223,25 @@ impl Checker<'_> {
                         .with_help("a verdict ends the program; remove the statements after it, or move the verdict last"),
                 );
             }
+            let (before, facts) = (stmts.len(), top.then(|| Self::known_valid(cx)));
             let (st, div) = match s {
                 ast::Stmt::For { var, start, end, inclusive, body, span } => {
                     (None, self.for_loop(cx, var, (start, end, *inclusive), body, *span, &mut stmts))
                 }
+                ast::Stmt::Stage { body, span } => (None, self.stage_block(cx, top, body, *span, &mut stmts)),
                 _ => self.stmt(cx, s),
             };
             stmts.extend(st);
+            if let Some(facts) = facts {
+                self.note_cut_points(before, stmts.len(), facts);
+            }
             diverges |= div;
             if verdict.is_none() && matches!(s, ast::Stmt::Verdict { .. } | ast::Stmt::Redirect { .. }) {
                 verdict = Some(s.span());
             }
         }
         cx.scope.truncate(scope_len);
+        cx.stage_ok = top;
         (hir::Block { stmts, span: b.span }, diverges)
     }
 
@@ -289,7 +299,7 @@ impl Checker<'_> {
     fn stmt(&mut self, cx: &mut Cx, s: &ast::Stmt) -> (Option<hir::Stmt>, bool) {
         match s {
             // Unrolled by `block`, which can take several statements.
-            ast::Stmt::For { .. } => (None, false),
+            ast::Stmt::For { .. } | ast::Stmt::Stage { .. } => (None, false),
             ast::Stmt::Let { name, ty, value, else_block: Some(b), span } => {
                 (self.let_else(cx, name, ty.as_ref(), value, b, *span), false)
             }

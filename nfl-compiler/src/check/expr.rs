@@ -53,11 +53,13 @@ pub(crate) struct Cx {
     /// The headers made valid by the `set_valid` statements just before
     /// this one in the same block (one resize: placed in deparse order).
     pub insert_run: HashSet<hir::HeaderId>,
+    /// True only in the control's own block, where `stage { }` may stand.
+    pub stage_ok: bool,
 }
 
 impl Cx {
     pub(crate) fn new(mode: Mode) -> Cx {
-        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), inserted: HashSet::new(), insert_run: HashSet::new() }
+        Cx { mode, scope: Vec::new(), valid: HashSet::new(), extracted: Vec::new(), action: None, requires: Vec::new(), deferred: false, loop_vars: Vec::new(), inserted: HashSet::new(), insert_run: HashSet::new(), stage_ok: false }
     }
 
     pub(crate) fn local(&self, name: &str) -> Option<(LocalId, Ty)> {

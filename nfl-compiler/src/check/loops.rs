@@ -43,6 +43,7 @@ fn stmt_cost(s: &ast::Stmt) -> u64 {
         ast::Stmt::Call { args, .. } => 16 + args.iter().map(expr_cost).sum::<u64>(),
         ast::Stmt::Expr { expr, .. } => expr_cost(expr),
         ast::Stmt::For { body, .. } => 4 * body_cost(body),
+        ast::Stmt::Stage { body, .. } => body_cost(body),
     }
 }
 
@@ -87,6 +88,7 @@ impl Checker<'_> {
             ast::Stmt::Call { args, .. } => args.iter().any(e),
             ast::Stmt::Expr { expr, .. } => e(expr),
             ast::Stmt::For { start, end, body, .. } => mentions(start, var) || mentions(end, var) || self.needs_constant(body, var),
+            ast::Stmt::Stage { body, .. } => self.needs_constant(body, var),
         }
     }
 

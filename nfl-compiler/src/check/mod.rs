@@ -31,6 +31,7 @@ mod pattern;
 mod queue;
 mod reshape;
 mod sketch;
+mod stage;
 mod state;
 mod tables;
 mod types;
@@ -123,6 +124,8 @@ pub fn check_with_config(sources: &SourceMap, modules: &[Module], config: Option
             explain: std::mem::take(&mut ck.explain),
             parser,
             control: c.body,
+            stage_cuts: c.stage_cuts,
+            cut_points: c.cut_points,
             span: c.span,
         }),
         _ => None,
@@ -201,6 +204,8 @@ pub(crate) struct ControlOut {
     pub name: String,
     pub hook: ast::Hook,
     pub body: hir::Block,
+    pub stage_cuts: Vec<u32>,
+    pub cut_points: Vec<Option<Vec<hir::HeaderRef>>>,
     pub span: Span,
 }
 
@@ -231,6 +236,11 @@ pub(crate) struct Checker<'a> {
     pub calls: Vec<(ActionId, ActionId, Span)>,
     /// Action-to-action calls with what the caller knows valid there.
     pub action_calls: Vec<(ActionId, ActionId, std::collections::HashSet<hir::HeaderRef>, Span)>,
+    /// The control's `stage { }` blocks: first and end statement, span.
+    pub stage_blocks: Vec<(usize, usize, Span)>,
+    /// Per top-level control statement, where a stage may start
+    /// (`Hir::cut_points`).
+    pub cut_points: Vec<Option<Vec<hir::HeaderRef>>>,
     /// Per header instance: the instances every parse path extracts before
     /// it, so `ipv4.valid` also proves `ethernet.valid`.
     pub implied: std::collections::HashMap<hir::HeaderRef, std::collections::HashSet<hir::HeaderRef>>,
@@ -273,6 +283,8 @@ impl<'a> Checker<'a> {
             locals: Vec::new(),
             calls: Vec::new(),
             action_calls: Vec::new(),
+            stage_blocks: Vec::new(),
+            cut_points: Vec::new(),
             implied: std::collections::HashMap::new(),
             layout: None,
             config: Vec::new(),

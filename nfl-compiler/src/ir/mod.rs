@@ -66,6 +66,8 @@ pub enum MapKind {
     LruPerCpuHash,
     LpmTrie,
     Queue,
+    /// `BPF_MAP_TYPE_PROG_ARRAY`: the stages of a split program.
+    ProgArray,
 }
 
 impl MapKind {
@@ -80,6 +82,7 @@ impl MapKind {
             MapKind::LruPerCpuHash => 10,
             MapKind::LpmTrie => 11,
             MapKind::Queue => 22,
+            MapKind::ProgArray => 3,
         }
     }
 
@@ -93,6 +96,7 @@ impl MapKind {
             MapKind::LruPerCpuHash => "lru_percpu_hash",
             MapKind::LpmTrie => "lpm_trie",
             MapKind::Queue => "queue",
+            MapKind::ProgArray => "prog_array",
         }
     }
 }
@@ -386,6 +390,10 @@ pub enum Inst {
     /// `dst = helper(args...)`, arguments in r1-r5: the helpers that resize
     /// the packet (every packet pointer is stale after one of them).
     Helper { dst: Option<VarId>, helper: Helper, args: Vec<Operand> },
+    /// `bpf_tail_call(ctx, map, index)`: jumps to the next stage of a split
+    /// program and does not come back; when the slot is empty it falls
+    /// through (the block then exits with the stage's fallback verdict).
+    TailCall { ctx: VarId, map: MapId, index: u32 },
 }
 
 /// Helpers called through [`Inst::Helper`].
@@ -440,7 +448,11 @@ impl Inst {
             | Inst::MemLoad { dst, .. } => Some(*dst),
             Inst::Call { dst, .. } | Inst::Kcall { dst, .. } | Inst::Helper { dst, .. } => *dst,
             Inst::BufAddr { dst, .. } | Inst::MapUpdateFrom { dst, .. } => Some(*dst),
-            Inst::StoreField { .. } | Inst::BufStore { .. } | Inst::MemStore { .. } | Inst::Atomic { .. } => None,
+            Inst::StoreField { .. }
+            | Inst::BufStore { .. }
+            | Inst::MemStore { .. }
+            | Inst::Atomic { .. }
+            | Inst::TailCall { .. } => None,
         }
     }
 
@@ -469,6 +481,7 @@ impl Inst {
             Inst::Helper { args, .. } => args.iter().filter_map(op).collect(),
             Inst::BufAddr { .. } => vec![],
             Inst::MapUpdateFrom { value, .. } => vec![*value],
+            Inst::TailCall { ctx, .. } => vec![*ctx],
         }
     }
 
@@ -485,6 +498,7 @@ impl Inst {
                 | Inst::Kcall { .. }
                 | Inst::Helper { .. }
                 | Inst::MapUpdateFrom { .. }
+                | Inst::TailCall { .. }
         )
     }
 

@@ -97,6 +97,7 @@ pub fn print_inst(inst: &Inst) -> String {
                 None => call,
             }
         }
+        Inst::TailCall { ctx, map, index } => format!("tail_call({ctx}, {map}, {index})"),
         Inst::Const { dst, value } => format!("{dst} = const {}", operand(&Operand::Imm(*value))),
         Inst::Copy { dst, src } => format!("{dst} = copy {src}"),
         Inst::Alu { op, dst, lhs, rhs, width } => {

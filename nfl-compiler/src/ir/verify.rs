@@ -125,6 +125,13 @@ fn check_new_inst(func: &Function, inst: &Inst, what: &str) -> Result<(), String
             check_kind(func, *value, VarKind::MapValue, what)?;
             check_kind(func, *dst, VarKind::Scalar, what)
         }
+        Inst::TailCall { ctx, map, .. } => {
+            check_kind(func, *ctx, VarKind::Ctx, what)?;
+            match func.maps.get(map.index()) {
+                Some(m) if m.kind == crate::ir::MapKind::ProgArray => Ok(()),
+                _ => Err(format!("{what}: a tail call needs a prog array")),
+            }
+        }
         _ => Ok(()),
     }
 }

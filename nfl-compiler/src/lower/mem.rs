@@ -14,6 +14,7 @@ use super::Lower;
 use super::mir::Reg;
 
 pub const HELPER_MAP_LOOKUP: i64 = 1;
+pub const HELPER_TAIL_CALL: i64 = 12;
 pub const HELPER_MAP_UPDATE: i64 = 2;
 pub const HELPER_MAP_DELETE: i64 = 3;
 pub const HELPER_KTIME_GET_NS: i64 = 5;
@@ -143,6 +144,16 @@ impl Lower<'_> {
             let d = self.var(d);
             self.mov(d, Reg::Phys(0));
         }
+    }
+
+    /// `bpf_tail_call(ctx, map, index)`; on return (an empty slot) the
+    /// caller-saved registers are clobbered like after any call.
+    pub(super) fn tail_call(&mut self, ctx: VarId, map: MapId, index: u32) {
+        let c = self.var(ctx);
+        self.mov(Reg::Phys(1), c);
+        self.map_arg(2, map);
+        self.mov_imm(Reg::Phys(3), u64::from(index));
+        self.call_helper(HELPER_TAIL_CALL, None);
     }
 
     pub(super) fn map_lookup(&mut self, dst: VarId, map: MapId, key: BufId) {

@@ -243,6 +243,7 @@ impl Lower<'_> {
             Inst::Kcall { dst, call, args } => self.kcall(*dst, *call, args),
             Inst::Helper { dst, helper, args } => self.helper(*dst, *helper, args),
             Inst::MapUpdateFrom { dst, map, key, value, flags } => self.map_update_from(*dst, *map, *key, *value, *flags),
+            Inst::TailCall { ctx, map, index } => self.tail_call(*ctx, *map, *index),
             Inst::BufAddr { dst, buf } => {
                 let d = self.var(*dst);
                 self.buf_addr(d, *buf);
