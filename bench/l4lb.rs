@@ -39,10 +39,25 @@ pub fn source(shrink: bool) -> String {
     out
 }
 
+/// [`source`] with the encapsulation in a stage of its own (`stage { }`
+/// around the control's last statements): one tail call per packet.
+pub fn staged_source(shrink: bool) -> String {
+    let text = source(shrink);
+    let mark = "    // Encapsulate towards the backend";
+    let at = text.find(mark).expect("examples/l4lb.nf has its encapsulation comment");
+    let end = text.rfind("\n}").expect("the control's closing brace");
+    format!("{}    stage {{\n{}\n    }}\n}}\n", &text[..at], &text[at..end])
+}
+
 /// nflc's build of [`source`] with `examples/l4lb.yaml`.
 pub fn build(shrink: bool) -> Build {
+    build_text(&source(shrink))
+}
+
+/// nflc's build of `text` with `examples/l4lb.yaml`.
+pub fn build_text(text: &str) -> Build {
     let yaml = std::fs::read_to_string(root().join("examples/l4lb.yaml")).expect("read l4lb.yaml");
-    match driver::build_with("l4lb.nf", &source(shrink), &mut StdOnly, Some(("l4lb.yaml", &yaml))) {
+    match driver::build_with("l4lb.nf", text, &mut StdOnly, Some(("l4lb.yaml", &yaml))) {
         Ok(b) => b,
         Err(f) => panic!(
             "l4lb does not compile:\n{}",

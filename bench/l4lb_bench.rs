@@ -316,6 +316,43 @@ fn report(s: &Settings, builds: &[Build], t: &Times) {
     );
 }
 
+/// The same shrink-back program whole and with its encapsulation in a
+/// second stage (one tail call and the per-CPU handover of the `meta`
+/// fields): what the boundary costs, interleaved in one set of rounds.
+fn stage_boundary(s: &Settings, empty: &LoadedProgram, pool: &[Vec<u8>]) {
+    let whole = l4lb::build(true);
+    let staged = l4lb::build_text(&l4lb::staged_source(true));
+    let n_stages = staged.plan.as_ref().map_or(1, |p| p.len());
+    let progs = [l4lb::load_nflc(&whole), l4lb::load_nflc(&staged)];
+    for p in &progs {
+        pool_pass(p, pool, XDP_TX);
+    }
+    let mut t = [Timing::default(), Timing::default(), Timing::default()];
+    for round in 0..s.rounds {
+        let pkt = &pool[(round * 37) % pool.len()];
+        for k in 0..3 {
+            let at = (k + round) % 3;
+            match progs.get(at) {
+                Some(p) => t[at].push(run_once(p, pkt, s.repeat, XDP_TX, "stage boundary")),
+                None => t[2].push(run_once(empty, pkt, s.repeat, XDP_PASS, "empty")),
+            }
+        }
+    }
+    let (w, st, e) = (stats(&t[0]), stats(&t[1]), stats(&t[2]));
+    println!("### one stage boundary in l4lb (shrink back, tracked flows, repeat {}, {} rounds; the encapsulation in a `stage` block)", s.repeat, s.rounds);
+    println!();
+    println!("| build | stages | insns (all) | verifier processed (all) | IQM ns | IQR ns |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let total = |p: &LoadedProgram| (p.xlated_insn_count() + p.stages().iter().map(|s| s.xlated_insns).sum::<u32>(), p.verified_insns().unwrap_or(0) + p.stages().iter().map(|s| s.verified_insns.unwrap_or(0)).sum::<u32>());
+    for (label, p, st_, k) in [("nflc, whole", &progs[0], w, 1), ("nflc, 2 stages", &progs[1], st, n_stages)] {
+        let (insns, processed) = total(p);
+        println!("| {label} | {k} | {insns} | {processed} | {:.1} | {:.1} |", st_.0, st_.2);
+    }
+    println!("| empty XDP program | | | | {:.1} | {:.1} |", e.0, e.2);
+    println!();
+    println!("- the boundary costs {:.1} ns (IQM difference)", st.0 - w.0);
+}
+
 fn main() {
     let s = Settings::from_env();
     if !bench_ready("l4lb") {
@@ -341,6 +378,8 @@ fn main() {
     println!();
     repeat_check(&builds, &pool[0]);
     report(&s, &builds, &t);
+    println!();
+    stage_boundary(&s, &empty, &pool);
     println!();
     println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
 }

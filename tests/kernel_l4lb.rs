@@ -249,3 +249,27 @@ fn maglev_spreads_and_tracked_flows_stay() {
     let orphans = before.iter().filter(|b| **b == gone).count();
     eprintln!("l4lb: {moved} of 100,000 flows move untracked, {orphans} (the removed backend's) tracked");
 }
+
+/// The balancer with its encapsulation in a stage of its own (`stage { }`,
+/// one tail call per packet) sends the same bytes as the whole program.
+#[test]
+fn a_staged_l4lb_sends_the_same_bytes() {
+    if !nfl_runtime::require_kernel("a_staged_l4lb_sends_the_same_bytes") {
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("examples/l4lb.nf")).expect("read");
+    let at = text.find("    // Encapsulate towards the backend").expect("encapsulation comment");
+    let end = text.rfind("\n}").expect("closing brace");
+    let staged_text = format!("{}    stage {{\n{}\n    }}\n}}\n", &text[..at], &text[at..end]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("l4lb.nf"), staged_text).expect("write");
+    std::fs::copy(root().join("examples/l4lb.yaml"), dir.path().join("l4lb.yaml")).expect("yaml");
+    let staged = build_ok(&dir.path().join("l4lb.nf"));
+    assert_eq!(staged.plan.as_ref().map(|p| p.len()), Some(2), "two stages");
+    let (whole, split) = (load(&build(None), None), load(&staged, None));
+    for (src, sport) in flows(2_000) {
+        let f = syn(src, sport);
+        let (a, b) = (nfl_runtime::test_run(whole.fd(), &f, 1).expect("run"), nfl_runtime::test_run(split.fd(), &f, 1).expect("run"));
+        assert_eq!((a.retval, a.data_out), (b.retval, b.data_out), "flow {src:#x}:{sport}");
+    }
+}

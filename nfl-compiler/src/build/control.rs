@@ -50,7 +50,10 @@ impl Builder<'_> {
             return None;
         }
         let n = self.hir.headers.len();
-        let outer = self.after.last().cloned().unwrap_or_else(|| vec![false; n]);
+        // Where the enclosing statements are not tracked (a stage's body),
+        // assume every header the program names may follow.
+        let outer = self.after.last().cloned().unwrap_or_else(|| self.referenced.clone());
+        debug_assert_eq!(outer.len(), n);
         let mut suffix = vec![outer; block.stmts.len() + 1];
         for i in (0..block.stmts.len()).rev() {
             let here = super::referenced::referenced_by(self.hir, std::slice::from_ref(&block.stmts[i]));

@@ -294,8 +294,15 @@ impl<'h> Builder<'h> {
         self.span = self.hir.control.span;
         let body = &self.hir.control;
         match self.stage.clone() {
+            // A stage's statements are lowered one by one: what follows
+            // each is not tracked, so a reshape keeps every named header.
             Some(st) => self.lower_stage(&st),
-            None => self.lower_block(body),
+            None => {
+                // Nothing runs after the control's own block.
+                self.after.push(vec![false; self.hir.headers.len()]);
+                self.lower_block(body);
+                self.after.pop();
+            }
         }
         // Falling off the end of the control passes the packet.
         if self.cur.is_some() {
