@@ -50,8 +50,8 @@ impl Builder<'_> {
             return None;
         }
         let n = self.hir.headers.len();
-        // Where the enclosing statements are not tracked (a stage's body),
-        // assume every header the program names may follow.
+        // Where the enclosing statements are not tracked, assume every
+        // header the program names may follow.
         let outer = self.after.last().cloned().unwrap_or_else(|| self.referenced.clone());
         debug_assert_eq!(outer.len(), n);
         let mut suffix = vec![outer; block.stmts.len() + 1];

@@ -294,8 +294,6 @@ impl<'h> Builder<'h> {
         self.span = self.hir.control.span;
         let body = &self.hir.control;
         match self.stage.clone() {
-            // A stage's statements are lowered one by one: what follows
-            // each is not tracked, so a reshape keeps every named header.
             Some(st) => self.lower_stage(&st),
             None => {
                 // Nothing runs after the control's own block.

@@ -127,9 +127,13 @@ impl Builder<'_> {
             }
             self.recheck_validity(range.start);
         }
-        for stmt in &self.hir.control.stmts[range.clone()] {
-            self.lower_stmt(stmt);
-        }
+        // As a block, so consecutive reshapes resize once and a reshape
+        // knows what follows it; after the stage's last statement no
+        // pointer matters (the next stage parses again).
+        let body = crate::hir::Block { stmts: self.hir.control.stmts[range.clone()].to_vec(), span: first_span };
+        self.after.push(vec![false; self.hir.headers.len()]);
+        self.lower_block(&body);
+        self.after.pop();
         if st.index + 1 < st.plan.len() && self.cur.is_some() {
             self.span = self.hir.control.stmts.get(range.end).map_or(self.hir.control.span, Stmt::span);
             let defined = self.hir.metas.len() + defined_lets(self.hir, 0..range.end);
