@@ -77,8 +77,8 @@ enum Command {
         /// YAML config values (default: FILE.yaml when it exists).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Say what was specialized from the config and how each table is
-        /// implemented.
+        /// Say what was specialized from the config, how each table, sketch
+        /// and pool is implemented, and how each loop is lowered.
         #[arg(long)]
         explain: bool,
         #[command(flatten)]
