@@ -543,3 +543,35 @@ fn a_long_loop_becomes_an_iterator_under_stock() {
     assert!(helpers.schema.explain.iter().any(|l| l.contains("`--target stock` uses an open-coded iterator")), "{:?}", helpers.schema.explain);
     assert!(nfl_runtime::load(&helpers.object, Some("c")).is_err(), "a bounded loop of 1,000,000 is beyond the verifier");
 }
+
+/// Data-dependent loops of 60 passes under both profiles: unrolled, though
+/// over the small-loop budget (a counted loop of them is beyond the
+/// verifier: the forks of each pass never merge), they load under helpers
+/// and stock alike and count the same cells with the same verdicts.
+#[test]
+fn loop_profiles_agree() {
+    if !nfl_runtime::require_kernel("loop_profiles_agree") {
+        return;
+    }
+    let text = "import std.net\nmeta { hits: u32 }\ncounter by_ttl[128]\ncontrol c(xdp) {\n    if !ipv4.valid { pass }\n    for i in 0..60 {\n        if ipv4.ttl as u32 == i { by_ttl[i].count() }\n    }\n    for j in 0..60 {\n        if ipv4.ttl as u32 > j { meta.hits += 1 }\n    }\n    if meta.hits > 30 { drop }\n    pass\n}\n";
+    let mut results = Vec::new();
+    for target in [nfl_compiler::target::Target::Helpers, nfl_compiler::target::Target::Stock] {
+        let checked = nfl_compiler::driver::check("loops.nf", text, &mut nfl_compiler::frontend::NoModules).expect("check");
+        let build = nfl_compiler::driver::build_checked_for(checked, target).unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
+        assert!(build.schema.explain.iter().filter(|l| l.contains("unrolled 60 times")).count() == 2, "{target}: {:?}", build.schema.explain);
+        let prog = nfl_runtime::load(&build.object, Some("c")).unwrap_or_else(|e| panic!("{target}: {e}"));
+        let maps = nfl_runtime::state::MapSet::from_loaded(&prog, &build.schema).expect("maps");
+        let mut verdicts = Vec::new();
+        for ttl in [0u8, 1, 7, 50, 51, 99, 100, 200] {
+            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+            f.extend_from_slice(&[0; 8]);
+            verdicts.push(nfl_runtime::test_run(prog.fd(), &f, 1).expect("run").retval);
+        }
+        let counters: Vec<(u32, u64)> = maps.counters(&build.schema).expect("counters").into_iter().map(|c| (c.1, c.2)).collect();
+        results.push((verdicts, counters));
+    }
+    assert_eq!(results[0], results[1], "helpers and stock agree");
+    let (verdicts, counters) = &results[0];
+    assert_eq!(verdicts, &vec![XDP_PASS, XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP, XDP_DROP, XDP_DROP, XDP_DROP]);
+    assert_eq!(counters, &vec![(0, 1), (1, 1), (7, 1), (50, 1), (51, 1)]);
+}

@@ -266,12 +266,17 @@ impl Checker<'_> {
         let cost = super::loops::body_cost(body);
         let constant = self.needs_constant(body, &var.name);
         let line = self.sources.line_of(span).unwrap_or(0);
-        if !constant && (n > MAX_UNROLL || n.saturating_mul(cost) > super::loops::UNROLL_BUDGET) {
+        // A body that branches on packet or state data forks the verifier
+        // every pass: unrolled copies it can prune, a counted loop's it
+        // cannot (docs/decisions.md), so such a loop unrolls further.
+        let forks = super::loops::body_forks(body, &var.name);
+        let (max_n, budget) = if forks { (super::loops::MAX_FORKING_UNROLL, super::loops::FORKING_UNROLL_BUDGET) } else { (MAX_UNROLL, super::loops::UNROLL_BUDGET) };
+        if !constant && (n > max_n || n.saturating_mul(cost) > budget) {
             let (stmt, diverges) = self.runtime_loop(cx, var, (a, b.max(a)), body, span);
             out.extend(stmt);
             return diverges;
         }
-        if n > MAX_UNROLL {
+        if constant && n > MAX_UNROLL {
             self.emit(
                 Diagnostic::error("nfl::E0344", format!("a `for` loop that indexes a header stack or reshapes the packet runs at most {MAX_UNROLL} times"), span, format!("{n} iterations"))
                     .with_help("a stack index must be a constant, and each push or pop is followed, so the loop is unrolled; loop over the stack's size"),
@@ -279,13 +284,19 @@ impl Checker<'_> {
             return false;
         }
         if n > 0 {
-            let why = if constant { "it indexes a header stack or reshapes" } else { "short and small" };
+            let why = match (constant, forks) {
+                (true, _) => "it indexes a header stack or reshapes",
+                (false, true) => "its body branches on packet or state data, which the verifier follows better in straight code",
+                (false, false) => "short and small",
+            };
             self.explain.push(format!("loop at line {line}: unrolled {n} times, about {cost} instructions each ({why})"));
         }
         let errors = self.error_count();
         for i in a..b {
             cx.loop_vars.push((var.name.clone(), i));
+            self.unrolled_vars.push(var.name.clone());
             let (block, diverges) = self.block(cx, body);
+            self.unrolled_vars.pop();
             cx.loop_vars.pop();
             out.extend(block.stmts);
             // Report a body's mistakes once, and stop where every path ended.

@@ -239,6 +239,8 @@ impl Checker<'_> {
     pub(crate) fn is_untyped(&mut self, e: &ast::Expr) -> bool {
         match &e.kind {
             AK::Int(_) => true,
+            // An unrolled loop's variable is a literal in each copy.
+            AK::Name(id) if self.unrolled_vars.contains(&id.name) => true,
             AK::Name(id) => match self.globals.get(&id.name).copied() {
                 Some((Global::Const(i), _)) => matches!(self.const_value(i), Some(super::ConstVal { ty: None, .. })),
                 _ => false,

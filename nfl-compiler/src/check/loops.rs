@@ -16,6 +16,10 @@ use crate::hir::{self, Ty};
 /// Unroll when the copies would come to at most this many estimated
 /// instructions.
 pub const UNROLL_BUDGET: u64 = 1024;
+/// A loop whose body forks the verifier is unrolled up to this many
+/// passes and estimated instructions.
+pub const MAX_FORKING_UNROLL: u64 = 64;
+pub const FORKING_UNROLL_BUDGET: u64 = 8192;
 /// The most iterations of a runtime loop (the kernel's `BPF_MAX_LOOPS`).
 pub const MAX_RUNTIME_LOOP: u64 = 1 << 23;
 
@@ -164,3 +168,58 @@ fn mentions(e: &ast::Expr, var: &str) -> bool {
         _ => false,
     }
 }
+
+/// Whether `b` may branch on something other than `var` and constants (a
+/// field, `meta`, a local, a table, map or object call): the AST twin of
+/// the builder's `block_forks`, conservative the same way.
+pub(crate) fn body_forks(b: &ast::Block, var: &str) -> bool {
+    b.stmts.iter().any(|s| stmt_forks(s, var))
+}
+
+fn stmt_forks(s: &ast::Stmt, var: &str) -> bool {
+    match s {
+        ast::Stmt::If { cond, then_block, else_block, .. } => {
+            !decided(cond, var)
+                || body_forks(then_block, var)
+                || match else_block {
+                    Some(ast::ElseBranch::Block(b)) => body_forks(b, var),
+                    Some(ast::ElseBranch::If(s)) => stmt_forks(s, var),
+                    None => false,
+                }
+        }
+        ast::Stmt::Let { value, else_block: None, .. } | ast::Stmt::Assign { value, .. } => calls(value),
+        ast::Stmt::Verdict { .. } => false,
+        // `c[i].count()` with a decided index is one array cell.
+        ast::Stmt::Expr { expr, .. } => !matches!(&expr.kind, AK::MethodCall { receiver, method, args }
+            if method.name == "count" && args.is_empty() && match &receiver.kind {
+                AK::Index { index, .. } => decided(index, var),
+                AK::Name(_) => true,
+                _ => false,
+            }),
+        _ => true,
+    }
+}
+
+/// Built from `var`, literals and operators the verifier follows.
+fn decided(e: &ast::Expr, var: &str) -> bool {
+    match &e.kind {
+        AK::Int(_) | AK::Bool(_) => true,
+        AK::Name(id) => id.name == var,
+        AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } => decided(operand, var),
+        AK::Binary { op, lhs, rhs } => !matches!(op, ast::BinOp::Div | ast::BinOp::Rem) && decided(lhs, var) && decided(rhs, var),
+        _ => false,
+    }
+}
+
+/// Whether `e` calls a method (a table, map or object operation).
+fn calls(e: &ast::Expr) -> bool {
+    match &e.kind {
+        AK::MethodCall { .. } | AK::Index { .. } => true,
+        AK::Field { base, .. } => calls(base),
+        AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } | AK::In { expr: operand, .. } => calls(operand),
+        AK::Binary { lhs, rhs, .. } => calls(lhs) || calls(rhs),
+        AK::Tuple(items) => items.iter().any(calls),
+        _ => false,
+    }
+}
+

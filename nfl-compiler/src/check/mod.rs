@@ -261,6 +261,8 @@ pub(crate) struct Checker<'a> {
     pub meters: Vec<hir::MeterHir>,
     pub pools: Vec<hir::PoolHir>,
     pub maglevs: Vec<hir::MaglevHir>,
+    /// The variables of the `for` loops being unrolled (literals there).
+    pub unrolled_vars: Vec<String>,
     pub queues: Vec<hir::QueueHir>,
     /// What specialization decided, for `nflc build --explain`.
     pub explain: Vec<String>,
@@ -301,6 +303,7 @@ impl<'a> Checker<'a> {
             meters: Vec::new(),
             pools: Vec::new(),
             maglevs: Vec::new(),
+            unrolled_vars: Vec::new(),
             queues: Vec::new(),
             explain: Vec::new(),
         }
