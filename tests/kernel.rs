@@ -575,3 +575,109 @@ fn loop_profiles_agree() {
     assert_eq!(verdicts, &vec![XDP_PASS, XDP_PASS, XDP_PASS, XDP_DROP, XDP_DROP, XDP_DROP, XDP_DROP, XDP_DROP]);
     assert_eq!(counters, &vec![(0, 1), (1, 1), (7, 1), (50, 1), (51, 1)]);
 }
+
+/// `tests/ok/tcp_options.nf`: the options loop stops at the header's data
+/// offset (a payload that looks like an MSS option is not read), finds an
+/// MSS behind other options, and rejects an option that runs past the
+/// header; against a Rust walk of the same options on 3,000 frames.
+#[test]
+fn tcp_options_loop_stops_at_the_data_offset() {
+    if !nfl_runtime::require_kernel("tcp_options_loop_stops_at_the_data_offset") {
+        return;
+    }
+    let build = build_ok(&root().join("tests/ok/tcp_options.nf"));
+    let prog = nfl_runtime::load(&build.object, Some("c")).expect("load");
+    // The reference: Some(mss) / None, or Err for a rejected parse.
+    let walk = |opts: &[u8]| -> Result<Option<u16>, ()> {
+        let (mut i, mut mss, mut kinds, mut lens) = (0usize, None, 0, 0);
+        while i < opts.len() {
+            if kinds == 8 {
+                return Err(());
+            }
+            kinds += 1;
+            match opts[i] {
+                0 => return Ok(mss),
+                1 => i += 1,
+                k => {
+                    if lens == 6 || i + 2 > opts.len() {
+                        return Err(());
+                    }
+                    lens += 1;
+                    let len = usize::from(opts[i + 1]);
+                    if k == 2 {
+                        if i + 4 > opts.len() || mss.is_some() || len != 4 {
+                            return Err(());
+                        }
+                        mss = Some(u16::from_be_bytes([opts[i + 2], opts[i + 3]]));
+                        i += 4;
+                    } else {
+                        if len < 2 || i + len > opts.len() {
+                            return Err(());
+                        }
+                        i += len;
+                    }
+                }
+            }
+        }
+        Ok(mss)
+    };
+    let frame = |opts: &[u8], payload: &[u8]| {
+        let doff = 5 + opts.len() / 4;
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = (20 + doff * 4 + payload.len()) as u16;
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2]);
+        f.extend_from_slice(&[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, (doff as u8) << 4, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        f.extend_from_slice(opts);
+        f.extend_from_slice(payload);
+        f
+    };
+    let mut rng = kfunc_lib::XorShift64Star::new(0x7463_706f);
+    let (mut seen_mss, mut seen_reject, mut seen_none) = (0, 0, 0);
+    for n in 0..3000 {
+        // A random sequence of well-formed options, sometimes cut or bent.
+        let mut opts = Vec::new();
+        for _ in 0..(rng.next_u64() % 7) {
+            match rng.next_u64() % 6 {
+                0 => opts.push(1),
+                1 => opts.extend_from_slice(&[2, 4, (rng.next_u64() % 8) as u8, 0x10]),
+                2 => opts.extend_from_slice(&[4, 2]),
+                3 => opts.extend_from_slice(&[8, 10, 0, 0, 0, 1, 0, 0, 0, 0]),
+                4 => opts.extend_from_slice(&[3, 3, 7]),
+                _ => opts.push(0),
+            }
+        }
+        if n % 17 == 0 && !opts.is_empty() {
+            let at = (rng.next_u64() as usize) % opts.len();
+            opts[at] = (rng.next_u64() % 40) as u8; // a bent byte
+        }
+        opts.truncate(40);
+        while opts.len() % 4 != 0 {
+            opts.push(0);
+        }
+        // The payload looks like an MSS option of 100: never read.
+        let payload = [2, 4, 0, 100];
+        let want = match walk(&opts) {
+            Err(()) => {
+                seen_reject += 1;
+                XDP_DROP
+            }
+            Ok(Some(m)) if m < 536 => {
+                seen_mss += 1;
+                XDP_DROP
+            }
+            Ok(Some(_)) => {
+                seen_mss += 1;
+                XDP_PASS
+            }
+            Ok(None) => {
+                seen_none += 1;
+                XDP_PASS
+            }
+        };
+        let got = nfl_runtime::test_run(prog.fd(), &frame(&opts, &payload), 1).expect("run").retval;
+        assert_eq!(got, want, "options {opts:02x?}");
+    }
+    assert!(seen_mss > 300 && seen_reject > 30 && seen_none > 300, "{seen_mss} {seen_reject} {seen_none}");
+}

@@ -533,6 +533,8 @@ pub enum PktField {
     Rejected,
     /// `pkt.ifindex`, u32
     Ifindex,
+    /// `pkt.offset` (parsers only), u16: the bytes the parser has consumed.
+    Offset,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -543,6 +545,8 @@ pub enum ExprKind {
     Meta(MetaId),
     Field { header: HdrSel, field: u32 },
     Valid(HdrSel),
+    /// `H.offset`, u16: where a valid header starts in the packet.
+    Offset(HdrSel),
     Pkt(PktField),
     Unary { op: UnOp, operand: Box<Expr> },
     Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },

@@ -118,6 +118,8 @@ struct Machine<'a> {
     metas: Vec<u64>,
     /// Set when a full stack ended the parse with `overflow pass|drop`.
     overflowed: Option<Verdict>,
+    /// The parser's position (`pkt.offset`).
+    cursor: u64,
 }
 
 /// Run `hir` on `packet`. `ifindex` is what `pkt.ifindex` reads. Errors are
@@ -134,6 +136,7 @@ pub fn run(hir: &Hir, packet: &[u8], ifindex: u32) -> Result<Outcome, String> {
         locals: vec![None; hir.locals.len()],
         metas: vec![0; hir.metas.len()],
         overflowed: None,
+        cursor: 0,
     };
     m.rejected = !m.parse()?;
     if let Some(verdict) = m.overflowed {
@@ -179,6 +182,7 @@ impl Machine<'_> {
                         self.at[h][idx as usize] = Some(cursor as usize);
                         self.fill[h] = idx + 1;
                         cursor += u64::from(info.byte_len);
+                        self.cursor = cursor;
                     }
                     nfl_compiler::hir::ParserStmt::Skip { amount, .. } => {
                         let n = self.eval(amount)?;
@@ -187,6 +191,7 @@ impl Machine<'_> {
                         }
                         // A skip past the end is only noticed by the next extract.
                         cursor += n;
+                        self.cursor = cursor;
                     }
                 }
             }
@@ -344,6 +349,8 @@ impl Machine<'_> {
             ExprKind::Pkt(PktField::Len) => self.pkt.len() as u64 & mask,
             ExprKind::Pkt(PktField::Rejected) => u64::from(self.rejected),
             ExprKind::Pkt(PktField::Ifindex) => u64::from(self.ifindex) & mask,
+            ExprKind::Pkt(PktField::Offset) => self.cursor & mask,
+            ExprKind::Offset(sel) => self.header_at(*sel)?.1 as u64 & mask,
             ExprKind::Unary { op, operand } => {
                 let v = self.eval(operand)?;
                 match op {

@@ -190,6 +190,13 @@ impl Builder<'_> {
                 None => Operand::Imm(0),
             },
             ExprKind::Pkt(field) => self.pkt_field(*field),
+            ExprKind::Offset(sel) => match self.resolve(*sel, levels) {
+                Some(r) => {
+                    let ptr = self.ptr_of(r);
+                    self.offset_of(ptr)
+                }
+                None => Operand::Imm(0),
+            },
             ExprKind::Unary { op, operand } => {
                 let v = self.value(operand, levels);
                 match op {
@@ -243,6 +250,7 @@ impl Builder<'_> {
                 self.push(Inst::CtxLoad { dst, ctx, field: CtxField::Ifindex });
                 Operand::Var(dst)
             }
+            PktField::Offset => self.offset_of(self.cursor),
             PktField::Len => {
                 let dst = self.new_var(VarKind::Scalar);
                 match self.hir.hook {
@@ -252,6 +260,14 @@ impl Builder<'_> {
                 Operand::Var(dst)
             }
         }
+    }
+
+    /// `ptr - data`: a packet pointer's offset (u16: a packet is at most
+    /// 64 KiB).
+    fn offset_of(&mut self, ptr: crate::ir::VarId) -> Operand {
+        let dst = self.new_var(VarKind::Scalar);
+        self.push(Inst::PktRemaining { dst, ptr: self.data, end: ptr });
+        self.alu(AluOp::And, Operand::Var(dst), Operand::Imm(0xffff), 64)
     }
 
     /// A flag bit as a 0/1 value.

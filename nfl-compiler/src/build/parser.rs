@@ -211,7 +211,7 @@ impl Builder<'_> {
 /// Stacks whose `.last` an expression reads.
 fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
     match &expr.kind {
-        ExprKind::Field { header: HdrSel::Last(h), .. } | ExprKind::Valid(HdrSel::Last(h)) => out.push(*h),
+        ExprKind::Field { header: HdrSel::Last(h), .. } | ExprKind::Valid(HdrSel::Last(h)) | ExprKind::Offset(HdrSel::Last(h)) => out.push(*h),
         ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => last_refs(operand, out),
         ExprKind::Binary { lhs, rhs, .. } => {
             last_refs(lhs, out);
@@ -234,6 +234,7 @@ fn last_refs(expr: &Expr, out: &mut Vec<HeaderId>) {
         | ExprKind::Meta(_)
         | ExprKind::Field { .. }
         | ExprKind::Valid(_)
+        | ExprKind::Offset(_)
         | ExprKind::Pkt(_) => {}
     }
 }

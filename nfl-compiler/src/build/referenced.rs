@@ -133,7 +133,7 @@ impl Walk<'_> {
     fn expr(&mut self, x: &Expr) {
         let hir = self.hir;
         match &x.kind {
-            ExprKind::Field { header, .. } | ExprKind::Valid(header) => match header {
+            ExprKind::Field { header, .. } | ExprKind::Valid(header) | ExprKind::Offset(header) => match header {
                 HdrSel::Fixed(r) => self.mark(r.header.index()),
                 HdrSel::Last(h) => self.mark(h.index()),
             },

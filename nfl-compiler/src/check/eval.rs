@@ -58,7 +58,7 @@ pub(crate) fn eval(e: &Expr) -> Option<u64> {
         }
         ExprKind::Cast(inner) => Some(eval(inner)? & mask),
         ExprKind::In { expr, pattern } => Some(u64::from(matches(eval(expr)?, pattern))),
-        ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_)
+        ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Offset(_) | ExprKind::Pkt(_)
         | ExprKind::MapGet { .. }
         | ExprKind::MapContains { .. }
         | ExprKind::MaglevHas { .. }

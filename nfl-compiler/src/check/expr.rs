@@ -368,10 +368,11 @@ impl Checker<'_> {
                     "len" => (PktField::Len, Ty::UInt(32)),
                     "rejected" => (PktField::Rejected, Ty::Bool),
                     "ifindex" => (PktField::Ifindex, Ty::UInt(32)),
+                    "offset" => (PktField::Offset, Ty::UInt(16)),
                     _ => {
                         self.emit(
                             Diagnostic::error("nfl::E0204", format!("`pkt` has no field `{}`", name.name), name.span, "unknown field")
-                                .with_help("`pkt` has `len` (u32), `rejected` (bool) and `ifindex` (u32)"),
+                                .with_help("`pkt` has `len` (u32), `rejected` (bool), `ifindex` (u32) and, in a parser, `offset` (u16)"),
                         );
                         return None;
                     }
@@ -385,6 +386,13 @@ impl Checker<'_> {
                         self.emit(
                             Diagnostic::error("nfl::E0503", "`pkt.rejected` is not known inside a parser", span, "still parsing")
                                 .with_help("test `pkt.rejected` in the control block"),
+                        );
+                        return None;
+                    }
+                    Mode::Control if f == PktField::Offset => {
+                        self.emit(
+                            Diagnostic::error("nfl::E0503", "`pkt.offset` is the parser's position, known only inside a parser", span, "after parsing")
+                                .with_help("in the control, use a header's own offset: `tcp.offset`"),
                         );
                         return None;
                     }
@@ -414,6 +422,14 @@ impl Checker<'_> {
                 return None;
             }
             return Some(Expr { kind: ExprKind::Valid(sel), ty: Ty::Bool, span });
+        }
+        if name.name == "offset" && self.header(header).is_some_and(|h| !h.fields.iter().any(|f| f.name == "offset")) {
+            if cx.mode == Mode::Const {
+                self.not_const(span, "offsets are per packet");
+                return None;
+            }
+            self.require_valid(cx, sel, span, false);
+            return Some(Expr { kind: ExprKind::Offset(sel), ty: Ty::UInt(16), span });
         }
         let (idx, width) = self.field_index(header, name)?;
         if cx.mode == Mode::Const {
