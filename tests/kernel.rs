@@ -502,8 +502,7 @@ fn bounded_loops_compute_the_reference_verdicts() {
     let mut steps = 0u64;
     for ttl in [0u8, 1, 2, 100, 200, 201, 249, 250, 255] {
         let want = if ttl > 200 { XDP_DROP } else { XDP_PASS };
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
-        f.extend_from_slice(&[0; 8]);
+        let f = ipv4_frame_with_ttl(ttl);
         assert_eq!(nfl_runtime::test_run(prog.fd(), &f, 1).expect("run").retval, want, "ttl {ttl}");
         steps += 4;
         let counters = maps.counters(&build.schema).expect("counters");
@@ -531,11 +530,7 @@ fn a_long_loop_becomes_an_iterator_under_stock() {
     let stock = build(nfl_compiler::target::Target::Stock);
     assert!(stock.schema.explain.iter().any(|l| l.contains("open-coded iterator")), "{:?}", stock.schema.explain);
     let prog = nfl_runtime::load(&stock.object, Some("c")).expect("the iterator loop loads");
-    let frame = |ttl: u8| {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
-        f.extend_from_slice(&[0; 8]);
-        f
-    };
+    let frame = ipv4_frame_with_ttl;
     assert_eq!(nfl_runtime::test_run(prog.fd(), &frame(64), 1).expect("run").retval, XDP_DROP, "1,000 matches");
     let processed = prog.verified_insns().unwrap_or(0);
     eprintln!("iterator loop of 1,000,000: verifier processed {processed}");
@@ -563,9 +558,7 @@ fn loop_profiles_agree() {
         let maps = nfl_runtime::state::MapSet::from_loaded(&prog, &build.schema).expect("maps");
         let mut verdicts = Vec::new();
         for ttl in [0u8, 1, 7, 50, 51, 99, 100, 200] {
-            let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
-            f.extend_from_slice(&[0; 8]);
-            verdicts.push(nfl_runtime::test_run(prog.fd(), &f, 1).expect("run").retval);
+            verdicts.push(nfl_runtime::test_run(prog.fd(), &ipv4_frame_with_ttl(ttl), 1).expect("run").retval);
         }
         let counters: Vec<(u32, u64)> = maps.counters(&build.schema).expect("counters").into_iter().map(|c| (c.1, c.2)).collect();
         results.push((verdicts, counters));

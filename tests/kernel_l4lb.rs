@@ -48,14 +48,6 @@ fn load(build: &nfl_compiler::driver::Build, conns_pin: Option<&Path>) -> nfl_ru
     prog
 }
 
-fn csum(bytes: &[u8]) -> u16 {
-    let mut s: u32 = bytes.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// A client's TCP SYN to the VIP.
 fn syn(src: u32, sport: u16) -> Vec<u8> {
     let mut f = Vec::new();

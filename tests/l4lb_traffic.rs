@@ -92,11 +92,8 @@ fn frame(dst_mac: [u8; 6], src_mac: [u8; 6], n: u16) -> Vec<u8> {
     ip.extend_from_slice(&[0, 1, 0, 0, 64, 17, 0, 0]);
     ip.extend_from_slice(&CLIENT.octets());
     ip.extend_from_slice(&VIP.octets());
-    let mut s: u32 = ip.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    let c = common::csum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&(20000 + n % 1000).to_be_bytes());
     f.extend_from_slice(&53u16.to_be_bytes());

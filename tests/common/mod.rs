@@ -74,3 +74,27 @@ pub fn nf_files(dir: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// The Internet checksum of `bytes` (RFC 1071), the plain way: the tests'
+/// reference for the checksums a program writes.
+pub fn csum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in bytes.chunks(2) {
+        let hi = u32::from(pair[0]) << 8;
+        let lo = pair.get(1).map_or(0, |b| u32::from(*b));
+        sum += hi | lo;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Ethernet and a 20-byte IPv4 header (UDP, TTL `ttl`, no payload,
+/// checksum left 0) from 198.18.0.1 to 198.18.0.2, then 8 zero bytes.
+pub fn ipv4_frame_with_ttl(ttl: u8) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 20, 0, 1, 0, 0, ttl, 17, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2];
+    f.extend_from_slice(&[0; 8]);
+    f
+}
+
