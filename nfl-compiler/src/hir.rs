@@ -451,8 +451,9 @@ pub enum Stmt {
     QueuePush { queue: QueueId, rank: Option<Expr>, value: Expr, span: Span },
     /// `for var in start..end { body }` kept as a loop (not unrolled);
     /// `cost` is the checker's estimate of one pass in instructions;
-    /// `line` the source line, for `--explain`.
-    Loop { var: LocalId, start: u64, end: u64, body: Block, cost: u64, line: usize, span: Span },
+    /// `line` the source line, for `--explain`; `forks`: the body may
+    /// branch on packet or state data (the verifier forks every pass).
+    Loop { var: LocalId, start: u64, end: u64, body: Block, cost: u64, line: usize, forks: bool, span: Span },
     /// `H.set_valid()`, `H.set_invalid()`, `S.push()`, `S.pop()`: the
     /// packet grows or shrinks (see `deparse` and `build::reshape`).
     Reshape { op: Reshape, span: Span },

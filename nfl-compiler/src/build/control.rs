@@ -194,9 +194,9 @@ impl Builder<'_> {
                 self.span = *span;
                 self.queue_push(*queue, rank.as_ref(), value);
             }
-            Stmt::Loop { var, start, end, body, cost, line, span } => {
+            Stmt::Loop { var, start, end, body, cost, line, forks, span } => {
                 self.span = *span;
-                self.lower_loop(*var, (*start, *end), body, (*cost, *line));
+                self.lower_loop(*var, (*start, *end), body, (*cost, *line, *forks));
             }
         }
     }

@@ -7,7 +7,7 @@
 //! iterator").
 
 use super::Builder;
-use crate::hir::{Block, Expr, ExprKind, LocalId, Stmt};
+use crate::hir::{Block, LocalId};
 use crate::ir::{AluOp, BlockId, CmpOp, Inst, Kcall, MapDef, MapId, MapKind, Operand, Term, VarId, VarKind};
 
 /// The per-CPU map that holds `meta` fields across an iterator loop.
@@ -18,13 +18,13 @@ pub const LOOP_SCRATCH_MAP: &str = "nfl_loop_meta";
 pub const BOUNDED_BUDGET: u64 = 100_000;
 
 impl Builder<'_> {
-    pub(crate) fn lower_loop(&mut self, var: LocalId, (start, end): (u64, u64), body: &Block, (cost, line): (u64, usize)) {
+    pub(crate) fn lower_loop(&mut self, var: LocalId, (start, end): (u64, u64), body: &Block, (cost, line, forks): (u64, usize, bool)) {
         self.sketch_memo = None;
         let n = end - start;
         let processed = n.saturating_mul(cost.max(1));
-        // A branch the verifier cannot decide forks every pass, and the
-        // forks of a counted loop rarely merge: no estimate holds.
-        let forks = block_forks(body, var);
+        // A branch the verifier cannot decide (`forks`, from the checker)
+        // forks every pass, and the forks of a counted loop rarely merge:
+        // no estimate holds.
         let too_costly = forks || processed > BOUNDED_BUDGET;
         if self.target.has_graph_kfuncs() && too_costly {
             let why = if forks { "its body branches on packet or state data".to_string() } else { format!("a bounded loop would cost the verifier about {processed} instructions") };
@@ -156,42 +156,3 @@ impl Builder<'_> {
         }
     }
 }
-
-/// Whether the verifier may have to follow both ways of a branch in
-/// `body` with the loop variable `var` known: a condition on anything but
-/// `var` and constants, or a statement that branches inside (tables,
-/// actions, maps, objects). Conservative: `true` when unsure.
-fn block_forks(body: &Block, var: LocalId) -> bool {
-    body.stmts.iter().any(|s| match s {
-        Stmt::If { cond, then_block, else_block, .. } => {
-            !decided(cond, var) || block_forks(then_block, var) || else_block.as_ref().is_some_and(|b| block_forks(b, var))
-        }
-        Stmt::Let { value, .. } | Stmt::Assign { value, .. } => !plain(value),
-        Stmt::Count { index, .. } => index.as_ref().is_some_and(|i| !decided(i, var)),
-        Stmt::Loop { body, var: inner, .. } => block_forks(body, *inner) || block_forks(body, var),
-        _ => true,
-    })
-}
-
-/// Built from `var` and constants only: the verifier knows its value.
-fn decided(e: &Expr, var: LocalId) -> bool {
-    match &e.kind {
-        ExprKind::Const(_) => true,
-        ExprKind::Local(l) => *l == var,
-        ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => decided(operand, var),
-        // The verifier does not follow division or remainder.
-        ExprKind::Binary { op, lhs, rhs } => !matches!(op, crate::hir::BinOp::Div | crate::hir::BinOp::Rem) && decided(lhs, var) && decided(rhs, var),
-        _ => false,
-    }
-}
-
-/// An expression that branches nowhere (no map, meter or sketch call).
-fn plain(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Const(_) | ExprKind::Local(_) | ExprKind::Meta(_) | ExprKind::Field { .. } | ExprKind::Valid(_) | ExprKind::Pkt(_) => true,
-        ExprKind::Unary { operand, .. } | ExprKind::Cast(operand) => plain(operand),
-        ExprKind::Binary { op, lhs, rhs } => !matches!(op, crate::hir::BinOp::And | crate::hir::BinOp::Or) && plain(lhs) && plain(rhs),
-        _ => false,
-    }
-}
-

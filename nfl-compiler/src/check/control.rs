@@ -269,10 +269,10 @@ impl Checker<'_> {
         // A body that branches on packet or state data forks the verifier
         // every pass: unrolled copies it can prune, a counted loop's it
         // cannot (docs/decisions.md), so such a loop unrolls further.
-        let forks = super::loops::body_forks(body, &var.name);
+        let forks = self.body_forks(body, &var.name);
         let (max_n, budget) = if forks { (super::loops::MAX_FORKING_UNROLL, super::loops::FORKING_UNROLL_BUDGET) } else { (MAX_UNROLL, super::loops::UNROLL_BUDGET) };
         if !constant && (n > max_n || n.saturating_mul(cost) > budget) {
-            let (stmt, diverges) = self.runtime_loop(cx, var, (a, b.max(a)), body, span);
+            let (stmt, diverges) = self.runtime_loop(cx, var, (a, b.max(a)), body, forks, span);
             out.extend(stmt);
             return diverges;
         }

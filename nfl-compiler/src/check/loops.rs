@@ -123,7 +123,7 @@ impl Checker<'_> {
 
     /// `for NAME in a..b` kept as a loop: the body checked once, with
     /// `NAME` a local (`u32`, or `u64` past 2^32).
-    pub(crate) fn runtime_loop(&mut self, cx: &mut Cx, var: &ast::Ident, (a, b): (u64, u64), body: &ast::Block, span: Span) -> (Option<hir::Stmt>, bool) {
+    pub(crate) fn runtime_loop(&mut self, cx: &mut Cx, var: &ast::Ident, (a, b): (u64, u64), body: &ast::Block, forks: bool, span: Span) -> (Option<hir::Stmt>, bool) {
         let n = b - a;
         if n > MAX_RUNTIME_LOOP {
             self.emit(
@@ -149,7 +149,7 @@ impl Checker<'_> {
         cx.valid = before;
         let cost = body_cost(body);
         let line = self.sources.line_of(span).unwrap_or(0);
-        (Some(hir::Stmt::Loop { var: local, start: a, end: b, body: block, cost, line, span }), diverges && n > 0)
+        (Some(hir::Stmt::Loop { var: local, start: a, end: b, body: block, cost, line, forks, span }), diverges && n > 0)
     }
 }
 
@@ -169,57 +169,63 @@ fn mentions(e: &ast::Expr, var: &str) -> bool {
     }
 }
 
-/// Whether `b` may branch on something other than `var` and constants (a
-/// field, `meta`, a local, a table, map or object call): the AST twin of
-/// the builder's `block_forks`, conservative the same way.
-pub(crate) fn body_forks(b: &ast::Block, var: &str) -> bool {
-    b.stmts.iter().any(|s| stmt_forks(s, var))
+impl Checker<'_> {
+    /// Whether `b` may branch on something other than `var` and constants
+    /// (a field, `meta`, a local, a table, map or object call): the
+    /// verifier then forks every pass. Conservative: `true` when unsure.
+    /// Decided once here; the builder reads it from `hir::Stmt::Loop`.
+    pub(crate) fn body_forks(&self, b: &ast::Block, var: &str) -> bool {
+        b.stmts.iter().any(|s| self.stmt_forks(s, var))
+    }
+
+    fn stmt_forks(&self, s: &ast::Stmt, var: &str) -> bool {
+        match s {
+            ast::Stmt::If { cond, then_block, else_block, .. } => {
+                !self.decided(cond, var)
+                    || self.body_forks(then_block, var)
+                    || match else_block {
+                        Some(ast::ElseBranch::Block(b)) => self.body_forks(b, var),
+                        Some(ast::ElseBranch::If(s)) => self.stmt_forks(s, var),
+                        None => false,
+                    }
+            }
+            ast::Stmt::Let { value, else_block: None, .. } | ast::Stmt::Assign { value, .. } => !plain(value),
+            ast::Stmt::Verdict { .. } => false,
+            // `c.count()`, or `c[i].count()` with a decided index: one cell.
+            ast::Stmt::Expr { expr, .. } => !matches!(&expr.kind, AK::MethodCall { receiver, method, args }
+                if method.name == "count" && args.is_empty() && match &receiver.kind {
+                    AK::Index { index, .. } => self.decided(index, var),
+                    AK::Name(_) => true,
+                    _ => false,
+                }),
+            ast::Stmt::For { var: inner, body, .. } => self.body_forks(body, &inner.name) || self.body_forks(body, var),
+            _ => true,
+        }
+    }
+
+    /// Built from `var`, literals, constants, config values, the variables
+    /// of loops being unrolled and operators the verifier follows (not
+    /// division or remainder).
+    fn decided(&self, e: &ast::Expr, var: &str) -> bool {
+        match &e.kind {
+            AK::Int(_) | AK::Bool(_) => true,
+            AK::Name(id) => id.name == var || self.unrolled_vars.contains(&id.name) || matches!(self.globals.get(&id.name), Some((Global::Const(_), _))),
+            AK::Field { base, .. } => matches!(&base.kind, AK::Name(b) if b.name == "config"),
+            AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } => self.decided(operand, var),
+            AK::Binary { op, lhs, rhs } => !matches!(op, ast::BinOp::Div | ast::BinOp::Rem) && self.decided(lhs, var) && self.decided(rhs, var),
+            _ => false,
+        }
+    }
 }
 
-fn stmt_forks(s: &ast::Stmt, var: &str) -> bool {
-    match s {
-        ast::Stmt::If { cond, then_block, else_block, .. } => {
-            !decided(cond, var)
-                || body_forks(then_block, var)
-                || match else_block {
-                    Some(ast::ElseBranch::Block(b)) => body_forks(b, var),
-                    Some(ast::ElseBranch::If(s)) => stmt_forks(s, var),
-                    None => false,
-                }
-        }
-        ast::Stmt::Let { value, else_block: None, .. } | ast::Stmt::Assign { value, .. } => calls(value),
-        ast::Stmt::Verdict { .. } => false,
-        // `c[i].count()` with a decided index is one array cell.
-        ast::Stmt::Expr { expr, .. } => !matches!(&expr.kind, AK::MethodCall { receiver, method, args }
-            if method.name == "count" && args.is_empty() && match &receiver.kind {
-                AK::Index { index, .. } => decided(index, var),
-                AK::Name(_) => true,
-                _ => false,
-            }),
+/// An expression that branches nowhere: no method call, map read, `in`
+/// test or short-circuit `&&`/`||`. (A field — of a header, `meta`, `pkt`
+/// or `config` — is one load.)
+fn plain(e: &ast::Expr) -> bool {
+    match &e.kind {
+        AK::MethodCall { .. } | AK::Index { .. } | AK::In { .. } | AK::Tuple(_) => false,
+        AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } => plain(operand),
+        AK::Binary { op, lhs, rhs } => !matches!(op, ast::BinOp::And | ast::BinOp::Or) && plain(lhs) && plain(rhs),
         _ => true,
     }
 }
-
-/// Built from `var`, literals and operators the verifier follows.
-fn decided(e: &ast::Expr, var: &str) -> bool {
-    match &e.kind {
-        AK::Int(_) | AK::Bool(_) => true,
-        AK::Name(id) => id.name == var,
-        AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } => decided(operand, var),
-        AK::Binary { op, lhs, rhs } => !matches!(op, ast::BinOp::Div | ast::BinOp::Rem) && decided(lhs, var) && decided(rhs, var),
-        _ => false,
-    }
-}
-
-/// Whether `e` calls a method (a table, map or object operation).
-fn calls(e: &ast::Expr) -> bool {
-    match &e.kind {
-        AK::MethodCall { .. } | AK::Index { .. } => true,
-        AK::Field { base, .. } => calls(base),
-        AK::Unary { operand, .. } | AK::Cast { expr: operand, .. } | AK::In { expr: operand, .. } => calls(operand),
-        AK::Binary { lhs, rhs, .. } => calls(lhs) || calls(rhs),
-        AK::Tuple(items) => items.iter().any(calls),
-        _ => false,
-    }
-}
-
