@@ -13,10 +13,10 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
-use common::live::{end_run, finish, text};
+use common::live::{end_run, start_run, text};
 use nfl_runtime::netns::{VethOptions, VethPair};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 19, 254, 10);
@@ -42,31 +42,6 @@ fn mac_of(netns: &str, dev: &str) -> [u8; 6] {
 
 fn mac_str(m: [u8; 6]) -> String {
     m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-/// `nflc run FILE --iface DEV --name NAME` inside `netns`, once attached.
-fn run_in(netns: &str, file: &std::path::Path, dev: &str, name: &str) -> Child {
-    let mut child = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{netns}"))
-        .arg(env!("CARGO_BIN_EXE_nflc"))
-        .args(["run", file.to_str().expect("path"), "--iface", dev, "--name", name, "--hook", "xdp"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nflc run");
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        let rec = nfl_runtime::record::read(&nfl_runtime::pins::run_dir(name));
-        if rec.is_some_and(|r| r.pid == child.id() && r.prog_id.is_some()) {
-            return child;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("nflc run {name} exited with {status}: {}", text(&finish(child, Duration::from_secs(5)).stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    panic!("nflc run {name} did not attach within 60 s");
 }
 
 /// Both runs end (and their pins go) even when an assertion fails.
@@ -138,8 +113,8 @@ fn l4lb_forwards_encapsulated_traffic_a_backend_decapsulates() {
     let pid = std::process::id();
     let mut runs = Runs(Vec::new());
     let (lb_name, be_name) = (format!("lb{pid}"), format!("be{pid}"));
-    runs.0.push((Some(run_in(&ns, &l4lb, &lb_if, &lb_name)), lb_name.clone()));
-    runs.0.push((Some(run_in(&ns, &decap, &be_if, &be_name)), be_name.clone()));
+    runs.0.push((Some(start_run(&ns, &l4lb, &lb_if, &lb_name, &[])), lb_name.clone()));
+    runs.0.push((Some(start_run(&ns, &decap, &be_if, &be_name, &[])), be_name.clone()));
     let received = pair
         .run_in_ns(move || -> Result<usize, std::io::Error> {
             let rx = UdpSocket::bind(SocketAddrV4::new(VIP, 53))?;

@@ -82,29 +82,7 @@ impl Setup {
 
     /// `nflc run fw.nf --iface NS_IF` inside the pair's namespace.
     pub fn start(&mut self, extra: &[&str]) {
-        let netns = format!("--net=/run/netns/{}", self.pair.netns);
-        let mut cmd = Command::new("nsenter");
-        cmd.arg(netns).arg(env!("CARGO_BIN_EXE_nflc")).arg("run").arg(self.file("fw.nf"));
-        cmd.args(["--iface", &self.pair.ns_if, "--name", &self.name, "--hook", "xdp"]).args(extra);
-        self.child = Some(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn nsenter nflc run"));
-        self.wait_attached();
-    }
-
-    fn wait_attached(&mut self) {
-        let start = Instant::now();
-        let pid = self.child.as_ref().map_or(0, Child::id);
-        while start.elapsed() < Duration::from_secs(60) {
-            let rec = nfl_runtime::record::read(&pins::run_dir(&self.name));
-            if rec.is_some_and(|r| r.pid == pid && r.prog_id.is_some() && r.config.is_some()) {
-                return;
-            }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                let out = self.child.take().map(|c| finish(c, Duration::from_secs(5)));
-                panic!("nflc run exited with {status}: {}", out.map(|o| text(&o.stderr)).unwrap_or_default());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("nflc run did not attach within 60 s");
+        self.child = Some(start_run(&self.pair.netns, &self.file("fw.nf"), &self.pair.ns_if, &self.name, extra));
     }
 
     /// SIGTERM the run; its output.
@@ -122,6 +100,30 @@ impl Setup {
     pub fn prog_id(&self) -> Option<u32> {
         nfl_runtime::stats::prog_stats(&self.name).map(|p| p.prog_id)
     }
+}
+
+/// `nflc run FILE --iface DEV --name NAME --hook xdp EXTRA...` inside
+/// `netns`, returned once its record shows the program attached (and its
+/// config, when FILE has a `.yaml` beside it).
+pub fn start_run(netns: &str, file: &std::path::Path, dev: &str, name: &str, extra: &[&str]) -> Child {
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net=/run/netns/{netns}")).arg(env!("CARGO_BIN_EXE_nflc")).arg("run").arg(file);
+    cmd.args(["--iface", dev, "--name", name, "--hook", "xdp"]).args(extra);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn nsenter nflc run");
+    let has_config = file.with_extension("yaml").exists();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        let rec = nfl_runtime::record::read(&pins::run_dir(name));
+        if rec.is_some_and(|r| r.pid == child.id() && r.prog_id.is_some() && (r.config.is_some() || !has_config)) {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("nflc run {name} exited with {status}: {}", text(&finish(child, Duration::from_secs(5)).stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    end_run(Some(child), name);
+    panic!("nflc run {name} did not attach within 60 s");
 }
 
 /// Kill a run's process (if any) and remove its pins and record: what a
