@@ -240,6 +240,15 @@ pub fn sanitize_ksyms_btf(btf: &mut [u8]) -> Result<(), String> {
 /// its BTF made loadable (see the module documentation); borrowed unchanged
 /// when it calls no kfunc.
 pub fn prepare_object(obj: &[u8]) -> Result<Cow<'_, [u8]>, KfuncError> {
+    prepare_object_with(obj, resolve)
+}
+
+/// [`prepare_object`] with kfunc numbers from `resolve` (the userspace
+/// engine numbers its own kfuncs).
+pub fn prepare_object_with(
+    obj: &[u8],
+    resolve: impl Fn(&str) -> Result<u32, KfuncError>,
+) -> Result<Cow<'_, [u8]>, KfuncError> {
     // Not an ELF object: aya reports that, with its own message.
     let Ok(file) = object::File::parse(obj) else {
         return Ok(Cow::Borrowed(obj));

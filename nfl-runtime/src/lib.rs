@@ -21,6 +21,7 @@ pub mod bpfsys;
 pub mod burst;
 pub mod burst_report;
 pub mod cp_error;
+pub mod engine;
 pub mod kernel;
 pub mod kfunc;
 pub mod live;
