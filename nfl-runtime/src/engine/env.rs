@@ -75,13 +75,18 @@ pub struct Env {
     pub redirect: Option<(u32, u64)>,
     /// xorshift64* state of `bpf_get_prandom_u32`.
     pub rng: u64,
+    /// Tail calls taken in this run.
+    pub tail_calls: u32,
+    /// Ring buffer records reserved and not yet committed: (host address,
+    /// map index).
+    pub reserved: Vec<(usize, usize)>,
     /// Objects, rbtrees, lists and iterators of the kfuncs.
     pub kstate: super::kfuncs::KState,
 }
 
 impl Env {
     pub fn new(hook: ProgramKind, maps: MapSet, world: World) -> Env {
-        Env { hook, packet: Packet::new(), maps, world, redirect: None, rng: world.seed | 1, kstate: Default::default() }
+        Env { hook, packet: Packet::new(), maps, world, redirect: None, rng: world.seed | 1, tail_calls: 0, reserved: Vec::new(), kstate: Default::default() }
     }
 
     fn data(&self) -> u64 {

@@ -28,6 +28,16 @@ pub fn index_of(name: &str) -> Option<u32> {
     KFUNCS.iter().position(|k| *k == name).map(|i| i as u32)
 }
 
+/// Run kfunc `index` (placeholder until the kfuncs land).
+pub fn call(vm: &mut super::vm::Vm, index: u32, _args: [u64; 5], pc: u32) -> u64 {
+    let name = KFUNCS.get(index as usize).copied().unwrap_or("?");
+    vm.raise(pc, super::vm::FaultKind::Helper {
+        id: super::vm::KFUNC_BASE + u64::from(index),
+        message: format!("kfunc `{name}` is not provided yet"),
+    });
+    0
+}
+
 /// What kfuncs keep between calls and runs.
 #[derive(Default)]
 pub struct KState {}
