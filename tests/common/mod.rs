@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod corpus;
 pub mod live;
 pub mod rng;
 pub mod stages;

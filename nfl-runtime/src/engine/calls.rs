@@ -37,6 +37,7 @@ pub unsafe fn dispatch(vm: *mut Vm, id: u64, args: [u64; 5], pc: u32) -> u64 {
         1 => map_lookup(vm, pc, a1, a2),
         2 => map_update(vm, pc, a1, a2, a3, a4),
         3 => map_delete(vm, pc, a1, a2),
+        5 | 125 if vm.env.world.real_clock => Some(crate::state_dump::monotonic_ns()),
         5 | 125 => {
             let w = &mut vm.env.world;
             let t = w.clock_ns;

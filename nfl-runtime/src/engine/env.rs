@@ -53,6 +53,9 @@ pub struct World {
     /// `bpf_ktime_get_ns`: this value, then `+ tick_ns` per call.
     pub clock_ns: u64,
     pub tick_ns: u64,
+    /// `bpf_ktime_get_ns` reads CLOCK_MONOTONIC instead, as in the kernel
+    /// (for comparing the engine with it).
+    pub real_clock: bool,
     /// Seed of `bpf_get_prandom_u32`.
     pub seed: u64,
     /// The CPU this run is on (per-CPU maps) and how many there are.
@@ -62,7 +65,7 @@ pub struct World {
 
 impl Default for World {
     fn default() -> World {
-        World { clock_ns: 1_000_000_000, tick_ns: 0, seed: 0x5eed, cpu: 0, nr_cpus: 1 }
+        World { clock_ns: 1_000_000_000, tick_ns: 0, real_clock: false, seed: 0x5eed, cpu: 0, nr_cpus: 1 }
     }
 }
 
