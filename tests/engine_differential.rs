@@ -7,102 +7,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::corpus::{XDP_SINGLE_BUFFER_MAX, ethernet_captures};
 use common::{build_file_for, display_name, nf_files};
 use nfl_compiler::schema::Schema;
 use nfl_compiler::target::Target;
 use nfl_runtime::engine::env::World;
+use nfl_runtime::engine::compare::{dump_diff, engine_dump, kernel_dump, same_shape};
 use nfl_runtime::engine::{Engine, Options};
 use nfl_runtime::mapops::possible_cpus;
-
-type Dump = BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>;
-
-/// Maps compared after every capture: all but big arrays (whose every
-/// slot a dump lists), which are compared once, at the end.
-const SMALL_ARRAY: u32 = 1024;
-
-/// The maps worth comparing: not prog arrays (program ids) nor queues
-/// (user space cannot list them without popping).
-fn compared(schema: &Schema, all: bool) -> Vec<&nfl_compiler::schema::MapSchema> {
-    schema
-        .maps
-        .iter()
-        .filter(|m| !matches!(m.kind.as_str(), "prog_array" | "queue"))
-        .filter(|m| all || !m.kind.ends_with("array") || m.max_entries <= SMALL_ARRAY)
-        .collect()
-}
-
-/// Blank what holds `bpf_ktime_get_ns` readings: a meter's whole value
-/// (tokens refill with time) and an idle map's last-seen stamp.
-fn mask_time(schema: &Schema, map: &str, value: &mut [u8]) {
-    if schema.meters.iter().any(|m| m.name == map) {
-        value.fill(0);
-    }
-    if schema.state_maps.iter().any(|m| m.name == map && m.idle_ns.is_some()) && value.len() >= 16 {
-        value[8..16].fill(0);
-    }
-}
-
-fn kernel_dump(prog: &nfl_runtime::LoadedProgram, schema: &Schema, all: bool) -> Dump {
-    let maps = nfl_runtime::state::MapSet::from_loaded(prog, schema).expect("maps");
-    let mut out = Dump::new();
-    for m in compared(schema, all) {
-        let mut entries = maps.dump(&m.name).unwrap_or_else(|e| panic!("dump {}: {e}", m.name));
-        for (_, v) in &mut entries {
-            mask_time(schema, &m.name, v);
-        }
-        entries.sort();
-        out.insert(m.name.clone(), entries);
-    }
-    out
-}
-
-/// The engine's maps in the kernel's user-space format: per-CPU values
-/// each padded to 8 bytes, one after another.
-fn engine_dump(engine: &mut Engine, schema: &Schema, all: bool) -> Dump {
-    let mut out = Dump::new();
-    for m in compared(schema, all) {
-        let map = engine.maps().by_name(&m.name).unwrap_or_else(|| panic!("engine lacks map {}", m.name));
-        let per_cpu = map.is_percpu();
-        let mut entries: Vec<(Vec<u8>, Vec<u8>)> = map
-            .dump()
-            .into_iter()
-            .map(|(k, vals)| {
-                let mut v = Vec::new();
-                for mut x in vals {
-                    if per_cpu {
-                        x.resize(x.len().div_ceil(8) * 8, 0);
-                    }
-                    v.extend(x);
-                }
-                mask_time(schema, &m.name, &mut v);
-                (k, v)
-            })
-            .collect();
-        entries.sort();
-        out.insert(m.name.clone(), entries);
-    }
-    out
-}
-
-/// The first difference between two dumps, readably, over the maps both
-/// builds declare alike.
-fn dump_diff(kernel: &Dump, engine: &Dump, same_shape: impl Fn(&str) -> bool) -> Option<String> {
-    for (name, k) in kernel.iter().filter(|(n, _)| same_shape(n)) {
-        let Some(e) = engine.get(name) else { continue };
-        if k != e {
-            let first = k.iter().zip(e.iter()).find(|(a, b)| a != b);
-            return Some(format!(
-                "map `{name}`: kernel has {} entries, engine {}; first differing: {first:02x?}",
-                k.len(),
-                e.len()
-            ));
-        }
-    }
-    None
-}
 
 struct Pair {
     label: String,
@@ -161,14 +73,10 @@ fn example_agrees(path: &std::path::Path, captures: &[(std::path::PathBuf, nfl_r
                 }
             }
             let last = std::ptr::eq(cap_path, &captures[captures.len() - 1].0);
-            let kd = kernel_dump(&prog, &schema, last);
+            let kd = kernel_dump(&prog, &schema, last).expect("kernel maps");
             for p in &mut pairs {
-                let ed = engine_dump(&mut p.engine, &p.schema, last);
-                let same = |n: &str| {
-                    let shape = |s: &Schema| s.maps.iter().find(|m| m.name == n).map(|m| (m.kind.clone(), m.key_size, m.value_size, m.max_entries));
-                    shape(&schema) == shape(&p.schema)
-                };
-                if let Some(d) = dump_diff(&kd, &ed, same) {
+                let ed = engine_dump(&mut p.engine, &p.schema, last).expect("engine maps");
+                if let Some(d) = dump_diff(&kd, &ed, |n| same_shape(&schema, &p.schema, n)) {
                     failures.push(format!("{} {}: after {}: {d}", display_name(path), p.label, display_name(cap_path)));
                 }
             }

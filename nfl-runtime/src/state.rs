@@ -43,6 +43,48 @@ impl MapHandle {
 /// A map element's key and value bytes.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// Reading a program's maps by name, as user space sees them (a per-CPU
+/// value is every CPU's copy, each padded to 8 bytes): the kernel's maps
+/// ([`MapSet`]) or the userspace engine's.
+pub trait MapRead {
+    fn shape_of(&self, map: &str) -> Result<MapShape, StateError>;
+    fn lookup(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, StateError>;
+}
+
+impl MapRead for MapSet {
+    fn shape_of(&self, map: &str) -> Result<MapShape, StateError> {
+        Ok(self.get(map)?.shape)
+    }
+
+    fn lookup(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let h = self.get(map)?;
+        mapops::lookup(h.fd(), h.shape, key).map_err(io_err(map))
+    }
+
+    fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        let h = self.get(map)?;
+        mapops::keys(h.fd(), h.shape).map_err(io_err(map))
+    }
+}
+
+/// Every counter cell that counted something: `(counter, index, packets,
+/// bytes)`, summed over CPUs.
+pub fn counters(maps: &(impl MapRead + ?Sized), schema: &Schema) -> Result<Vec<(String, u32, u64, u64)>, StateError> {
+    let mut out = Vec::new();
+    for c in &schema.counters {
+        let shape = maps.shape_of(&c.name)?;
+        for i in 0..c.size {
+            let Some(v) = maps.lookup(&c.name, &i.to_le_bytes())? else { continue };
+            let (p, b) = (mapops::sum_per_cpu_u64(shape, &v, 0), mapops::sum_per_cpu_u64(shape, &v, 8));
+            if p != 0 || b != 0 || c.size == 1 {
+                out.push((c.name.clone(), i, p, b));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The maps of one program instance, by name.
 pub struct MapSet {
     maps: BTreeMap<String, MapHandle>,
@@ -124,21 +166,9 @@ impl MapSet {
         self.write_initial_for(schema, &all)
     }
 
-    /// Every counter cell that counted something: `(counter, index,
-    /// packets, bytes)`, summed over CPUs.
+    /// Every counter cell that counted something (see [`counters`]).
     pub fn counters(&self, schema: &Schema) -> Result<Vec<(String, u32, u64, u64)>, StateError> {
-        let mut out = Vec::new();
-        for c in &schema.counters {
-            let h = self.get(&c.name)?;
-            for i in 0..c.size {
-                let Some(v) = mapops::lookup(h.fd(), h.shape, &i.to_le_bytes()).map_err(io_err(&c.name))? else { continue };
-                let (p, b) = (mapops::sum_per_cpu_u64(h.shape, &v, 0), mapops::sum_per_cpu_u64(h.shape, &v, 8));
-                if p != 0 || b != 0 || c.size == 1 {
-                    out.push((c.name.clone(), i, p, b));
-                }
-            }
-        }
-        Ok(out)
+        counters(self, schema)
     }
 
     /// Raw `(key, value)` pairs of a map.

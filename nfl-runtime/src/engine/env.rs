@@ -17,6 +17,10 @@ pub const TAILROOM: usize = 320;
 /// `ifindex` the kernel's test run reports (the loopback device).
 const TEST_IFINDEX: u64 = 1;
 
+/// The largest packet the engine takes: one buffer, as the kernel's XDP
+/// test run without fragments.
+pub const MAX_PACKET: usize = BUFFER - HEADROOM - TAILROOM;
+
 /// The packet and where its data lies in the buffer.
 pub struct Packet {
     pub buf: Box<[u8]>,
@@ -32,7 +36,7 @@ impl Packet {
 
     /// Put `data` at the usual headroom; `None` when it does not fit.
     pub fn fill(&mut self, data: &[u8]) -> Option<()> {
-        if data.len() > BUFFER - HEADROOM - TAILROOM {
+        if data.len() > MAX_PACKET {
             return None;
         }
         self.buf.fill(0);

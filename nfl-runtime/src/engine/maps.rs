@@ -408,10 +408,34 @@ impl Map {
         out
     }
 
-    /// `lookup` from user space: every CPU's value.
-    pub fn get(&mut self, key: &[u8]) -> Option<Vec<Vec<u8>>> {
-        let e = self.find(key)?;
-        Some(e.vals.iter().map(|v| v.to_vec()).collect())
+    /// A lookup from user space (which leaves LRU order alone): every
+    /// CPU's value, in the kernel's user-space format (each padded to 8
+    /// bytes for per-CPU maps, one after another).
+    pub fn peek(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let key = key.get(..self.def.key_size as usize)?;
+        let e = match &self.store {
+            Store::Array(elems) => elems.get(u32::from_ne_bytes(key[..4].try_into().ok()?) as usize),
+            Store::Hash { elems, .. } => elems.get(key),
+            Store::Lpm { elems, lens } => {
+                let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
+                lens.iter().rev().filter(|&&l| l <= plen).find_map(|&l| elems.get(&mask_prefix(key, l)))
+            }
+            _ => None,
+        }?;
+        Some(self.user_value(e.vals.iter().map(|v| v.to_vec()).collect()))
+    }
+
+    /// Values of one element as user space reads them.
+    pub fn user_value(&self, vals: Vec<Vec<u8>>) -> Vec<u8> {
+        let per_cpu = self.is_percpu();
+        vals.into_iter()
+            .flat_map(|mut v| {
+                if per_cpu {
+                    v.resize(v.len().div_ceil(8) * 8, 0);
+                }
+                v
+            })
+            .collect()
     }
 }
 
@@ -437,7 +461,30 @@ pub struct MapSet {
     pub maps: Vec<Map>,
 }
 
+impl crate::state::MapRead for MapSet {
+    fn shape_of(&self, map: &str) -> Result<crate::mapops::MapShape, crate::state::StateError> {
+        let m = self.named(map)?;
+        Ok(crate::mapops::MapShape {
+            key_size: m.def.key_size as usize,
+            value_size: m.def.value_size as usize,
+            per_cpu: m.is_percpu(),
+        })
+    }
+
+    fn lookup(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, crate::state::StateError> {
+        Ok(self.named(map)?.peek(key))
+    }
+
+    fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, crate::state::StateError> {
+        Ok(self.named(map)?.dump().into_iter().map(|(k, _)| k).collect())
+    }
+}
+
 impl MapSet {
+    fn named(&self, name: &str) -> Result<&Map, crate::state::StateError> {
+        self.maps.iter().find(|m| m.def.name == name).ok_or_else(|| crate::state::StateError::MissingMap(name.to_string()))
+    }
+
     pub fn new(defs: &[MapDef], ncpu: usize) -> Result<MapSet, String> {
         Ok(MapSet { maps: defs.iter().map(|d| Map::new(d.clone(), ncpu)).collect::<Result<_, _>>()? })
     }

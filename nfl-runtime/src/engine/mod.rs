@@ -5,6 +5,7 @@
 //! engine a caller drives.
 
 pub mod calls;
+pub mod compare;
 pub mod env;
 pub mod image;
 pub mod interp;

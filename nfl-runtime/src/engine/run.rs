@@ -187,7 +187,7 @@ impl Engine {
         vm.env.tail_calls = 0;
         vm.env.reserved.clear();
         if vm.env.packet.fill(data).is_none() {
-            return Err(self.fault(prog, 0, FaultKind::Limit { message: format!("a packet of {} bytes does not fit the engine's 3520", data.len()) }));
+            return Err(self.fault(prog, 0, FaultKind::Limit { message: format!("a packet of {} bytes is larger than the engine's single buffer of {}", data.len(), super::env::MAX_PACKET) }));
         }
         packet_moved(vm);
         let mut current = prog;
