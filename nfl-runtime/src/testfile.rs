@@ -133,7 +133,8 @@ impl Expect {
         }
     }
 
-    fn describe(self) -> String {
+    /// The verdict's name, or `retval N`.
+    pub fn describe(self) -> String {
         match self {
             Expect::Verdict(v) => v.name().to_string(),
             Expect::Retval(n) => format!("retval {n}"),
