@@ -218,7 +218,7 @@ impl Interp {
                     match op {
                         BPF_JA => {
                             let off = if class == BPF_JMP32 { i64::from(i.imm) } else { i64::from(i.off) };
-                            pc = (pc as i64 + off) as usize;
+                            pc = (pc as i64).wrapping_add(off) as usize;
                         }
                         BPF_EXIT => return r[0],
                         BPF_CALL => {
@@ -234,7 +234,7 @@ impl Interp {
                                         vm!().raise(pc as u32, FaultKind::CallDepth);
                                         return 0;
                                     }
-                                    let t = (pc as i64 + 1 + i64::from(i.imm)) as u32;
+                                    let t = (pc as i64 + 1 + i64::from(i.imm)) as u32; // out of range: caught on entry
                                     // SAFETY: the caller's promise, passed on.
                                     unsafe { self.exec(vmp, t, depth + 1, [r[1], r[2], r[3], r[4], r[5]]) }
                                 }
@@ -247,7 +247,7 @@ impl Interp {
                         _ => {
                             let b = if i.code & BPF_X != 0 { r[s] } else { i.imm as i64 as u64 };
                             match cond(op, r[d], b, class == BPF_JMP) {
-                                Some(true) => pc = (pc as i64 + i64::from(i.off)) as usize,
+                                Some(true) => pc = (pc as i64).wrapping_add(i64::from(i.off)) as usize,
                                 Some(false) => {}
                                 None => return bad(pc, "unknown jump encoding"),
                             }
@@ -301,7 +301,8 @@ impl Interp {
                 }
                 _ => return bad(pc, "unknown instruction class"),
             }
-            pc += 1;
+            // A jump before the start wraps here and is caught above.
+            pc = pc.wrapping_add(1);
         }
     }
 }
