@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 
 use kfunc_lib::{Bloom, CountMin, CountSketch, Hll, PQueue, XorShift64Star};
+use nfl_compiler::bpf::Insn;
 use nfl_runtime::ProgramKind;
 use nfl_runtime::engine::env::{Env, World};
 use nfl_runtime::engine::kfuncs::{self, KFUNCS};
@@ -546,22 +547,107 @@ fn iter_num_outside_memory_is_a_fault() {
     }
 }
 
-// ---- the image's BTF sizes --------------------------------------------------
+// ---- nflc's own stock pqueue: BTF sizes and its `less` ----------------------
+
+/// The code of nflc's `--target stock` build of a pqueue program, linked.
+fn stock_pqueue() -> nfl_runtime::engine::image::Image {
+    let src = "queue prio: pqueue(size = 8) of u32\n\
+               control c(xdp) {\n    if !prio.push(7, 9) { drop }\n    let v = prio.pop_min() else { drop }\n    pass\n}\n";
+    let target = nfl_compiler::target::Target::Stock;
+    let build = nfl_compiler::driver::build_for("pq.nf", src, &mut nfl_compiler::frontend::NoModules, None, target)
+        .unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
+    nfl_runtime::engine::image::read(&build.object).expect("image")
+}
+
+/// The value of the `LD_IMM64` into `reg` closest before each call of kfunc
+/// `name` (how nflc passes the type id and the callback).
+fn wide_before_calls(code: &[Insn], name: &str, reg: u8) -> Vec<u64> {
+    let index = kfuncs::index_of(name).unwrap() as i32;
+    let calls = (0..code.len()).filter(|&i| code[i].code == 0x85 && code[i].src == 2 && code[i].imm == index);
+    calls
+        .map(|at| {
+            let i = (0..at).rev().find(|&i| code[i].code == 0x18 && code[i].dst == reg).expect("an LD_IMM64 before the call");
+            u64::from(code[i].imm as u32) | u64::from(code[i + 1].imm as u32) << 32
+        })
+        .collect()
+}
 
 #[test]
 fn the_image_sizes_the_objects_a_stock_pqueue_allocates() {
-    let src = "queue prio: pqueue(size = 8) of u32\n\
-               control c(xdp) {\n    if !prio.push(7, 9) { drop }\n    let v = prio.pop_min() else { drop }\n    pass\n}\n";
-    let build = nfl_compiler::driver::build_for("pq.nf", src, &mut nfl_compiler::frontend::NoModules, None, nfl_compiler::target::Target::Stock)
-        .unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
-    let image = nfl_runtime::engine::image::read(&build.object).expect("image");
-    let new = kfuncs::index_of("bpf_obj_new_impl").unwrap() as i32;
-    let code = &image.programs[0].insns;
-    let calls: Vec<usize> = (0..code.len()).filter(|&i| code[i].code == 0x85 && code[i].src == 2 && code[i].imm == new).collect();
-    assert!(!calls.is_empty());
-    for at in calls {
-        // `r1 = <type id>` (LD_IMM64) a few instructions before the call.
-        let id = (0..at).rev().find(|&i| code[i].code == 0x18 && code[i].dst == 1).map(|i| code[i].imm as u32).expect("type id load");
-        assert_eq!(image.type_sizes.get(&id), Some(&56), "nfl_pq_node is rank, seq, value and a 32-byte bpf_rb_node");
+    let image = stock_pqueue();
+    let ids = wide_before_calls(&image.programs[0].insns, "bpf_obj_new_impl", 1);
+    assert!(!ids.is_empty());
+    for id in ids {
+        let size = image.type_sizes.get(&(id as u32));
+        assert_eq!(size, Some(&56), "nfl_pq_node is rank, seq, value and a 32-byte bpf_rb_node");
     }
+}
+
+/// Just enough of an eBPF interpreter for nflc's `nfl_pq_less`: 64-bit
+/// loads, immediate moves, unsigned compare-and-jump, exit.
+struct Interp(Vec<Insn>);
+
+impl Runner for Interp {
+    unsafe fn call(&self, vm: *mut Vm, target: u32, _depth: u32, args: [u64; 5]) -> u64 {
+        // SAFETY: the engine's promise: `vm` is live and ours meanwhile.
+        let vm = unsafe { &mut *vm };
+        let mut r = [0u64; 11];
+        r[1..6].copy_from_slice(&args);
+        let mut pc = target as usize;
+        loop {
+            let i = self.0[pc];
+            let (d, s) = (usize::from(i.dst), usize::from(i.src));
+            let jump = match i.code {
+                0x79 => {
+                    r[d] = vm.load(0, r[s].wrapping_add(i.off as i64 as u64), 8);
+                    false
+                }
+                0xb7 => {
+                    r[d] = i.imm as i64 as u64;
+                    false
+                }
+                0xad => r[d] < r[s],
+                0x2d => r[d] > r[s],
+                0x95 => return r[0],
+                other => panic!("the test's interpreter lacks opcode {other:#x} at {pc}"),
+            };
+            pc = if jump { (pc as i64 + 1 + i64::from(i.off)) as usize } else { pc + 1 };
+        }
+    }
+}
+
+#[test]
+fn nflcs_own_less_orders_its_nodes_by_rank_then_seq() {
+    let image = stock_pqueue();
+    let code = image.programs[0].insns.clone();
+    let ty = wide_before_calls(&code, "bpf_obj_new_impl", 1)[0];
+    let less = wide_before_calls(&code, "bpf_rbtree_add_impl", 3)[0];
+    assert_eq!(less >> 32, u64::from(REGION_FUNC), "the callback is a function address");
+    let mut vm = new_vm();
+    vm.env.kstate.set_types(image.type_sizes.clone());
+    vm.code_len = code.len() as u32;
+    let interp: &'static Interp = Box::leak(Box::new(Interp(code)));
+    vm.runner = Some(interp as *const dyn Runner);
+    let value = Mem::new(&mut vm, 32);
+    let root = value.addr + 16;
+    let mut oracle = PQueue::new();
+    let mut rng = XorShift64Star::new(41);
+    for seq in 0..300u64 {
+        let rank = rng.next_u64() % 16;
+        // As nflc's push: rank at 0, seq at 8, value at 16, node at 24.
+        let obj = call(&mut vm, "bpf_obj_new_impl", [ty, 0, 0, 0, 0]);
+        for (off, v) in [(0, rank), (8, seq), (16, seq * 3)] {
+            vm.store(0, obj + off, 8, v);
+        }
+        assert_eq!(call(&mut vm, "bpf_rbtree_add_impl", [root, obj + NODE_OFF, less, 0, 0]), 0);
+        oracle.push(rank, seq * 3);
+        if rng.next_u64().is_multiple_of(3) {
+            assert_eq!(pop_min(&mut vm, root), oracle.pop_min());
+        }
+    }
+    while let Some(want) = oracle.pop_min() {
+        assert_eq!(pop_min(&mut vm, root), Some(want));
+    }
+    assert_eq!(vm.env.kstate.live_objects(), 0);
+    assert_no_fault(&vm);
 }

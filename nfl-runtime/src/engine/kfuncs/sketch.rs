@@ -21,7 +21,7 @@ const MAX_ROWS: u32 = 32;
 /// `u32` counters, or `None` unless `1 ≤ rows ≤ 32` and the columns are a
 /// power of two filling the bytes exactly.
 pub fn grid_cols(bytes: u32, rows: u32) -> Option<u32> {
-    if rows == 0 || rows > MAX_ROWS || bytes % (4 * rows) != 0 {
+    if rows == 0 || rows > MAX_ROWS || !bytes.is_multiple_of(4 * rows) {
         return None;
     }
     Some(bytes / (4 * rows)).filter(|c| c.is_power_of_two())
