@@ -1,13 +1,19 @@
 //! The kernel's rbtree and list kfuncs over [`super::objects`].
 //!
-//! A tree is kept as its in-order sequence. `bpf_rbtree_add_impl` places
-//! the node where the kernel's walk (`less(node, parent)` → left, else
-//! right) puts it: after every node it is not `less` than, so equal keys
-//! stay in insertion order. It finds that place by binary search with the
-//! program's `less`; for any strict weak order that is the kernel's place,
-//! though `less` runs on other pairs than the kernel's tree shape would
-//! give it. A node is owned by at most one collection; the kernel's
-//! `owner` check is kept as [`super::objects::Object::owner`].
+//! A tree is kept as its in-order sequence, in a deque: removing the first
+//! node is O(1); adding costs O(log n) `less` calls and a shift of the
+//! shorter side. `bpf_rbtree_add_impl` places the node where the kernel's
+//! walk (`less(node, parent)` → left, else right) puts it: after every
+//! node it is not `less` than, so equal keys stay in insertion order. It
+//! finds that place by binary search with the program's `less`; for any
+//! strict weak order that is the kernel's place, though `less` sees other
+//! pairs than the kernel's tree shape would give it (a pure `less`, as
+//! nflc's, cannot tell). A node is owned by at most one collection; the
+//! kernel's `owner` check is kept as [`super::objects::Object::owner`].
+//! The roots' own bytes are never written: the kernel hides them from
+//! userspace copies of map values, and so they stay zero.
+
+use std::collections::VecDeque;
 
 use super::objects::{Node, drop_object, expose, head_at, node_at};
 use super::{EINVAL, Site, neg_errno};
@@ -49,7 +55,7 @@ pub(super) fn rbtree_add(vm: &mut Vm, args: [u64; 5], site: Site) -> u64 {
     if !claim(vm, node, root) {
         return neg_errno(EINVAL);
     }
-    let (mut lo, mut hi) = (0, vm.env.kstate.trees.get(&root).map_or(0, Vec::len));
+    let (mut lo, mut hi) = (0, vm.env.kstate.trees.get(&root).map_or(0, VecDeque::len));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let Some(&other) = vm.env.kstate.trees.get(&root).and_then(|t| t.get(mid)) else { break };
@@ -76,7 +82,7 @@ pub(super) fn rbtree_add(vm: &mut Vm, args: [u64; 5], site: Site) -> u64 {
 /// `struct bpf_rb_node *bpf_rbtree_first(root)`: the leftmost node, or NULL.
 pub(super) fn rbtree_first(vm: &mut Vm, args: [u64; 5], site: Site) -> u64 {
     let Some(root) = head_at(vm, site, args[0]) else { return 0 };
-    match vm.env.kstate.trees.get(&root).and_then(|t| t.first()).copied() {
+    match vm.env.kstate.trees.get(&root).and_then(|t| t.front()).copied() {
         Some(n) => expose(vm, n.obj, n.off),
         None => 0,
     }

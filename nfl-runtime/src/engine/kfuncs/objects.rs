@@ -39,8 +39,9 @@ pub struct KState {
     /// `local_type_id`).
     types: HashMap<u32, u32>,
     pub(super) objects: HashMap<usize, Object>,
-    /// Each tree in order: leftmost first.
-    pub(super) trees: HashMap<usize, Vec<Node>>,
+    /// Each tree in order, leftmost first (a deque: `pop_min` is the
+    /// common removal).
+    pub(super) trees: HashMap<usize, VecDeque<Node>>,
     pub(super) lists: HashMap<usize, VecDeque<Node>>,
 }
 
