@@ -57,3 +57,12 @@ fn example_tests_pass_in_the_engine_stock() {
     let (built, _) = example_tests_pass_in_the_engine(Target::Stock);
     assert_eq!(built, nf_files("examples").len(), "every example builds for stock");
 }
+
+#[test]
+fn example_tests_pass_in_the_engine_enetstl() {
+    // kfunc-lib's module cannot load here: the engine is where this
+    // profile runs at all.
+    let (built, ran) = example_tests_pass_in_the_engine(Target::Enetstl);
+    assert_eq!(built, nf_files("examples").len(), "every example builds for enetstl");
+    assert!(ran > 50, "{ran} cases");
+}

@@ -104,6 +104,7 @@ impl Engine {
         let maps = MapSet::new(&image.maps, ncpu).map_err(EngineError::Object)?;
         let hook = image.programs.first().map_or(ProgramKind::Xdp, |p| p.kind);
         let mut vm = Vm::new(Env::new(hook, maps, opts.world));
+        vm.env.kstate.set_types(image.type_sizes.clone());
         place_global_data(&mut vm, &mut image.programs)?;
         let entry = match &schema {
             Some(s) => image
