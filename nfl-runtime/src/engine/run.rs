@@ -146,8 +146,14 @@ impl Engine {
             let done = if w.key.is_empty() {
                 map.push(&w.value, BPF_ANY)
             } else {
-                let ncpu = if map.is_percpu() { self.vm.env.world.nr_cpus.max(1) as usize } else { 1 };
-                map.update(&w.key, &w.value.repeat(ncpu), BPF_ANY, None)
+                let value = if map.is_percpu() {
+                    let mut one = w.value.clone();
+                    one.resize(one.len().div_ceil(8) * 8, 0);
+                    one.repeat(self.vm.env.world.nr_cpus.max(1) as usize)
+                } else {
+                    w.value.clone()
+                };
+                map.update(&w.key, &value, BPF_ANY, None)
             };
             done.map_err(|e| EngineError::Object(format!("writing the initial entries of `{}`: errno {e}", w.map)))?;
         }
