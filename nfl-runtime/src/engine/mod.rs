@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod env;
 pub mod image;
+pub mod jit;
 pub mod kfuncs;
 pub mod maps;
 pub mod vm;
