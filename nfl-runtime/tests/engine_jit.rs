@@ -436,6 +436,16 @@ fn stack_access_beyond_the_frame_faults() {
     assert_eq!(f.kind, FaultKind::OutOfBounds { addr: frame_pointer(0), size: 1, store: false });
 }
 
+#[test]
+fn wild_pointers_fault() {
+    for addr in [vaddr(1000, 0), vaddr(u32::MAX, 8), vaddr(0, 0), vaddr(REGION_STACK0 + 20, 0), u64::MAX] {
+        let mut code = Insn::ld_imm64(2, addr).to_vec();
+        code.extend([Insn::ldx(BPF_B, 0, 2, 0), Insn::exit()]);
+        let f = fault_of(&code, &[]);
+        assert_eq!(f, Fault { pc: 2, kind: FaultKind::OutOfBounds { addr, size: 1, store: false } });
+    }
+}
+
 fn atomic(size: u8, dst: u8, off: i16, src: u8, op: i32) -> Insn {
     Insn::new(BPF_STX | size | BPF_ATOMIC, dst, src, off, op)
 }
@@ -632,6 +642,10 @@ fn bad_code_is_a_compile_error() {
     assert!(compile_error(&[Insn::new(BPF_JMP | BPF_CALL, 0, 3, 0, 0), Insn::exit()]).contains("call"));
     assert!(compile_error(&[atomic(BPF_DW, 10, -8, 1, 0x10), Insn::exit()]).contains("atomic"));
     assert!(compile_error(&[Insn::new(BPF_ALU64 | BPF_MOV | BPF_X, 0, 1, 7, 0), Insn::exit()]).contains("unknown"));
+    assert!(compile_error(&[Insn::jmp_reg(BPF_JEQ, 0, 12, 0), Insn::exit()]).contains("register"));
+    let mut l = linked(&[Insn::exit()]);
+    l.funcs = vec![0, 5];
+    assert!(matches!(jit::compile(&l), Err(EngineError::Jit { message, .. }) if message.contains("function starts")));
 }
 
 proptest::proptest! {

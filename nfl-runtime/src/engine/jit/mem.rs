@@ -148,15 +148,15 @@ impl FnCompiler<'_> {
         let addr = self.b.ins().iadd_imm_s(base, off);
         let region = self.b.ins().ushr_imm_u(addr, 32);
         let (vmctx, table) = (self.flags.vmctx, self.flags.table);
+        // A region past the table reads row 0 (`REGION_NULL`, empty)
+        // instead, which fails the offset check: one branch, not two.
         let nregions = self.b.ins().load(I64, vmctx, self.vm, VMCTX_NREGIONS);
         let known = self.b.ins().icmp(IntCC::UnsignedLessThan, region, nregions);
-        let (check, fast_block, slow, join) =
-            (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let null = self.b.ins().iconst(I64, i64::from(vm::REGION_NULL));
+        let region = self.b.ins().select(known, region, null);
+        let (fast_block, slow, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(slow);
         let result = self.b.append_block_param(join, I64);
-        self.b.ins().brif(known, check, &[], slow, &[]);
-
-        self.b.switch_to_block(check);
         let rows = self.b.ins().load(I64, vmctx, self.vm, VMCTX_REGIONS);
         let row = self.b.ins().imul_imm_s(region, REGION_SIZE);
         let row = self.b.ins().iadd(rows, row);

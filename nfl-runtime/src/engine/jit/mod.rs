@@ -26,7 +26,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module};
 use nfl_compiler::bpf::Insn;
-use nfl_compiler::bpf::insn::{BPF_JMP, BPF_JMP32};
+use nfl_compiler::bpf::insn::{BPF_JMP, BPF_JMP32, BPF_LD, BPF_X};
 
 use super::EngineError;
 use super::image::Linked;
@@ -81,13 +81,27 @@ impl Drop for JitProgram {
 pub fn compile(code: &Linked) -> Result<JitProgram, EngineError> {
     let start = Instant::now();
     let err = |message: String| EngineError::Jit { program: code.name.clone(), message };
+    let len = code.insns.len() as u32;
+    if code.funcs.first() != Some(&0) || code.funcs.windows(2).any(|w| w[0] >= w[1]) || code.funcs.iter().any(|&f| f >= len) {
+        return Err(err(format!("bad function starts {:?} for {len} instructions", code.funcs)));
+    }
     let mut module = new_module().map_err(err)?;
-    let sig = jit_signature(&module);
+    match define_all(&mut module, code) {
+        Ok(entries) => Ok(JitProgram { module: Some(module), entries, compile_time: start.elapsed() }),
+        Err(message) => {
+            // SAFETY: nothing of the module was handed out.
+            unsafe { module.free_memory() };
+            Err(err(message))
+        }
+    }
+}
+
+/// Declares, translates and defines every function; their entry points.
+fn define_all(module: &mut JITModule, code: &Linked) -> Result<HashMap<u32, JitFn>, String> {
+    let sig = jit_signature(module);
     let mut ids = HashMap::new();
     for &entry in &code.funcs {
-        let id = module
-            .declare_function(&format!("nfl_fn_{entry}"), Linkage::Local, &sig)
-            .map_err(|e| err(e.to_string()))?;
+        let id = module.declare_function(&format!("nfl_fn_{entry}"), Linkage::Local, &sig).map_err(|e| e.to_string())?;
         ids.insert(entry, id);
     }
     let mut ctx = module.make_context();
@@ -99,13 +113,13 @@ pub fn compile(code: &Linked) -> Result<JitProgram, EngineError> {
         let callees = ids.iter().map(|(&e, &id)| (e, module.declare_func_in_func(id, &mut ctx.func))).collect();
         let builder = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let mut f = FnCompiler::new(builder, &code.insns, entry, end, callees);
-        f.translate().map_err(|m| err(format!("function at {entry}: {m}")))?;
+        f.translate().map_err(|m| format!("function at {entry}: {m}"))?;
         f.b.finalize(module.target_config());
-        module.define_function(ids[&entry], &mut ctx).map_err(|e| err(format!("function at {entry}: {e:?}")))?;
+        module.define_function(ids[&entry], &mut ctx).map_err(|e| format!("function at {entry}: {e:?}"))?;
         module.clear_context(&mut ctx);
     }
-    module.finalize_definitions().map_err(|e| err(e.to_string()))?;
-    let entries = ids
+    module.finalize_definitions().map_err(|e| e.to_string())?;
+    Ok(ids
         .iter()
         .map(|(&entry, &id)| {
             let p = module.get_finalized_function(id);
@@ -113,8 +127,7 @@ pub fn compile(code: &Linked) -> Result<JitProgram, EngineError> {
             // signature `JitFn` describes (`jit_signature`).
             (entry, unsafe { std::mem::transmute::<*const u8, JitFn>(p) })
         })
-        .collect();
-    Ok(JitProgram { module: Some(module), entries, compile_time: start.elapsed() })
+        .collect())
 }
 
 fn new_module() -> Result<JITModule, String> {
@@ -187,7 +200,9 @@ impl<'a> FnCompiler<'a> {
         let flags = Flags {
             vmctx: MemFlagsData::trusted().with_alias_region(region(1, "vmctx")),
             table: MemFlagsData::trusted().with_alias_region(region(2, "region table")),
+            // Program memory: only touched once the region check passed.
             heap: MemFlagsData::new()
+                .with_notrap()
                 .with_endianness(cranelift_codegen::ir::Endianness::Little)
                 .with_alias_region(region(3, "program memory")),
         };
@@ -274,7 +289,13 @@ impl<'a> FnCompiler<'a> {
 
     /// One instruction; false when it ends its block (jump or exit).
     fn insn(&mut self, pc: u32, insn: Insn) -> Res<bool> {
-        if insn.dst > 10 || insn.src > 10 && !matches!(insn.class(), BPF_JMP | BPF_JMP32) {
+        // Jumps with an immediate and calls carry no source register (a
+        // call's `src` says what it calls), nor does `LD_IMM64`.
+        let src_is_reg = match insn.class() {
+            BPF_JMP | BPF_JMP32 => insn.code & BPF_X != 0,
+            class => class != BPF_LD,
+        };
+        if insn.dst > 10 || src_is_reg && insn.src > 10 {
             return Err(format!("instruction {pc}: register out of range ({insn:?})"));
         }
         match insn.class() {
