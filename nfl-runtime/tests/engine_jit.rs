@@ -290,6 +290,26 @@ fn ja_and_gotol() {
     assert_eq!(ret(&code), 1);
 }
 
+#[test]
+fn bounded_loop_with_memory_in_its_body() {
+    let mut code = packet_ptrs().to_vec();
+    code.extend([
+        Insn::mov64_imm(0, 0),
+        Insn::mov64_imm(4, 10),
+        // loop: r0 += r4 + packet[r4 - 1]; if --r4 != 0 goto loop
+        Insn::alu64_reg(BPF_ADD, 0, 4),
+        Insn::mov64_reg(5, 2),
+        Insn::alu64_reg(BPF_ADD, 5, 4),
+        Insn::ldx(BPF_B, 5, 5, -1),
+        Insn::alu64_reg(BPF_ADD, 0, 5),
+        Insn::alu64_imm(BPF_SUB, 4, 1),
+        Insn::jmp_imm(BPF_JNE, 4, 0, -7),
+        Insn::exit(),
+    ]);
+    let packet: Vec<u8> = (100..110).collect();
+    assert_eq!(ret_of(&code, &packet), 55 + (100..110).sum::<u64>());
+}
+
 /// `r2 = data, r3 = data_end` from the XDP context.
 fn packet_ptrs() -> [Insn; 2] {
     [Insn::ldx(BPF_W, 2, 1, 0), Insn::ldx(BPF_W, 3, 1, 4)]

@@ -123,13 +123,13 @@ impl FnCompiler<'_> {
         self.b.set_cold_block(deep);
         self.b.ins().brif(too_deep, deep, &[], ok, &[]);
 
-        self.b.switch_to_block(deep);
+        self.enter(deep);
         let pcv = self.b.ins().iconst(I64, i64::from(pc));
         let sig = self.externs.depth;
         self.call_extern(sig, nfl_engine_depth as *const () as usize, &[self.vm, pcv]);
         self.b.ins().jump(self.unwind, &[]);
 
-        self.b.switch_to_block(ok);
+        self.enter(ok);
         let mut all = vec![self.vm, depth];
         all.extend(args);
         let call = self.b.ins().call(callee, &all);

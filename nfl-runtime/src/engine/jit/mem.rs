@@ -169,13 +169,13 @@ impl FnCompiler<'_> {
         let inside = self.b.ins().band(above, below);
         self.b.ins().brif(inside, fast_block, &[], slow, &[]);
 
-        self.b.switch_to_block(fast_block);
+        self.enter(fast_block);
         let host_base = self.b.ins().load(I64, table, row, REGION_BASE);
         let host = self.b.ins().iadd(host_base, offset);
         let v = fast(self, host);
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
 
-        self.b.switch_to_block(slow);
+        self.enter(slow);
         let konst = |f: &mut Self, v: u64| f.b.ins().iconst(I64, v as i64);
         let args = [
             self.vm,
@@ -190,7 +190,7 @@ impl FnCompiler<'_> {
         self.check_abort();
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
 
-        self.b.switch_to_block(join);
+        self.enter(join);
         result
     }
 }

@@ -178,6 +178,8 @@ struct FnCompiler<'a> {
     regs: [Variable; 11],
     /// The block of every instruction a jump or fallthrough reaches.
     blocks: HashMap<u32, Block>,
+    /// Targets of backward jumps (sealed only at the end).
+    loop_heads: std::collections::HashSet<u32>,
     callees: HashMap<u32, FuncRef>,
     externs: Externs,
     flags: Flags,
@@ -216,6 +218,7 @@ impl<'a> FnCompiler<'a> {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
+        b.seal_block(entry);
         let params = b.block_params(entry).to_vec();
         let (vm, depth) = (params[0], params[1]);
         let unwind = b.create_block();
@@ -227,6 +230,7 @@ impl<'a> FnCompiler<'a> {
             end,
             regs,
             blocks: HashMap::new(),
+            loop_heads: Default::default(),
             callees,
             externs,
             flags,
@@ -267,7 +271,12 @@ impl<'a> FnCompiler<'a> {
                 if open {
                     self.b.ins().jump(block, &[]);
                 }
-                self.b.switch_to_block(block);
+                if self.loop_heads.contains(&pc) {
+                    // A backward jump to it is still to come.
+                    self.b.switch_to_block(block);
+                } else {
+                    self.enter(block);
+                }
                 open = true;
             }
             let insn = self.insns[pc as usize];
@@ -327,6 +336,9 @@ impl<'a> FnCompiler<'a> {
                         return Err(format!("jump at {pc} to {t}, outside the function [{}, {})", self.start, self.end));
                     }
                     starts.insert(t as u32);
+                    if t <= i64::from(pc) {
+                        self.loop_heads.insert(t as u32);
+                    }
                 }
                 if pc + 1 < self.end {
                     starts.insert(pc + 1);
@@ -356,12 +368,19 @@ impl<'a> FnCompiler<'a> {
         Ok(())
     }
 
+    /// Continue in `block`, whose predecessors are all emitted: sealing it
+    /// at once keeps variable lookups from growing block parameters.
+    fn enter(&mut self, block: Block) {
+        self.b.switch_to_block(block);
+        self.b.seal_block(block);
+    }
+
     /// Unwind when `abort` is set (after every call out).
     fn check_abort(&mut self) {
         let abort = self.b.ins().load(I64, self.flags.vmctx, self.vm, vm::VMCTX_ABORT);
         let cont = self.b.create_block();
         self.b.ins().brif(abort, self.unwind, &[], cont, &[]);
-        self.b.switch_to_block(cont);
+        self.enter(cont);
     }
 
     /// Calls the Rust function at `addr` (signature `sig`, which returns
