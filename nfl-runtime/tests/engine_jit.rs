@@ -710,3 +710,50 @@ fn every_example_compiles() {
     }
     assert!(compiled >= 5, "only {compiled} programs compiled");
 }
+
+/// Examples that call no helper run their `.test` cases in the JIT with
+/// the verdicts and bytes the kernel gives.
+#[test]
+fn examples_without_helpers_pass_their_cases() {
+    use nfl_runtime::testfile::{self, Expect};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut ran = Vec::new();
+    for name in ["parse_only", "static_filter", "rewrite", "firewall", "router", "ipv6_fw"] {
+        let src = std::fs::read_to_string(dir.join(format!("{name}.nf"))).expect("read");
+        let Ok(build) = nfl_compiler::driver::build(name, &src, &mut nfl_compiler::frontend::NoModules) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(dir.join(format!("{name}.test"))).expect("read test");
+        let mut sources = nfl_syntax::SourceMap::default();
+        let (_, cases, diags) = testfile::parse_source(&mut sources, name, &text);
+        assert!(diags.is_empty(), "{name}: {diags:?}");
+        let image = nfl_runtime::engine::image::read(&build.object).expect("image");
+        let program = &image.programs[0];
+        assert_eq!(program.kind, ProgramKind::Xdp, "{name}: the VM here is XDP's");
+        let prog = jit::compile(program).expect("compile");
+        let mut outcomes = Vec::new();
+        for case in &cases {
+            let mut vm = vm_with(&case.input);
+            let r0 = run_on(&prog, &mut vm);
+            if let Some(Fault { kind: FaultKind::Helper { .. }, .. }) = vm.fault {
+                outcomes.clear();
+                break;
+            }
+            assert_eq!(vm.fault, None, "{name} case {}", case.name);
+            let want = match case.expect {
+                Expect::Verdict(v) => testfile::verdict_retval(program.kind, v),
+                Expect::Retval(n) => n,
+            };
+            assert_eq!(r0, u64::from(want), "{name} case {}", case.name);
+            if let Some(out) = &case.output {
+                assert_eq!(vm.env.packet.data(), &out[..], "{name} case {} output", case.name);
+            }
+            outcomes.push(case.name.clone());
+        }
+        if !outcomes.is_empty() {
+            ran.push((name, outcomes.len()));
+        }
+    }
+    eprintln!("ran {ran:?}");
+    assert!(ran.iter().any(|r| r.0 == "parse_only") && ran.iter().any(|r| r.0 == "static_filter"), "{ran:?}");
+}
