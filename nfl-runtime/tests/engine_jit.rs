@@ -466,6 +466,30 @@ fn wild_pointers_fault() {
     }
 }
 
+/// `off` may carry a pointer into the next region; the access is then
+/// checked against that region, as `vm.rs` defines it.
+#[test]
+fn offsets_that_carry_into_another_region() {
+    let below_stack = vaddr(REGION_STACK0 - 1, 0xffff_fff8);
+    let mut code = Insn::ld_imm64(2, below_stack).to_vec();
+    code.extend([
+        Insn::st_imm(BPF_DW, 10, -504, 0x1234),
+        Insn::ldx(BPF_DW, 0, 2, 16),
+        Insn::stx(BPF_W, 2, 24, 0),
+        Insn::mov64_imm(3, 1),
+        atomic(BPF_DW, 2, 16, 3, 0x00),
+        Insn::ldx(BPF_DW, 4, 10, -504),
+        Insn::alu64_imm(BPF_LSH, 4, 16),
+        Insn::alu64_reg(BPF_OR, 0, 4),
+        Insn::exit(),
+    ]);
+    let (r0, vm) = run_pkt(&code, &[]);
+    assert_eq!(r0, 0x1235 << 16 | 0x1234);
+    // SAFETY: frame 0.
+    let frame = unsafe { std::slice::from_raw_parts(vm.ctx.stack, 512) };
+    assert_eq!(&frame[16..20], &0x1234u32.to_le_bytes());
+}
+
 fn atomic(size: u8, dst: u8, off: i16, src: u8, op: i32) -> Insn {
     Insn::new(BPF_STX | size | BPF_ATOMIC, dst, src, off, op)
 }

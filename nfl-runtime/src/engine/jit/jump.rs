@@ -108,6 +108,7 @@ impl FnCompiler<'_> {
             other => return Err(format!("instruction {pc}: call with source {other}")),
         };
         self.check_abort();
+        self.load_table();
         self.set(pc, 0, r0)
     }
 

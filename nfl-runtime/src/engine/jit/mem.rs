@@ -10,7 +10,7 @@ use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 
 use super::{FnCompiler, Res};
-use crate::engine::vm::{self, REGION_BASE, REGION_HI, REGION_LO, REGION_SIZE, STACK_SIZE, VMCTX_NREGIONS, VMCTX_REGIONS};
+use crate::engine::vm::{self, REGION_BASE, REGION_HI, REGION_LO, REGION_SIZE, STACK_SIZE, Vm, VmCtx};
 
 /// `BPF_MEMSX`: sign-extending loads.
 const BPF_MEMSX: u8 = 0x80;
@@ -52,12 +52,12 @@ impl FnCompiler<'_> {
     }
 
     fn load(&mut self, pc: u32, insn: Insn, size: u32, signed: bool) -> Res<()> {
-        let v = self.access(pc, insn.src, insn.off, size, None, |f, host| f.load_host(host, size, signed));
+        let v = self.access(pc, insn.src, insn.off, size, None, false, |f, host| f.load_host(host, size, signed));
         self.set(pc, insn.dst, v)
     }
 
     fn store(&mut self, pc: u32, reg: u8, off: i16, size: u32, v: Value) {
-        self.access(pc, reg, off, size, Some(v), |f, host| {
+        self.access(pc, reg, off, size, Some(v), false, |f, host| {
             f.store_host(host, size, v);
             v
         });
@@ -73,7 +73,7 @@ impl FnCompiler<'_> {
         if !matches!(op & !BPF_FETCH, 0x00 | 0x40 | 0x50 | 0xa0) && op != BPF_XCHG && op != BPF_CMPXCHG {
             return bad();
         }
-        let old = self.access(pc, insn.dst, insn.off, size, Some(src), |f, host| {
+        let old = self.access(pc, insn.dst, insn.off, size, Some(src), true, |f, host| {
             let old = f.load_host(host, size, false);
             let ins = f.b.ins();
             let new = match op & !BPF_FETCH {
@@ -128,8 +128,16 @@ impl FnCompiler<'_> {
 
     /// An access of `size` bytes at `reg + off`: `fast` emits it at the host
     /// address once the region check passed; otherwise the slow path
-    /// serves it (a context load) or records the fault and unwinds. The
-    /// value of whichever path ran.
+    /// serves it or records the fault and unwinds. The value of whichever
+    /// path ran.
+    ///
+    /// Loads and stores (`atomic` false) check against the region of `reg`
+    /// itself and accept only offsets `reg`'s offset `+ off` inside it, so
+    /// accesses through one pointer share their region lookup; the slow
+    /// path ([`nfl_jit_mem`]) then applies the exact rule of
+    /// [`vm`](crate::engine::vm) to whatever that refused (an address
+    /// that `off` carried into another region). Atomics check the address
+    /// itself, exact without a fallback.
     fn access(
         &mut self,
         pc: u32,
@@ -137,6 +145,7 @@ impl FnCompiler<'_> {
         off: i16,
         size: u32,
         store: Option<Value>,
+        atomic: bool,
         fast: impl FnOnce(&mut Self, Value) -> Value,
     ) -> Value {
         let off = i64::from(off);
@@ -146,31 +155,25 @@ impl FnCompiler<'_> {
         }
         let base = self.get(reg);
         let addr = self.b.ins().iadd_imm_s(base, off);
-        let region = self.b.ins().ushr_imm_u(addr, 32);
-        let (vmctx, table) = (self.flags.vmctx, self.flags.table);
-        // A region past the table reads row 0 (`REGION_NULL`, empty)
-        // instead, which fails the offset check: one branch, not two.
-        let nregions = self.b.ins().load(I64, vmctx, self.vm, VMCTX_NREGIONS);
-        let known = self.b.ins().icmp(IntCC::UnsignedLessThan, region, nregions);
-        let null = self.b.ins().iconst(I64, i64::from(vm::REGION_NULL));
-        let region = self.b.ins().select(known, region, null);
+        let (anchor, rest) = if atomic { (addr, 0) } else { (base, off) };
+        let (row, offset) = self.row_of(anchor);
+        let offset = self.b.ins().iadd_imm_s(offset, rest);
+        let table = self.flags.table;
+        let lo = self.b.ins().load(I64, table, row, REGION_LO);
+        let hi = self.b.ins().load(I64, table, row, REGION_HI);
+        let host_base = self.b.ins().load(I64, table, row, REGION_BASE);
+        // Signed: `offset` may be below 0 or past 2^32 here (rows have
+        // `0 <= lo` and `hi <= 2^32`).
+        let end = self.b.ins().iadd_imm_s(offset, i64::from(size));
+        let above = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, offset, lo);
+        let below = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, end, hi);
+        let inside = self.b.ins().band(above, below);
         let (fast_block, slow, join) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(slow);
         let result = self.b.append_block_param(join, I64);
-        let rows = self.b.ins().load(I64, vmctx, self.vm, VMCTX_REGIONS);
-        let row = self.b.ins().imul_imm_s(region, REGION_SIZE);
-        let row = self.b.ins().iadd(rows, row);
-        let lo = self.b.ins().load(I64, table, row, REGION_LO);
-        let hi = self.b.ins().load(I64, table, row, REGION_HI);
-        let offset = self.b.ins().band_imm_u(addr, 0xffff_ffff);
-        let end = self.b.ins().iadd_imm_s(offset, i64::from(size));
-        let above = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, offset, lo);
-        let below = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, end, hi);
-        let inside = self.b.ins().band(above, below);
         self.b.ins().brif(inside, fast_block, &[], slow, &[]);
 
         self.enter(fast_block);
-        let host_base = self.b.ins().load(I64, table, row, REGION_BASE);
         let host = self.b.ins().iadd(host_base, offset);
         let v = fast(self, host);
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
@@ -185,12 +188,46 @@ impl FnCompiler<'_> {
             store.unwrap_or_else(|| konst(self, 0)),
             konst(self, u64::from(pc)),
         ];
+        let slow_fn = if atomic { vm::nfl_engine_mem as *const () } else { nfl_jit_mem as *const () };
         let sig = self.externs.mem;
-        let v = self.call_extern(sig, vm::nfl_engine_mem as *const () as usize, &args);
+        let v = self.call_extern(sig, slow_fn as usize, &args);
         self.check_abort();
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
 
         self.enter(join);
         result
+    }
+
+    /// The region table row of virtual address `v` and `v`'s offset. A
+    /// region past the table reads row 0 (`REGION_NULL`, empty) instead,
+    /// which fails every offset check: one branch per access, not two.
+    fn row_of(&mut self, v: Value) -> (Value, Value) {
+        let region = self.b.ins().ushr_imm_u(v, 32);
+        let nregions = self.b.use_var(self.nregions);
+        let known = self.b.ins().icmp(IntCC::UnsignedLessThan, region, nregions);
+        let null = self.b.ins().iconst(I64, i64::from(vm::REGION_NULL));
+        let region = self.b.ins().select(known, region, null);
+        let rows = self.b.use_var(self.rows);
+        let row = self.b.ins().imul_imm_s(region, REGION_SIZE);
+        let row = self.b.ins().iadd(rows, row);
+        let offset = self.b.ins().band_imm_u(v, 0xffff_ffff);
+        (row, offset)
+    }
+}
+
+/// Slow path of loads and stores: the exact rule of [`vm`] for any
+/// address (through [`Vm::load`] and [`Vm::store`]), then the context or
+/// a fault.
+///
+/// # Safety
+/// As [`vm::nfl_engine_mem`].
+unsafe extern "C" fn nfl_jit_mem(vm: *mut VmCtx, addr: u64, size: u64, store: u64, value: u64, pc: u64) -> u64 {
+    // SAFETY: the caller's promise; `ctx` is the first field of `Vm`.
+    let vm = unsafe { &mut *vm.cast::<Vm>() };
+    if store != 0 {
+        vm.store(pc as u32, addr, size as u32, value);
+        0
+    } else {
+        vm.load(pc as u32, addr, size as u32)
     }
 }

@@ -185,6 +185,10 @@ struct FnCompiler<'a> {
     flags: Flags,
     vm: Value,
     depth: Value,
+    /// `VmCtx::regions` and `nregions`, loaded again after every call
+    /// (helpers may add regions); the slow memory paths leave them alone.
+    rows: Variable,
+    nregions: Variable,
     /// Host address of r10 (one past the frame).
     host_fp: Value,
     /// Returns at once: after a fault or tail call.
@@ -196,12 +200,15 @@ type Res<T> = Result<T, String>;
 impl<'a> FnCompiler<'a> {
     fn new(mut b: FunctionBuilder<'a>, insns: &'a [Insn], start: u32, end: u32, callees: HashMap<u32, FuncRef>) -> Self {
         let regs = std::array::from_fn(|_| b.declare_var(I64));
+        let (rows, nregions) = (b.declare_var(I64), b.declare_var(I64));
         let mut region = |id: u32, name: &'static str| -> Option<AliasRegion> {
             Some(b.func.dfg.alias_regions.insert(AliasRegionData { user_id: id, description: name.into() }))
         };
         let flags = Flags {
             vmctx: MemFlagsData::trusted().with_alias_region(region(1, "vmctx")),
-            table: MemFlagsData::trusted().with_alias_region(region(2, "region table")),
+            // Rows are read through `rows`, which is loaded anew after
+            // every call: between calls they do not change.
+            table: MemFlagsData::trusted().with_readonly().with_alias_region(region(2, "region table")),
             // Program memory: only touched once the region check passed.
             heap: MemFlagsData::new()
                 .with_notrap()
@@ -236,10 +243,13 @@ impl<'a> FnCompiler<'a> {
             flags,
             vm,
             depth,
+            rows,
+            nregions,
             host_fp: vm,
             unwind,
         };
         f.host_fp = f.entry_frame();
+        f.load_table();
         for (r, &p) in params[2..].iter().enumerate() {
             f.b.def_var(f.regs[r + 1], p);
         }
@@ -373,6 +383,14 @@ impl<'a> FnCompiler<'a> {
     fn enter(&mut self, block: Block) {
         self.b.switch_to_block(block);
         self.b.seal_block(block);
+    }
+
+    /// (Re)load the region table's address and length.
+    fn load_table(&mut self) {
+        let rows = self.b.ins().load(I64, self.flags.vmctx, self.vm, vm::VMCTX_REGIONS);
+        let n = self.b.ins().load(I64, self.flags.vmctx, self.vm, vm::VMCTX_NREGIONS);
+        self.b.def_var(self.rows, rows);
+        self.b.def_var(self.nregions, n);
     }
 
     /// Unwind when `abort` is set (after every call out).
