@@ -77,62 +77,11 @@ fn size_bytes(code: u8) -> usize {
 }
 
 fn alu(op: u8, dst: u64, src: u64, is64: bool) -> Result<u64, String> {
-    let (d, s) = if is64 {
-        (dst, src)
-    } else {
-        (dst & 0xffff_ffff, src & 0xffff_ffff)
-    };
-    let bits = if is64 { 64 } else { 32 };
-    let r = match op {
-        BPF_ADD => d.wrapping_add(s),
-        BPF_SUB => d.wrapping_sub(s),
-        BPF_MUL => d.wrapping_mul(s),
-        BPF_DIV => d.checked_div(s).unwrap_or(0),
-        BPF_MOD => d.checked_rem(s).unwrap_or(d),
-        BPF_OR => d | s,
-        BPF_AND => d & s,
-        BPF_XOR => d ^ s,
-        BPF_LSH => d.wrapping_shl((s % bits) as u32),
-        BPF_RSH => d >> (s % bits),
-        BPF_ARSH => {
-            if is64 {
-                ((d as i64) >> (s % 64)) as u64
-            } else {
-                (((d as u32 as i32) >> (s % 32)) as u32).into()
-            }
-        }
-        BPF_NEG => d.wrapping_neg(),
-        BPF_MOV => s,
-        _ => return Err(format!("unsupported ALU op {op:#x}")),
-    };
-    Ok(if is64 { r } else { r & 0xffff_ffff })
+    nfl_runtime::engine::interp::alu(op, 0, 0, dst, src, is64).ok_or_else(|| format!("unsupported ALU op {op:#x}"))
 }
 
 fn cond(op: u8, d: u64, s: u64, is64: bool) -> Result<bool, String> {
-    let (d, s) = if is64 {
-        (d, s)
-    } else {
-        (d & 0xffff_ffff, s & 0xffff_ffff)
-    };
-    let (sd, ss) = if is64 {
-        (d as i64, s as i64)
-    } else {
-        (i64::from(d as u32 as i32), i64::from(s as u32 as i32))
-    };
-    Ok(match op {
-        BPF_JEQ => d == s,
-        BPF_JNE => d != s,
-        BPF_JGT => d > s,
-        BPF_JGE => d >= s,
-        BPF_JLT => d < s,
-        BPF_JLE => d <= s,
-        BPF_JSET => d & s != 0,
-        BPF_JSGT => sd > ss,
-        BPF_JSGE => sd >= ss,
-        BPF_JSLT => sd < ss,
-        BPF_JSLE => sd <= ss,
-        _ => return Err(format!("unsupported jump op {op:#x}")),
-    })
+    nfl_runtime::engine::interp::cond(op, d, s, is64).ok_or_else(|| format!("unsupported jump op {op:#x}"))
 }
 
 /// Run `insns` as an XDP program on `pkt` (which it may modify).

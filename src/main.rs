@@ -89,7 +89,7 @@ enum Command {
         file: PathBuf,
     },
     /// Run the packet tests in FILE's `.test` file through the kernel
-    /// (BPF_PROG_TEST_RUN).
+    /// (BPF_PROG_TEST_RUN), the userspace engine, or both.
     Test {
         file: PathBuf,
         /// The test file (default: FILE with extension .test).
@@ -98,6 +98,35 @@ enum Command {
         /// YAML config values (default: FILE.yaml when it exists).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Where the cases run: `both` fails on any difference between the
+        /// kernel and the engine in verdict, output bytes or map contents.
+        #[arg(long, value_enum, default_value = "kernel")]
+        engine: cmd::test::EngineChoice,
+        #[command(flatten)]
+        target: TargetArg,
+    },
+    /// Run a capture through FILE in the userspace engine, without
+    /// privileges: verdicts, counters, state and sketch tops; optionally
+    /// the frames that left the program, as a pcap.
+    Sim {
+        file: PathBuf,
+        /// The capture (pcap or pcapng, Ethernet); its timestamps are the
+        /// program's clock.
+        #[arg(long)]
+        pcap: PathBuf,
+        /// Write the frames the program passed, transmitted or redirected
+        /// (as it left them) to this pcap.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// YAML config values (default: FILE.yaml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the capture runs (only the userspace engine).
+        #[arg(long, value_parser = ["user"], default_value = "user")]
+        engine: String,
+        /// Keys listed per top-k sketch.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
         #[command(flatten)]
         target: TargetArg,
     },
@@ -260,11 +289,15 @@ fn main() -> ExitCode {
             })
         }
         Command::Disasm { file } => cmd::disasm::run(&file, color),
-        Command::Test { file, cases, config, target: t } => cmd::parse_target(&t.target)
-            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), (target, t.max_insns), color)),
+        Command::Test { file, cases, config, engine, target: t } => cmd::parse_target(&t.target)
+            .and_then(|target| cmd::test::run(&file, cases.as_deref(), config.as_deref(), (target, t.max_insns), engine, color)),
         Command::Run { file, iface, hook, pcap, name, config, watch, target: t } => cmd::parse_target(&t.target).and_then(|target| {
             let max_insns = t.max_insns;
             cmd::run::run(&cmd::run::Args { file, iface, hook, pcap, name, config, watch, target, max_insns }, color)
+        }),
+        Command::Sim { file, pcap, out, config, engine: _, top, target: t } => cmd::parse_target(&t.target).and_then(|target| {
+            let args = cmd::sim::Args { file: &file, config: config.as_deref(), pcap: &pcap, out: out.as_deref(), target, max_insns: t.max_insns, top };
+            cmd::sim::run(&args, color)
         }),
         Command::Reload { name, config } => cmd::reload::run(&name, config.as_deref(), color),
         Command::Table { op } => cmd::table::run(&op, color),

@@ -1410,7 +1410,7 @@ fn seeds() -> Vec<u64> {
     if let Some(s) = env_u64("NFL_FUZZ_SEED") {
         return vec![s];
     }
-    let n = env_u64("NFL_FUZZ_PROGRAMS").unwrap_or(300);
+    let n = env_u64("NFL_FUZZ_PROGRAMS").unwrap_or(2000);
     let base = env_u64("NFL_FUZZ_BASE").unwrap_or(BASE_SEED);
     (0..n).map(|i| base.wrapping_add(i)).filter(|s| !KNOWN_BUGS.contains(s)).collect()
 }
@@ -1490,6 +1490,7 @@ struct Stats {
     build_s: f64,
     load_s: f64,
     run_s: f64,
+    engine_s: f64,
 }
 
 impl Stats {
@@ -1508,6 +1509,7 @@ impl Stats {
         self.build_s += o.build_s;
         self.load_s += o.load_s;
         self.run_s += o.run_s;
+        self.engine_s += o.engine_s;
     }
 }
 
@@ -1535,6 +1537,8 @@ fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String
             e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
         )
     })?;
+    let mut engine = nfl_runtime::engine::Engine::new(&b.object, nfl_runtime::engine::Options::default())
+        .map_err(|e| format!("{replay}: the userspace engine refuses it: {e}"))?;
     stats.programs += 1;
     stats.insns += b.codegen.insns.len();
     stats.spilled += usize::from(b.codegen.alloc.n_spilled > 0);
@@ -1559,6 +1563,26 @@ fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String
         let ran = nfl_runtime::test_run(prog.fd(), &pkt, 1);
         stats.run_s += t.elapsed().as_secs_f64();
         let got = ran.map_err(|e| format!("{replay}: test run of packet {k} fails: {e}\npacket:\n{}", hex(&pkt)))?;
+        let t = Instant::now();
+        let user = engine.run(&pkt);
+        stats.engine_s += t.elapsed().as_secs_f64();
+        match user {
+            Ok(u) if u.retval == got.retval && u.data_out == got.data_out => {}
+            Ok(u) => {
+                return Err(format!(
+                    "{replay}: packet {k}: the engine gives retval {} and {} bytes, the kernel retval {} and {} bytes\n{}\npacket in:\n{}\nkernel out:\n{}\nengine out:\n{}",
+                    u.retval,
+                    u.data_out.len(),
+                    got.retval,
+                    got.data_out.len(),
+                    numbered(&p.text),
+                    hex(&pkt),
+                    hex(&got.data_out),
+                    hex(&u.data_out)
+                ));
+            }
+            Err(f) => return Err(format!("{replay}: packet {k}: the engine stopped: {f}\n{}\npacket in:\n{}", numbered(&p.text), hex(&pkt))),
+        }
         stats.packets += 1;
         let want_ret = want.retval(hir.hook);
         stats.verdicts[want_ret as usize & 7] += 1;
@@ -1647,7 +1671,7 @@ fn random_programs_verify_and_agree_with_the_reference() {
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "fuzz_programs: {} programs ({} tc, {} spilling, {:.0} insns on average) x {} packets = {} runs in {secs:.1}s \
-         on {workers} threads (build {:.1}s, load {:.1}s, test runs {:.1}s); retvals {:?}, \
+         on {workers} threads (build {:.1}s, load {:.1}s, test runs {:.1}s, engine {:.1}s); retvals {:?}, \
          fell off the end {}, parser rejected {}, rewritten {}",
         stats.programs,
         stats.tc,
@@ -1658,6 +1682,7 @@ fn random_programs_verify_and_agree_with_the_reference() {
         stats.build_s,
         stats.load_s,
         stats.run_s,
+        stats.engine_s,
         stats.verdicts,
         stats.fell_off,
         stats.rejected,

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
 use nfl_runtime::testfile;
 
@@ -16,7 +14,7 @@ const XDP_PASS: u32 = 2;
 /// The largest frame a single-buffer (non-`xdp.frags`) XDP program can be
 /// given: a page less the headroom (256) and `skb_shared_info` (320).
 /// BIG TCP captures hold 80 KB frames that no such program ever sees.
-const XDP_SINGLE_BUFFER_MAX: usize = 4096 - 256 - 320;
+use common::corpus::XDP_SINGLE_BUFFER_MAX;
 
 #[test]
 fn verifier_accepts_every_ok_program_and_example() {
@@ -102,12 +100,6 @@ fn example_packet_tests_pass() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-fn corpus_dir() -> PathBuf {
-    std::env::var_os("NFL_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus/tcpdump"))
-}
-
 #[test]
 fn corpus_frames_pass_through_parse_only() {
     if !nfl_runtime::require_kernel("corpus_frames_pass_through_parse_only") {
@@ -155,23 +147,9 @@ fn corpus_frames_never_abort_l4lb() {
 /// Every runnable Ethernet frame of the tcpdump corpus through `prog`;
 /// the frames `ok(frame, retval, output)` refuses (or that fail to run).
 fn run_corpus(prog: &nfl_runtime::LoadedProgram, ok: impl Fn(&[u8], u32, &[u8]) -> bool) -> Vec<String> {
-    let dir = corpus_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        // The corpus lives outside the repository; CI always has it.
-        assert!(std::env::var_os("CI").is_none(), "corpus missing at {}", dir.display());
-        eprintln!("=== SKIPPED corpus test: no corpus at {} ===", dir.display());
-        return Vec::new();
-    };
-    let mut pcaps: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pcap")).collect();
-    pcaps.sort();
     let (mut n_files, mut n_frames, mut n_short, mut n_huge) = (0usize, 0usize, 0usize, 0usize);
     let mut bad = Vec::new();
-    for path in &pcaps {
-        let Ok(cap) = nfl_runtime::pcap::read_pcap(path) else { continue };
-        if !cap.is_ethernet() {
-            continue;
-        }
+    for (path, cap) in &common::corpus::ethernet_captures() {
         n_files += 1;
         for (i, frame) in cap.frames.iter().enumerate() {
             if frame.len() < nfl_runtime::testrun::MIN_PACKET_LEN {
@@ -197,7 +175,6 @@ fn run_corpus(prog: &nfl_runtime::LoadedProgram, ok: impl Fn(&[u8], u32, &[u8]) 
          test runner: {n_short} runts under 14 bytes, {n_huge} frames over {XDP_SINGLE_BUFFER_MAX} bytes"
     );
     assert!(n_huge <= 16, "{n_huge} oversized frames: is the single-buffer limit right?");
-    assert!(n_files >= 100, "only {n_files} Ethernet captures found in {}", dir.display());
     bad
 }
 

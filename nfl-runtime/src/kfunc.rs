@@ -22,6 +22,8 @@ use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget};
 /// Where the running kernel describes its types and functions.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
+const BTF_KIND_STRUCT: u32 = 4;
+const BTF_KIND_UNION: u32 = 5;
 const BTF_KIND_FUNC: u32 = 12;
 const BTF_KIND_DATASEC: u32 = 15;
 const BTF_FUNC_GLOBAL: u32 = 1;
@@ -138,6 +140,21 @@ pub fn btf_func_ids(data: &[u8]) -> Result<HashMap<String, u32>, String> {
             && let Some(name) = name_at(data, &view, t.name_off)
         {
             out.entry(name.to_string()).or_insert(i as u32 + 1);
+        }
+    }
+    Ok(out)
+}
+
+/// STRUCT and UNION type id → byte size in a BTF blob: what
+/// `bpf_obj_new_impl`'s `local_type_id` names (the userspace engine sizes
+/// objects by it, where the kernel's verifier rewrites the id to the size).
+pub fn btf_struct_sizes(data: &[u8]) -> Result<HashMap<u32, u32>, String> {
+    let view = parse_btf(data)?;
+    let mut out = HashMap::new();
+    for (i, t) in view.types.iter().enumerate() {
+        if matches!(t.kind, BTF_KIND_STRUCT | BTF_KIND_UNION) {
+            let size = u32_at(data, view.type_start + t.off + 8).ok_or("truncated type")?;
+            out.insert(i as u32 + 1, size);
         }
     }
     Ok(out)

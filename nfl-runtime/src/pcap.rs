@@ -26,6 +26,9 @@ pub struct Capture {
     pub linktype: u32,
     /// The captured bytes of each frame (possibly cut short by the snap length).
     pub frames: Vec<Vec<u8>>,
+    /// When each frame was captured, in nanoseconds since the epoch (0
+    /// where the capture does not say).
+    pub times_ns: Vec<u64>,
     /// Problems met while reading; the frames before the problem are kept.
     pub warnings: Vec<String>,
 }
@@ -89,6 +92,12 @@ fn parse_classic(bytes: &[u8]) -> Result<Capture, String> {
         let offset = bytes.len() - rest.len();
         match parser.next_raw_packet(rest) {
             Ok((next, packet)) => {
+                let frac = u64::from(packet.ts_frac);
+                let frac_ns = match header.ts_resolution {
+                    pcap_file::TsResolution::NanoSecond => frac,
+                    pcap_file::TsResolution::MicroSecond => frac.saturating_mul(1000),
+                };
+                capture.times_ns.push(u64::from(packet.ts_sec).saturating_mul(1_000_000_000).saturating_add(frac_ns));
                 capture.frames.push(packet.data.into_owned());
                 rest = next;
             }
@@ -131,8 +140,10 @@ fn parse_pcapng(bytes: &[u8]) -> Result<Capture, String> {
             }
         };
         rest = next;
+        let mut time = 0u64;
         let (link, data) = match block {
             Block::EnhancedPacket(epb) => {
+                time = u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX);
                 let link = parser
                     .interfaces()
                     .get(epb.interface_id as usize)
@@ -168,6 +179,7 @@ fn parse_pcapng(bytes: &[u8]) -> Result<Capture, String> {
             }
             Some(_) => {}
         }
+        capture.times_ns.push(time);
         capture.frames.push(data);
     }
     if other_links > 0 {

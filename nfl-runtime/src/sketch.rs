@@ -8,9 +8,8 @@ use nfl_compiler::hir::SketchKind;
 use nfl_compiler::schema::{Schema, SketchSchema};
 
 use crate::cp_error::ControlError;
-use crate::mapops;
 use crate::nf::{RunningNf, suggest};
-use crate::state::{MapSet, StateError};
+use crate::state::{MapRead, StateError};
 
 /// A sketch's state, decoded.
 pub enum SketchState {
@@ -55,19 +54,17 @@ pub fn find<'s>(schema: &'s Schema, name: &str) -> Option<&'s SketchSchema> {
 }
 
 /// Read and decode the sketch's map.
-pub fn read(maps: &MapSet, s: &SketchSchema) -> Result<SketchState, StateError> {
-    let h = maps.get(&s.name)?;
-    let value = mapops::lookup(h.fd(), h.shape, &0u32.to_ne_bytes())
-        .map_err(|source| StateError::Io { map: s.name.clone(), source })?
-        .ok_or_else(|| shape_err(&s.name, "the array has no entry 0"))?;
-    let bytes = &value[..h.shape.value_size.min(value.len())];
+pub fn read(maps: &(impl MapRead + ?Sized), s: &SketchSchema) -> Result<SketchState, StateError> {
+    let shape = maps.shape_of(&s.name)?;
+    let value = maps.lookup(&s.name, &0u32.to_ne_bytes())?.ok_or_else(|| shape_err(&s.name, "the array has no entry 0"))?;
+    let bytes = &value[..shape.value_size.min(value.len())];
     let e = |e| shape_err(&s.name, e);
     Ok(match s.kind {
         SketchKind::CountMin | SketchKind::Topk => SketchState::CountMin(CountMin::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
         SketchKind::CountSketch | SketchKind::Nitro => SketchState::CountSketch(CountSketch::from_bytes(s.rows, s.cols, bytes).map_err(e)?),
         SketchKind::Bloom => SketchState::Bloom(Bloom::from_bytes(s.cols, s.rows, bytes).map_err(e)?),
         SketchKind::Hyperloglog => {
-            let copies: Vec<&[u8]> = h.shape.cpu_values(&value).collect();
+            let copies: Vec<&[u8]> = shape.cpu_values(&value).collect();
             SketchState::Hyperloglog(Hll::merge_max(s.cols.trailing_zeros(), &copies).map_err(e)?)
         }
     })
@@ -126,12 +123,12 @@ pub fn query_fields(s: &SketchSchema) -> (&[u32], &[(u32, u32)]) {
 
 /// A keyed HyperLogLog's registers for one `per` key, merged over CPUs
 /// (`None` when the program never saw that key, or evicted it).
-pub fn read_per(maps: &MapSet, s: &SketchSchema, per_key: &[u8]) -> Result<Option<Hll>, StateError> {
-    let h = maps.get(&s.name)?;
-    let Some(value) = mapops::lookup(h.fd(), h.shape, per_key).map_err(|source| StateError::Io { map: s.name.clone(), source })? else {
+pub fn read_per(maps: &(impl MapRead + ?Sized), s: &SketchSchema, per_key: &[u8]) -> Result<Option<Hll>, StateError> {
+    let shape = maps.shape_of(&s.name)?;
+    let Some(value) = maps.lookup(&s.name, per_key)? else {
         return Ok(None);
     };
-    let copies: Vec<&[u8]> = h.shape.cpu_values(&value).collect();
+    let copies: Vec<&[u8]> = shape.cpu_values(&value).collect();
     Hll::merge_max(s.cols.trailing_zeros(), &copies).map(Some).map_err(|e| shape_err(&s.name, e))
 }
 
@@ -203,15 +200,14 @@ pub type Ranked = (Vec<u8>, u32);
 /// A top-k's heaviest keys: every candidate the program kept, ranked by
 /// its count-min estimate (descending, then key bytes ascending, as the
 /// twin's SpaceSaving ranks), at most `n`.
-pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
+pub fn top(maps: &(impl MapRead + ?Sized), s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
     if !s.per_slots.is_empty() {
         return top_per(maps, s, n);
     }
     let SketchState::CountMin(cm) = read(maps, s)? else {
         return Err(shape_err(&s.name, "not a top-k"));
     };
-    let cand = maps.get(&nfl_compiler::build::sketch::top_map(&s.name))?;
-    let keys = mapops::keys(cand.fd(), cand.shape).map_err(|source| StateError::Io { map: s.name.clone(), source })?;
+    let keys = maps.keys(&nfl_compiler::build::sketch::top_map(&s.name))?;
     let mut ranked: Vec<Ranked> = keys.into_iter().map(|k| {
         let est = cm.query(&k);
         (k, est)
@@ -222,9 +218,8 @@ pub fn top(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, Sta
 }
 
 /// A keyed HyperLogLog's `per` keys with the most distinct keys.
-fn top_per(maps: &MapSet, s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
-    let h = maps.get(&s.name)?;
-    let keys = mapops::keys(h.fd(), h.shape).map_err(|source| StateError::Io { map: s.name.clone(), source })?;
+fn top_per(maps: &(impl MapRead + ?Sized), s: &SketchSchema, n: usize) -> Result<Vec<Ranked>, StateError> {
+    let keys = maps.keys(&s.name)?;
     let mut ranked = Vec::new();
     for k in keys {
         if let Some(hll) = read_per(maps, s, &k)? {

@@ -43,6 +43,48 @@ impl MapHandle {
 /// A map element's key and value bytes.
 pub type Entry = (Vec<u8>, Vec<u8>);
 
+/// Reading a program's maps by name, as user space sees them (a per-CPU
+/// value is every CPU's copy, each padded to 8 bytes): the kernel's maps
+/// ([`MapSet`]) or the userspace engine's.
+pub trait MapRead {
+    fn shape_of(&self, map: &str) -> Result<MapShape, StateError>;
+    fn lookup(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError>;
+    fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, StateError>;
+}
+
+impl MapRead for MapSet {
+    fn shape_of(&self, map: &str) -> Result<MapShape, StateError> {
+        Ok(self.get(map)?.shape)
+    }
+
+    fn lookup(&self, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        let h = self.get(map)?;
+        mapops::lookup(h.fd(), h.shape, key).map_err(io_err(map))
+    }
+
+    fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, StateError> {
+        let h = self.get(map)?;
+        mapops::keys(h.fd(), h.shape).map_err(io_err(map))
+    }
+}
+
+/// Every counter cell that counted something: `(counter, index, packets,
+/// bytes)`, summed over CPUs.
+pub fn counters(maps: &(impl MapRead + ?Sized), schema: &Schema) -> Result<Vec<(String, u32, u64, u64)>, StateError> {
+    let mut out = Vec::new();
+    for c in &schema.counters {
+        let shape = maps.shape_of(&c.name)?;
+        for i in 0..c.size {
+            let Some(v) = maps.lookup(&c.name, &i.to_le_bytes())? else { continue };
+            let (p, b) = (mapops::sum_per_cpu_u64(shape, &v, 0), mapops::sum_per_cpu_u64(shape, &v, 8));
+            if p != 0 || b != 0 || c.size == 1 {
+                out.push((c.name.clone(), i, p, b));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The maps of one program instance, by name.
 pub struct MapSet {
     maps: BTreeMap<String, MapHandle>,
@@ -100,34 +142,14 @@ impl MapSet {
 
     /// Write the build's entries for the maps in `only`.
     pub fn write_initial_for(&self, schema: &Schema, only: &[&str]) -> Result<(), StateError> {
-        for init in schema.initial.iter().filter(|i| only.contains(&i.map.as_str())) {
-            let h = self.get(&init.map)?;
-            for (k, v) in &init.entries {
-                mapops::update_all_cpus(h.fd(), h.shape, k, v).map_err(io_err(&init.map))?;
-            }
-        }
-        for pool in schema.pools.iter().filter(|p| only.contains(&p.name.as_str())) {
-            let h = self.get(&pool.name)?;
-            for v in pool.first..=pool.last {
-                // A queue map has no key: each update pushes one value.
-                mapops::update(h.fd(), h.shape, &[], &(v as u32).to_le_bytes(), mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
-            }
-        }
-        // A pool's two maps are written together, when its table map is.
-        for pool in schema.maglevs.iter().filter(|p| only.contains(&p.name.as_str())) {
-            let h = self.get(&pool.name)?;
-            let layout = pool.layout();
-            let members_name = nfl_compiler::build::maglev::members_map(&pool.name);
-            let m = self.get(&members_name)?;
-            // Groups the config leaves out stay zero: empty.
-            for (g, members) in pool.groups.iter().enumerate() {
-                let value = nfl_compiler::maglev::group_value(&layout, members);
-                mapops::update(h.fd(), h.shape, &(g as u32).to_le_bytes(), &value, mapops::UPDATE_ANY).map_err(io_err(&pool.name))?;
-                for v in members {
-                    let key = nfl_compiler::maglev::member_key(g as u32, *v, pool.member_bytes);
-                    mapops::update(m.fd(), m.shape, &key, &[1], mapops::UPDATE_ANY).map_err(io_err(&members_name))?;
-                }
-            }
+        for w in initial_writes(schema, only) {
+            let h = self.get(&w.map)?;
+            let done = if w.every_cpu {
+                mapops::update_all_cpus(h.fd(), h.shape, &w.key, &w.value)
+            } else {
+                mapops::update(h.fd(), h.shape, &w.key, &w.value, mapops::UPDATE_ANY)
+            };
+            done.map_err(io_err(&w.map))?;
         }
         Ok(())
     }
@@ -144,21 +166,9 @@ impl MapSet {
         self.write_initial_for(schema, &all)
     }
 
-    /// Every counter cell that counted something: `(counter, index,
-    /// packets, bytes)`, summed over CPUs.
+    /// Every counter cell that counted something (see [`counters`]).
     pub fn counters(&self, schema: &Schema) -> Result<Vec<(String, u32, u64, u64)>, StateError> {
-        let mut out = Vec::new();
-        for c in &schema.counters {
-            let h = self.get(&c.name)?;
-            for i in 0..c.size {
-                let Some(v) = mapops::lookup(h.fd(), h.shape, &i.to_le_bytes()).map_err(io_err(&c.name))? else { continue };
-                let (p, b) = (mapops::sum_per_cpu_u64(h.shape, &v, 0), mapops::sum_per_cpu_u64(h.shape, &v, 8));
-                if p != 0 || b != 0 || c.size == 1 {
-                    out.push((c.name.clone(), i, p, b));
-                }
-            }
-        }
-        Ok(out)
+        counters(self, schema)
     }
 
     /// Raw `(key, value)` pairs of a map.
@@ -173,6 +183,51 @@ impl MapSet {
         }
         Ok(out)
     }
+}
+
+/// One map write the build asks for before the first packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitWrite {
+    pub map: String,
+    /// Empty for a queue map (each write pushes).
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    /// The value goes to every CPU of a per-CPU map.
+    pub every_cpu: bool,
+}
+
+/// The writes that fill the maps in `only` as the build computed them:
+/// table entries fixed in code or config, pools, Maglev groups (a pool's
+/// two maps together, when its table map is named).
+pub fn initial_writes(schema: &Schema, only: &[&str]) -> Vec<InitWrite> {
+    let mut out = Vec::new();
+    let mut push = |map: &str, key: Vec<u8>, value: Vec<u8>, every_cpu: bool| {
+        out.push(InitWrite { map: map.to_string(), key, value, every_cpu });
+    };
+    for init in schema.initial.iter().filter(|i| only.contains(&i.map.as_str())) {
+        for (k, v) in &init.entries {
+            push(&init.map, k.clone(), v.clone(), true);
+        }
+    }
+    for pool in schema.pools.iter().filter(|p| only.contains(&p.name.as_str())) {
+        for v in pool.first..=pool.last {
+            push(&pool.name, Vec::new(), (v as u32).to_le_bytes().to_vec(), false);
+        }
+    }
+    for pool in schema.maglevs.iter().filter(|p| only.contains(&p.name.as_str())) {
+        let layout = pool.layout();
+        let members_name = nfl_compiler::build::maglev::members_map(&pool.name);
+        // Groups the config leaves out stay zero: empty.
+        for (g, members) in pool.groups.iter().enumerate() {
+            let value = nfl_compiler::maglev::group_value(&layout, members);
+            push(&pool.name, (g as u32).to_le_bytes().to_vec(), value, false);
+            for v in members {
+                let key = nfl_compiler::maglev::member_key(g as u32, *v, pool.member_bytes);
+                push(&members_name, key, vec![1], false);
+            }
+        }
+    }
+    out
 }
 
 /// The schema inside an object, or an error saying why there is none.

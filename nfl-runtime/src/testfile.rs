@@ -133,7 +133,8 @@ impl Expect {
         }
     }
 
-    fn describe(self) -> String {
+    /// The verdict's name, or `retval N`.
+    pub fn describe(self) -> String {
         match self {
             Expect::Verdict(v) => v.name().to_string(),
             Expect::Retval(n) => format!("retval {n}"),
@@ -799,31 +800,42 @@ fn describe_retval(hook: ProgramKind, retval: u32) -> String {
 
 /// Run every case against `prog` with `BPF_PROG_TEST_RUN`.
 pub fn run_cases(prog: &LoadedProgram, cases: &[Case]) -> Vec<CaseOutcome> {
-    let hook = prog.kind();
+    run_cases_with(prog.kind(), cases, |input| {
+        prog.test_run(input, 1).map(|r| (r.retval, r.data_out)).map_err(|e| e.to_string())
+    })
+}
+
+/// Run every case through `run` (packet in, verdict and packet out) for a
+/// program at `hook`: the kernel or the userspace engine.
+pub fn run_cases_with(
+    hook: ProgramKind,
+    cases: &[Case],
+    mut run: impl FnMut(&[u8]) -> Result<(u32, Vec<u8>), String>,
+) -> Vec<CaseOutcome> {
     cases
         .iter()
         .map(|case| {
             let mut failures = Vec::new();
             let mut retval = None;
-            match prog.test_run(&case.input, 1) {
-                Err(e) => failures.push(Failure::Run(e.to_string())),
-                Ok(res) => {
-                    retval = Some(res.retval);
-                    if res.retval != case.expect.retval(hook) {
+            match run(&case.input) {
+                Err(e) => failures.push(Failure::Run(e)),
+                Ok((got_retval, data_out)) => {
+                    retval = Some(got_retval);
+                    if got_retval != case.expect.retval(hook) {
                         let expected = case.expect.describe();
                         // Show the number too when the names alone would read alike.
                         let got = match case.expect {
-                            Expect::Retval(_) => format!("retval {}", res.retval),
-                            Expect::Verdict(_) => describe_retval(hook, res.retval),
+                            Expect::Retval(_) => format!("retval {got_retval}"),
+                            Expect::Verdict(_) => describe_retval(hook, got_retval),
                         };
                         failures.push(Failure::Verdict { expected, got });
                     }
                     if let Some(out) = &case.output
-                        && *out != res.data_out
+                        && *out != data_out
                     {
                         failures.push(Failure::Bytes {
                             expected: out.clone(),
-                            got: res.data_out,
+                            got: data_out,
                         });
                     }
                 }

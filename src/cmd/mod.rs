@@ -7,6 +7,7 @@ pub mod list;
 pub mod queue;
 pub mod reload;
 pub mod run;
+pub mod sim;
 pub mod sketch;
 pub mod stage_stats;
 pub mod state;

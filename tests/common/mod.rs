@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod corpus;
 pub mod live;
 pub mod rng;
 pub mod stages;
@@ -45,11 +46,16 @@ pub fn check_file(path: &Path) -> Result<Checked, Failed> {
 
 /// Build with `FILE.yaml` as the config when it exists (as `nflc` does).
 pub fn build_file(path: &Path) -> Result<Build, Failed> {
+    build_file_for(path, nfl_compiler::target::Target::Helpers)
+}
+
+/// [`build_file`] for one target profile.
+pub fn build_file_for(path: &Path, target: nfl_compiler::target::Target) -> Result<Build, Failed> {
     let text = std::fs::read_to_string(path).expect("read source");
     let yaml = path.with_extension("yaml");
     let config = yaml.is_file().then(|| (display_name(&yaml), std::fs::read_to_string(&yaml).expect("read config")));
     let config = config.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
-    driver::build_with(&display_name(path), &text, &mut loader(path), config)
+    driver::build_for(&display_name(path), &text, &mut loader(path), config, target)
 }
 
 /// Build or panic with the rendered diagnostics.

@@ -17,6 +17,10 @@ pub const TAILROOM: usize = 320;
 /// `ifindex` the kernel's test run reports (the loopback device).
 const TEST_IFINDEX: u64 = 1;
 
+/// The largest packet the engine takes: one buffer, as the kernel's XDP
+/// test run without fragments.
+pub const MAX_PACKET: usize = BUFFER - HEADROOM - TAILROOM;
+
 /// The packet and where its data lies in the buffer.
 pub struct Packet {
     pub buf: Box<[u8]>,
@@ -32,7 +36,7 @@ impl Packet {
 
     /// Put `data` at the usual headroom; `None` when it does not fit.
     pub fn fill(&mut self, data: &[u8]) -> Option<()> {
-        if data.len() > BUFFER - HEADROOM - TAILROOM {
+        if data.len() > MAX_PACKET {
             return None;
         }
         self.buf.fill(0);
@@ -53,6 +57,9 @@ pub struct World {
     /// `bpf_ktime_get_ns`: this value, then `+ tick_ns` per call.
     pub clock_ns: u64,
     pub tick_ns: u64,
+    /// `bpf_ktime_get_ns` reads CLOCK_MONOTONIC instead, as in the kernel
+    /// (for comparing the engine with it).
+    pub real_clock: bool,
     /// Seed of `bpf_get_prandom_u32`.
     pub seed: u64,
     /// The CPU this run is on (per-CPU maps) and how many there are.
@@ -62,7 +69,7 @@ pub struct World {
 
 impl Default for World {
     fn default() -> World {
-        World { clock_ns: 1_000_000_000, tick_ns: 0, seed: 0x5eed, cpu: 0, nr_cpus: 1 }
+        World { clock_ns: 1_000_000_000, tick_ns: 0, real_clock: false, seed: 0x5eed, cpu: 0, nr_cpus: 1 }
     }
 }
 
@@ -75,13 +82,18 @@ pub struct Env {
     pub redirect: Option<(u32, u64)>,
     /// xorshift64* state of `bpf_get_prandom_u32`.
     pub rng: u64,
+    /// Tail calls taken in this run.
+    pub tail_calls: u32,
+    /// Ring buffer records reserved and not yet committed: (host address,
+    /// map index).
+    pub reserved: Vec<(usize, usize)>,
     /// Objects, rbtrees, lists and iterators of the kfuncs.
     pub kstate: super::kfuncs::KState,
 }
 
 impl Env {
     pub fn new(hook: ProgramKind, maps: MapSet, world: World) -> Env {
-        Env { hook, packet: Packet::new(), maps, world, redirect: None, rng: world.seed | 1, kstate: Default::default() }
+        Env { hook, packet: Packet::new(), maps, world, redirect: None, rng: world.seed | 1, tail_calls: 0, reserved: Vec::new(), kstate: Default::default() }
     }
 
     fn data(&self) -> u64 {

@@ -4,7 +4,7 @@
 //! callback addresses become constants of the engine's address space
 //! ([`super::vm`]), kfunc calls carry the engine's kfunc numbers.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aya_obj::generated::bpf_insn;
 use nfl_compiler::bpf::Insn;
@@ -67,6 +67,9 @@ impl Linked {
 pub struct Image {
     pub maps: Vec<MapDef>,
     pub programs: Vec<Linked>,
+    /// The object's BTF STRUCT/UNION type ids → sizes, for
+    /// `bpf_obj_new_impl` ([`super::kfuncs::KState::set_types`]).
+    pub type_sizes: HashMap<u32, u32>,
 }
 
 impl Image {
@@ -86,7 +89,12 @@ pub fn read(obj: &[u8]) -> Result<Image, EngineError> {
             .ok_or_else(|| crate::kfunc::KfuncError::Missing(format!("{name} (not in the userspace engine)")))
     })
     .map_err(|e| bad(e.to_string()))?;
-    let strings = btf_strings(&prepared);
+    let btf = btf_section(&prepared);
+    let strings = btf.as_deref().map(btf_strings).unwrap_or_default();
+    let type_sizes = match &btf {
+        Some(b) => crate::kfunc::btf_struct_sizes(b).map_err(|e| bad(format!(".BTF: {e}")))?,
+        None => HashMap::new(),
+    };
     let mut object = aya_obj::Object::parse(&prepared).map_err(|e| bad(e.to_string()))?;
 
     let mut names: Vec<String> = object.maps.keys().cloned().collect();
@@ -140,7 +148,7 @@ pub fn read(obj: &[u8]) -> Result<Image, EngineError> {
             .collect();
         programs.push(finish(name.clone(), kind, raw, lines)?);
     }
-    Ok(Image { maps, programs })
+    Ok(Image { maps, programs, type_sizes })
 }
 
 fn convert(i: &bpf_insn) -> Insn {
@@ -204,13 +212,15 @@ fn finish(
     Ok(Linked { name, kind, insns, funcs: funcs.into_iter().collect(), value_refs, lines })
 }
 
-/// The string section of `.BTF` (empty if there is none).
-fn btf_strings(obj: &[u8]) -> Vec<u8> {
+/// The object's `.BTF` section, if it has one.
+fn btf_section(obj: &[u8]) -> Option<Vec<u8>> {
     use object::{Object, ObjectSection};
-    let Ok(file) = object::File::parse(obj) else { return Vec::new() };
-    let Some(data) = file.section_by_name(".BTF").and_then(|s| s.data().ok()) else {
-        return Vec::new();
-    };
+    let file = object::File::parse(obj).ok()?;
+    Some(file.section_by_name(".BTF")?.data().ok()?.to_vec())
+}
+
+/// The string section of a `.BTF` blob (empty if it is malformed).
+fn btf_strings(data: &[u8]) -> Vec<u8> {
     let u32_at = |o: usize| data.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let (Some(hdr), Some(off), Some(len)) = (u32_at(4), u32_at(16), u32_at(20)) else {
         return Vec::new();
