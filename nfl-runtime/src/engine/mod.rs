@@ -1,14 +1,15 @@
 //! The userspace engine: runs the very eBPF object nflc emits, without the
 //! kernel (docs/engine.md). `image` reads and links the object, `vm` is the
 //! memory model and calling convention, `interp` the reference
-//! interpreter, `maps`, `calls` and `kfuncs` what programs call, `run` the
-//! engine a caller drives.
+//! interpreter, `jit` the Cranelift compiler, `maps`, `calls` and
+//! `kfuncs` what programs call, `run` the engine a caller drives.
 
 pub mod calls;
 pub mod compare;
 pub mod env;
 pub mod image;
 pub mod interp;
+pub mod jit;
 pub mod kfuncs;
 pub mod maps;
 mod run;

@@ -8,6 +8,7 @@ use super::calls::packet_moved;
 use super::env::{Env, World};
 use super::image::{self, Image, Linked};
 use super::interp::Interp;
+use super::jit::JitProgram;
 use super::maps::{BPF_ANY, MapSet};
 use super::vm::{ABORT_FAULT, ABORT_TAIL, FaultKind, REGION_CTX, Runner, Vm, vaddr};
 use crate::load::ProgramKind;
@@ -18,6 +19,8 @@ pub enum Mode {
     /// The reference interpreter.
     #[default]
     Interp,
+    /// Native code from the Cranelift JIT ([`super::jit`]).
+    Jit,
 }
 
 impl Mode {
@@ -39,18 +42,21 @@ pub struct Options {
 /// One program's executable form.
 enum Code {
     Interp(Interp),
+    Jit(JitProgram),
 }
 
 impl Code {
     fn runner(&self) -> &dyn Runner {
         match self {
             Code::Interp(i) => i,
+            Code::Jit(j) => j,
         }
     }
 
     fn begin(&self) {
         match self {
             Code::Interp(i) => i.reset_budget(),
+            Code::Jit(_) => {}
         }
     }
 }
@@ -128,6 +134,7 @@ impl Engine {
             .iter()
             .map(|p| match opts.mode {
                 Mode::Interp => Ok(Code::Interp(Interp::new(p.clone()))),
+                Mode::Jit => super::jit::compile(p).map(Code::Jit),
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let mut engine = Engine { image, code, vm, entry, schema };
