@@ -24,11 +24,12 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: &[Mode] = &[Mode::Interp];
+    pub const ALL: &[Mode] = &[Mode::Jit, Mode::Interp];
 
     pub fn name(self) -> &'static str {
         match self {
             Mode::Interp => "interp",
+            Mode::Jit => "jit",
         }
     }
 }
