@@ -86,9 +86,15 @@ fn read(vm: &mut Vm, pc: u32, addr: u64, len: u64) -> Option<Vec<u8>> {
 fn map_lookup(vm: &mut Vm, pc: u32, map: u64, key: u64) -> Option<u64> {
     let m = map_index(vm, pc, 1, map)?;
     let (ks, vs) = sizes(vm, m);
-    let key = read(vm, pc, key, ks)?;
+    let Some(kp) = vm.regions.host(key, ks) else {
+        vm.raise(pc, FaultKind::OutOfBounds { addr: key, size: ks as u32, store: false });
+        return None;
+    };
+    // SAFETY: `host` checked `ks` bytes at `kp`; a lookup writes no
+    // program memory, so the key stays as it is while it is read.
+    let key = unsafe { std::slice::from_raw_parts(kp, ks as usize) };
     let cpu = vm.env.world.cpu as usize;
-    let found = vm.env.maps.maps[m as usize].lookup(&key, cpu);
+    let found = vm.env.maps.maps[m as usize].lookup(key, cpu);
     Some(match found {
         Some(p) => vm.expose(p, vs),
         None => 0,

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use rustc_hash::FxHashMap;
+
 use super::image::MapDef;
 
 pub const BPF_MAP_TYPE_HASH: u32 = 1;
@@ -49,12 +51,12 @@ enum Store {
     /// Arrays: `max_entries` elements, all present.
     Array(Vec<Elem>),
     /// Hash maps (LRU when `lru`).
-    Hash { elems: HashMap<Vec<u8>, Elem>, lru: bool },
+    Hash { elems: FxHashMap<Vec<u8>, Elem>, lru: bool },
     /// LPM trie: keys with their data masked to the prefix, the prefix
     /// lengths present (longest first at lookup), and each element's key
     /// as last written (the kernel keeps the bits past the prefix and
     /// lists them).
-    Lpm { elems: HashMap<Vec<u8>, Elem>, lens: BTreeSet<u32>, written: HashMap<Vec<u8>, Vec<u8>> },
+    Lpm { elems: FxHashMap<Vec<u8>, Elem>, lens: BTreeSet<u32>, written: FxHashMap<Vec<u8>, Vec<u8>> },
     /// Queue (FIFO) or stack (LIFO).
     Queue { items: VecDeque<Value>, lifo: bool },
     /// Program indices of the engine's image.
@@ -96,13 +98,13 @@ impl Map {
                 }
                 Store::Array(elems)
             }
-            BPF_MAP_TYPE_HASH | BPF_MAP_TYPE_PERCPU_HASH => Store::Hash { elems: HashMap::new(), lru: false },
-            BPF_MAP_TYPE_LRU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH => Store::Hash { elems: HashMap::new(), lru: true },
+            BPF_MAP_TYPE_HASH | BPF_MAP_TYPE_PERCPU_HASH => Store::Hash { elems: FxHashMap::default(), lru: false },
+            BPF_MAP_TYPE_LRU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH => Store::Hash { elems: FxHashMap::default(), lru: true },
             BPF_MAP_TYPE_LPM_TRIE => {
                 if def.key_size <= 4 {
                     return Err(format!("LPM trie `{}` has a key of {} bytes", def.name, def.key_size));
                 }
-                Store::Lpm { elems: HashMap::new(), lens: BTreeSet::new(), written: HashMap::new() }
+                Store::Lpm { elems: FxHashMap::default(), lens: BTreeSet::new(), written: FxHashMap::default() }
             }
             BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK => {
                 Store::Queue { items: VecDeque::new(), lifo: def.map_type == BPF_MAP_TYPE_STACK }
@@ -165,12 +167,13 @@ impl Map {
             Store::Hash { elems, .. } => elems.get_mut(key),
             Store::Lpm { elems, lens, .. } => {
                 let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
-                let best = lens
-                    .iter()
-                    .rev()
-                    .filter(|&&l| l <= plen)
-                    .find_map(|&l| elems.contains_key(&mask_prefix(key, l)).then_some(l))?;
-                elems.get_mut(&mask_prefix(key, best))
+                let mut probe = key.to_vec();
+                let best = lens.iter().rev().filter(|&&l| l <= plen).find(|&&l| {
+                    mask_prefix_into(key, l, &mut probe);
+                    elems.contains_key(&probe)
+                })?;
+                mask_prefix_into(key, *best, &mut probe);
+                elems.get_mut(&probe)
             }
             _ => None,
         }?;
@@ -471,6 +474,13 @@ impl Map {
 /// cleared and the prefix length set to `plen`.
 fn mask_prefix(key: &[u8], plen: u32) -> Vec<u8> {
     let mut out = key.to_vec();
+    mask_prefix_into(key, plen, &mut out);
+    out
+}
+
+/// [`mask_prefix`] into `out`, which has the key's length.
+fn mask_prefix_into(key: &[u8], plen: u32, out: &mut [u8]) {
+    out.copy_from_slice(key);
     out[..4].copy_from_slice(&plen.to_ne_bytes());
     for (i, b) in out[4..].iter_mut().enumerate() {
         let bit = i as u32 * 8;
@@ -480,7 +490,6 @@ fn mask_prefix(key: &[u8], plen: u32) -> Vec<u8> {
             *b &= 0xffu8 << (8 - (plen - bit));
         }
     }
-    out
 }
 
 /// Every map of an engine, indexed as the image numbers them.

@@ -20,8 +20,6 @@
 //! (a map's value is `REGION_MAP << 32 | map index`). Map values, global
 //! data and allocated objects get regions on demand, sized to the value.
 
-use std::collections::HashMap;
-
 /// The null pointer's region: no memory.
 pub const REGION_NULL: u32 = 0;
 /// The context (`struct xdp_md` or `struct __sk_buff`): served by the slow
@@ -166,20 +164,34 @@ impl Frames {
     }
 }
 
+/// Entries of the cache that gives the same memory the same row within a
+/// run (a program looking up one element in a loop does not grow the
+/// table).
+const REUSE: usize = 64;
+
+/// One cache entry: host base, length, row, and the run it belongs to.
+#[derive(Clone, Copy, Default)]
+struct Reuse {
+    base: usize,
+    len: u64,
+    row: u32,
+    run: u64,
+}
+
 /// The region table and its bookkeeping.
 pub struct Regions {
     table: Vec<Region>,
     /// Rows below this survive between runs (fixed and global data).
     persistent: usize,
-    /// (host base, hi) to row, for rows handed out during this run.
-    by_host: HashMap<(usize, u64), u32>,
+    /// Recently handed-out rows of this run (`run` tells stale entries).
+    reuse: [Reuse; REUSE],
+    run: u64,
 }
 
 impl Regions {
     fn new() -> Regions {
-        let mut table = vec![Region::EMPTY; REGION_DYN as usize];
-        table[REGION_CTX as usize] = Region::EMPTY;
-        Regions { table, persistent: REGION_DYN as usize, by_host: HashMap::new() }
+        let table = vec![Region::EMPTY; REGION_DYN as usize];
+        Regions { table, persistent: REGION_DYN as usize, reuse: [Reuse::default(); REUSE], run: 1 }
     }
 
     pub fn get(&self, region: u32) -> Option<&Region> {
@@ -193,13 +205,13 @@ impl Regions {
     /// A region over `len` bytes at `base`; the same row again for the same
     /// memory within one run.
     pub fn add(&mut self, base: *mut u8, len: u64) -> u32 {
-        let key = (base as usize, len);
-        if let Some(&id) = self.by_host.get(&key) {
-            return id;
+        let slot = &mut self.reuse[(base as usize >> 3) % REUSE];
+        if slot.run == self.run && slot.base == base as usize && slot.len == len {
+            return slot.row;
         }
         let id = self.table.len() as u32;
         self.table.push(Region { base, lo: 0, hi: len });
-        self.by_host.insert(key, id);
+        *slot = Reuse { base: base as usize, len, row: id, run: self.run };
         id
     }
 
@@ -215,7 +227,7 @@ impl Regions {
     /// Forget the rows of the last run.
     pub fn reset(&mut self) {
         self.table.truncate(self.persistent);
-        self.by_host.clear();
+        self.run += 1;
     }
 
     pub fn len(&self) -> usize {
