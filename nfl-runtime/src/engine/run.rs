@@ -10,7 +10,7 @@ use super::image::{self, Image, Linked};
 use super::interp::Interp;
 use super::jit::JitProgram;
 use super::maps::{BPF_ANY, MapSet};
-use super::vm::{ABORT_FAULT, ABORT_TAIL, FaultKind, REGION_CTX, Runner, Vm, vaddr};
+use super::vm::{ABORT_FAULT, ABORT_TAIL, FaultKind, JitFn, REGION_CTX, Runner, Vm, VmCtx, vaddr};
 use crate::load::ProgramKind;
 
 /// How the engine executes code.
@@ -43,21 +43,31 @@ pub struct Options {
 /// One program's executable form.
 enum Code {
     Interp(Interp),
-    Jit(JitProgram),
+    /// The compiled program and its entry function.
+    Jit(JitProgram, JitFn),
 }
 
 impl Code {
     fn runner(&self) -> &dyn Runner {
         match self {
             Code::Interp(i) => i,
-            Code::Jit(j) => j,
+            Code::Jit(j, _) => j,
         }
     }
 
-    fn begin(&self) {
+    /// Run the program's entry on `ctx` in frame 0.
+    ///
+    /// # Safety
+    /// `vm` must be live and not otherwise used during the call.
+    unsafe fn enter(&self, vm: *mut Vm, ctx: u64) -> u64 {
         match self {
-            Code::Interp(i) => i.reset_budget(),
-            Code::Jit(_) => {}
+            Code::Interp(i) => {
+                i.reset_budget();
+                // SAFETY: the caller's promise.
+                unsafe { i.exec(vm, 0, 0, [ctx, 0, 0, 0, 0]) }
+            }
+            // SAFETY: the caller's promise; `ctx` is the first field of `Vm`.
+            Code::Jit(_, f) => unsafe { f(vm.cast::<VmCtx>(), 0, ctx, 0, 0, 0, 0) },
         }
     }
 }
@@ -135,7 +145,11 @@ impl Engine {
             .iter()
             .map(|p| match opts.mode {
                 Mode::Interp => Ok(Code::Interp(Interp::new(p.clone()))),
-                Mode::Jit => super::jit::compile(p).map(Code::Jit),
+                Mode::Jit => {
+                    let j = super::jit::compile(p)?;
+                    let f = j.entry(0).ok_or_else(|| EngineError::Jit { program: p.name.clone(), message: "no entry function".into() })?;
+                    Ok(Code::Jit(j, f))
+                }
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let mut engine = Engine { image, code, vm, entry, schema };
@@ -248,7 +262,6 @@ impl Engine {
         let mut current = prog;
         let ret = loop {
             let code = &self.code[current];
-            code.begin();
             let runner: &dyn Runner = code.runner();
             // SAFETY: the runner outlives this call (it is `self.code`,
             // which the run does not touch); the pointer is cleared below.
@@ -257,7 +270,7 @@ impl Engine {
             vm.code_len = self.image.programs[current].insns.len() as u32;
             let vmp: *mut Vm = vm;
             // SAFETY: `vmp` is live and unborrowed during the call.
-            let r0 = unsafe { (*runner).call(vmp, 0, 0, [vaddr(REGION_CTX, 0), 0, 0, 0, 0]) };
+            let r0 = unsafe { code.enter(vmp, vaddr(REGION_CTX, 0)) };
             vm.runner = None;
             match vm.ctx.abort {
                 ABORT_TAIL => {
