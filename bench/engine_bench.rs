@@ -10,7 +10,8 @@
 //! engine / kernel. Also the time `Engine::new` takes per program (read,
 //! link, fill the maps, and in JIT mode compile), the median of 5.
 //!
-//! `NFL_BENCH_QUICK=1`: a smoke run (3 rounds, repeat 2,000).
+//! `NFL_BENCH_QUICK=1`: a smoke run (3 rounds, repeat 2,000);
+//! `NFL_BENCH_ONLY=router,nat`: only those examples.
 
 mod common;
 mod measure;
@@ -59,7 +60,8 @@ fn main() {
     println!("engine vs kernel JIT: {rounds} rounds, repeat {repeat}; ns per run (mean over the example's packets of the median round)");
     let header: Vec<String> = modes().iter().map(|(_, n)| format!("{n:>9} {:>6}", "ratio")).collect();
     println!("{:<14} {:>4} {:>9} {}   compile ms/program ({})", "example", "pkts", "kernel", header.join(" "), modes().iter().map(|m| m.1).collect::<Vec<_>>().join(", "));
-    for name in EXAMPLES {
+    let only = std::env::var("NFL_BENCH_ONLY").ok();
+    for name in EXAMPLES.iter().filter(|n| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == **n))) {
         let b = build(name);
         let pkts = packets(name, &b);
         let prog = load(&b.object, name);

@@ -167,13 +167,22 @@ impl Map {
             Store::Hash { elems, .. } => elems.get_mut(key),
             Store::Lpm { elems, lens, .. } => {
                 let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
-                let mut probe = key.to_vec();
-                let best = lens.iter().rev().filter(|&&l| l <= plen).find(|&&l| {
-                    mask_prefix_into(key, l, &mut probe);
-                    elems.contains_key(&probe)
+                // Probe keys on the stack (tries have short keys).
+                let mut buf = [0u8; 64];
+                let mut heap = Vec::new();
+                let probe: &mut [u8] = match buf.get_mut(..key.len()) {
+                    Some(b) => b,
+                    None => {
+                        heap.resize(key.len(), 0);
+                        &mut heap
+                    }
+                };
+                let best = *lens.iter().rev().filter(|&&l| l <= plen).find(|&&l| {
+                    mask_prefix_into(key, l, probe);
+                    elems.contains_key(&*probe)
                 })?;
-                mask_prefix_into(key, *best, &mut probe);
-                elems.get_mut(&probe)
+                mask_prefix_into(key, best, probe);
+                elems.get_mut(&*probe)
             }
             _ => None,
         }?;
