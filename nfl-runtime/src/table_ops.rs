@@ -13,7 +13,7 @@ use crate::cp_error::ControlError;
 use crate::mapops;
 use crate::nf::RunningNf;
 use crate::rules::{self, StoredRule, TssMaps};
-use crate::state::{MapHandle, MapSet};
+use crate::state::MapHandle;
 
 /// `BPF_NOEXIST`: create only.
 const UPDATE_NOEXIST: u64 = 1;
@@ -246,9 +246,10 @@ fn tss_del(nf: &RunningNf, t: &TableLayout, sel: &Selector) -> Result<Change, Co
 }
 
 /// Per-CPU sums of the table's hit (0) and miss (1) packet counts.
-pub fn hits_misses(maps: &MapSet, t: &TableLayout) -> (u64, u64) {
-    let Ok(h) = maps.get(&t.stats_map()) else { return (0, 0) };
-    let read = |i: u32| mapops::lookup(h.fd(), h.shape, &i.to_le_bytes()).ok().flatten().map_or(0, |v| mapops::sum_per_cpu_u64(h.shape, &v, 0));
+pub fn hits_misses(maps: &(impl crate::state::MapRead + ?Sized), t: &TableLayout) -> (u64, u64) {
+    let name = t.stats_map();
+    let Ok(shape) = maps.shape_of(&name) else { return (0, 0) };
+    let read = |i: u32| maps.lookup(&name, &i.to_le_bytes()).ok().flatten().map_or(0, |v| mapops::sum_per_cpu_u64(shape, &v, 0));
     (read(0), read(1))
 }
 

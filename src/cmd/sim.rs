@@ -87,8 +87,8 @@ fn leaves(hook: ProgramKind, retval: u32) -> bool {
     matches!(verdict_from_retval(hook, retval), Some(Verdict::Pass | Verdict::Tx | Verdict::Redirect))
 }
 
-/// Counters, state map sizes and sketch tops, as `nflc stats` and `nflc
-/// sketch top` show a running NF's.
+/// Counters, table hits and misses, state map sizes and sketch tops, as
+/// `nflc stats` and `nflc sketch top` show a running NF's.
 fn print_state(engine: &mut Engine, schema: &nfl_compiler::schema::Schema, top: usize) -> Result<(), String> {
     let maps = &*engine.maps();
     let counters = nfl_runtime::state::counters(maps, schema).map_err(|e| e.to_string())?;
@@ -97,6 +97,12 @@ fn print_state(engine: &mut Engine, schema: &nfl_compiler::schema::Schema, top: 
     }
     for (name, i, packets, bytes) in counters {
         println!("  {name}[{i}]: {packets} packets, {bytes} bytes");
+    }
+    for t in &schema.tables {
+        let (hits, misses) = nfl_runtime::table_ops::hits_misses(maps, t);
+        if hits + misses > 0 {
+            println!("table {}: {hits} hits, {misses} misses", t.name);
+        }
     }
     for m in &schema.state_maps {
         let n = nfl_runtime::state::MapRead::keys(maps, &m.name).map_err(|e| e.to_string())?.len();
