@@ -1,7 +1,8 @@
 //! The reference interpreter: each instruction exactly as the eBPF ISA
 //! defines it, on the engine's memory model. It is the oracle the JIT is
 //! checked against (random programs in `tests/engine_jit.rs`) and the
-//! engine's `--engine-mode interp`.
+//! engine's `Mode::Interp`. Backward jumps and calls spend the run's
+//! budget (`vm::BUDGET`), as the JIT's do.
 
 use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
@@ -9,10 +10,6 @@ use nfl_compiler::bpf::insn::*;
 use super::calls;
 use super::image::Linked;
 use super::vm::{ABORT_NONE, FaultKind, KFUNC_BASE, MAX_FRAMES, Runner, Vm, frame_pointer};
-
-/// Instructions one run may execute before it is stopped: the kernel
-/// bounds every loop, bytecode the verifier never saw may not.
-pub const BUDGET: u64 = 1 << 28;
 
 const BPF_MEMSX: u8 = 0x80;
 const BPF_FETCH: i32 = 0x01;
@@ -22,18 +19,11 @@ const BPF_CMPXCHG: i32 = 0xf0 | BPF_FETCH;
 /// Runs one linked program's functions.
 pub struct Interp {
     pub code: Linked,
-    /// Instructions left in this run.
-    budget: std::cell::Cell<u64>,
 }
 
 impl Interp {
     pub fn new(code: Linked) -> Interp {
-        Interp { code, budget: std::cell::Cell::new(BUDGET) }
-    }
-
-    /// Start a run's instruction budget afresh.
-    pub fn reset_budget(&self) {
-        self.budget.set(BUDGET);
+        Interp { code }
     }
 }
 
@@ -185,12 +175,6 @@ impl Interp {
             let Some(&i) = insns.get(pc) else {
                 return bad(pc, "execution ran off the end of the program");
             };
-            let left = self.budget.get();
-            if left == 0 {
-                vm!().raise(pc as u32, FaultKind::Limit { message: format!("more than {BUDGET} instructions in one run") });
-                return 0;
-            }
-            self.budget.set(left - 1);
             let (d, s) = (i.dst as usize, i.src as usize);
             if d > 10 || s > 10 && !matches!(i.code & 0x07, BPF_LD | BPF_JMP | BPF_JMP32 | BPF_ST) {
                 return bad(pc, "register number out of range");
@@ -218,6 +202,9 @@ impl Interp {
                     match op {
                         BPF_JA => {
                             let off = if class == BPF_JMP32 { i64::from(i.imm) } else { i64::from(i.off) };
+                            if off < 0 && !vm!().spend(pc as u32) {
+                                return 0;
+                            }
                             pc = (pc as i64).wrapping_add(off) as usize;
                         }
                         BPF_EXIT => return r[0],
@@ -230,6 +217,9 @@ impl Interp {
                                     unsafe { calls::dispatch(vmp, id, a, pc as u32) }
                                 }
                                 1 => {
+                                    if !vm!().spend(pc as u32) {
+                                        return 0;
+                                    }
                                     if depth + 1 >= MAX_FRAMES {
                                         vm!().raise(pc as u32, FaultKind::CallDepth);
                                         return 0;
@@ -247,6 +237,7 @@ impl Interp {
                         _ => {
                             let b = if i.code & BPF_X != 0 { r[s] } else { i.imm as i64 as u64 };
                             match cond(op, r[d], b, class == BPF_JMP) {
+                                Some(true) if i.off < 0 && !vm!().spend(pc as u32) => return 0,
                                 Some(true) => pc = (pc as i64).wrapping_add(i64::from(i.off)) as usize,
                                 Some(false) => {}
                                 None => return bad(pc, "unknown jump encoding"),

@@ -61,11 +61,8 @@ impl Code {
     /// `vm` must be live and not otherwise used during the call.
     unsafe fn enter(&self, vm: *mut Vm, ctx: u64) -> u64 {
         match self {
-            Code::Interp(i) => {
-                i.reset_budget();
-                // SAFETY: the caller's promise.
-                unsafe { i.exec(vm, 0, 0, [ctx, 0, 0, 0, 0]) }
-            }
+            // SAFETY: the caller's promise.
+            Code::Interp(i) => unsafe { i.exec(vm, 0, 0, [ctx, 0, 0, 0, 0]) },
             // SAFETY: the caller's promise; `ctx` is the first field of `Vm`.
             Code::Jit(_, f) => unsafe { f(vm.cast::<VmCtx>(), 0, ctx, 0, 0, 0, 0) },
         }

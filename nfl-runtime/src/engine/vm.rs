@@ -92,6 +92,12 @@ pub const VMCTX_REGIONS: i32 = 0;
 pub const VMCTX_NREGIONS: i32 = 8;
 pub const VMCTX_ABORT: i32 = 16;
 pub const VMCTX_STACK: i32 = 24;
+pub const VMCTX_BUDGET: i32 = 32;
+
+/// Backward jumps one run may take (and calls it may make) before it is
+/// stopped: the kernel bounds every loop, bytecode it never saw may not.
+/// Far above any loop the verifier admits (8M iterations).
+pub const BUDGET: u64 = 1 << 26;
 /// Byte offsets of [`Region`] fields and its size.
 pub const REGION_BASE: i32 = 0;
 pub const REGION_LO: i32 = 8;
@@ -108,6 +114,9 @@ pub struct VmCtx {
     pub abort: u64,
     /// Host base of frame 0; depth `d` is at `stack + d * 512`.
     pub stack: *mut u8,
+    /// Backward jumps and calls left in this run; at zero the run stops
+    /// (generated code calls [`nfl_engine_budget`]).
+    pub budget: u64,
 }
 
 /// Signature of a compiled eBPF function: `(vm, depth, r1..r5) -> r0`.
@@ -282,6 +291,7 @@ impl Vm {
                 nregions: 0,
                 abort: ABORT_NONE,
                 stack: std::ptr::null_mut(),
+                budget: BUDGET,
             },
             regions: Regions::new(),
             frames: Frames::new(),
@@ -332,7 +342,19 @@ impl Vm {
         self.fault = None;
         self.tail_target = None;
         self.ctx.abort = ABORT_NONE;
+        self.ctx.budget = BUDGET;
         self.sync();
+    }
+
+    /// Spend one backward jump or call of the run's budget; `false` (and a
+    /// fault) when it is gone.
+    pub fn spend(&mut self, pc: u32) -> bool {
+        if self.ctx.budget == 0 {
+            self.raise(pc, FaultKind::Limit { message: format!("more than {BUDGET} backward jumps and calls in one run (a loop that does not end?)") });
+            return false;
+        }
+        self.ctx.budget -= 1;
+        true
     }
 
     /// Call the callback at virtual address `func` (`REGION_FUNC << 32 |
@@ -443,6 +465,18 @@ pub unsafe extern "C" fn nfl_engine_mem(
     // SAFETY: the caller's promise; `ctx` is the first field of `Vm`.
     let vm = unsafe { &mut *vm.cast::<Vm>() };
     vm.slow_access(pc as u32, addr, size as u32, (store != 0).then_some(value))
+}
+
+/// Generated code's budget check, when `budget` ran out at a backward jump
+/// or call: records the fault (and sets `abort`).
+///
+/// # Safety
+/// As [`nfl_engine_mem`].
+pub unsafe extern "C" fn nfl_engine_budget(vm: *mut VmCtx, pc: u64) {
+    // SAFETY: the caller's promise.
+    let vm = unsafe { &mut *vm.cast::<Vm>() };
+    vm.ctx.budget = 0;
+    vm.spend(pc as u32);
 }
 
 /// Generated code's helper and kfunc call: `id` is the helper number or
