@@ -1537,7 +1537,12 @@ fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String
             e.verifier_log().map(nfl_runtime::trim_verifier_log).unwrap_or_default()
         )
     })?;
-    let mut engine = nfl_runtime::engine::Engine::new(&b.object, nfl_runtime::engine::Options::default())
+    // The engine in both modes: the JIT, and the interpreter it is checked
+    // against.
+    let mut engines = nfl_runtime::engine::Mode::ALL
+        .iter()
+        .map(|&mode| nfl_runtime::engine::Engine::new(&b.object, nfl_runtime::engine::Options { mode, ..Default::default() }).map(|e| (mode, e)))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{replay}: the userspace engine refuses it: {e}"))?;
     stats.programs += 1;
     stats.insns += b.codegen.insns.len();
@@ -1563,25 +1568,28 @@ fn fuzz_one(seed: u64, n_packets: usize, stats: &mut Stats) -> Result<(), String
         let ran = nfl_runtime::test_run(prog.fd(), &pkt, 1);
         stats.run_s += t.elapsed().as_secs_f64();
         let got = ran.map_err(|e| format!("{replay}: test run of packet {k} fails: {e}\npacket:\n{}", hex(&pkt)))?;
-        let t = Instant::now();
-        let user = engine.run(&pkt);
-        stats.engine_s += t.elapsed().as_secs_f64();
-        match user {
-            Ok(u) if u.retval == got.retval && u.data_out == got.data_out => {}
-            Ok(u) => {
-                return Err(format!(
-                    "{replay}: packet {k}: the engine gives retval {} and {} bytes, the kernel retval {} and {} bytes\n{}\npacket in:\n{}\nkernel out:\n{}\nengine out:\n{}",
-                    u.retval,
-                    u.data_out.len(),
-                    got.retval,
-                    got.data_out.len(),
-                    numbered(&p.text),
-                    hex(&pkt),
-                    hex(&got.data_out),
-                    hex(&u.data_out)
-                ));
+        for (mode, engine) in &mut engines {
+            let t = Instant::now();
+            let user = engine.run(&pkt);
+            stats.engine_s += t.elapsed().as_secs_f64();
+            match user {
+                Ok(u) if u.retval == got.retval && u.data_out == got.data_out => {}
+                Ok(u) => {
+                    return Err(format!(
+                        "{replay}: packet {k}: the engine ({}) gives retval {} and {} bytes, the kernel retval {} and {} bytes\n{}\npacket in:\n{}\nkernel out:\n{}\nengine out:\n{}",
+                        mode.name(),
+                        u.retval,
+                        u.data_out.len(),
+                        got.retval,
+                        got.data_out.len(),
+                        numbered(&p.text),
+                        hex(&pkt),
+                        hex(&got.data_out),
+                        hex(&u.data_out)
+                    ));
+                }
+                Err(f) => return Err(format!("{replay}: packet {k}: the engine ({}) stopped: {f}\n{}\npacket in:\n{}", mode.name(), numbered(&p.text), hex(&pkt))),
             }
-            Err(f) => return Err(format!("{replay}: packet {k}: the engine stopped: {f}\n{}\npacket in:\n{}", numbered(&p.text), hex(&pkt))),
         }
         stats.packets += 1;
         let want_ret = want.retval(hir.hook);
