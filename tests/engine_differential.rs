@@ -2,8 +2,9 @@
 //! of the tcpdump corpus, the same verdict, the same output bytes, and the
 //! same map contents after each capture. The helpers and stock profiles
 //! run in both; the enetstl profile, whose kfuncs need a module this
-//! kernel cannot load, runs in the engine and is held to the kernel's
-//! helpers run (their sketches are byte-identical by contract).
+//! kernel cannot load, runs in the engine and is held to both kernel runs
+//! map by map where the maps have the same shape. The engine runs in both
+//! modes, JIT and interpreter.
 
 mod common;
 
@@ -13,7 +14,7 @@ use nfl_compiler::schema::Schema;
 use nfl_compiler::target::Target;
 use nfl_runtime::engine::env::World;
 use nfl_runtime::engine::compare::{dump_diff, engine_dump, kernel_dump, same_shape};
-use nfl_runtime::engine::{Engine, Options};
+use nfl_runtime::engine::{Engine, Mode, Options};
 use nfl_runtime::mapops::possible_cpus;
 
 struct Pair {
@@ -24,7 +25,7 @@ struct Pair {
 
 /// One example through the corpus: the kernel per kernel profile, and an
 /// engine per profile beside the kernel run it answers to. Returns
-/// (frames, failures).
+/// (engine runs compared with a kernel run, failures).
 fn example_agrees(path: &std::path::Path, captures: &[(std::path::PathBuf, nfl_runtime::pcap::Capture)]) -> (usize, Vec<String>) {
     let world = World { cpu: 0, nr_cpus: possible_cpus() as u32, real_clock: true, ..World::default() };
     let mut failures = Vec::new();
@@ -44,9 +45,13 @@ fn example_agrees(path: &std::path::Path, captures: &[(std::path::PathBuf, nfl_r
         let mut pairs: Vec<Pair> = Vec::new();
         for t in engine_targets {
             let Ok(b) = build_file_for(path, t) else { continue };
-            let engine = Engine::new(&b.object, Options { world, ..Options::default() })
-                .unwrap_or_else(|e| panic!("{} ({t}): {e}", display_name(path)));
-            pairs.push(Pair { label: format!("engine {t} vs kernel {kernel_target}"), engine, schema: b.schema });
+            // Both modes: the JIT, and the interpreter it is checked against.
+            for &mode in Mode::ALL {
+                let engine = Engine::new(&b.object, Options { world, mode })
+                    .unwrap_or_else(|e| panic!("{} ({t}, {}): {e}", display_name(path), mode.name()));
+                let label = format!("engine {t} ({}) vs kernel {kernel_target}", mode.name());
+                pairs.push(Pair { label, engine, schema: b.schema.clone() });
+            }
         }
         for (cap_path, cap) in captures {
             for (i, frame) in cap.frames.iter().enumerate() {
@@ -54,7 +59,7 @@ fn example_agrees(path: &std::path::Path, captures: &[(std::path::PathBuf, nfl_r
                     continue;
                 }
                 let Ok(k) = prog.test_run(frame, 1) else { continue };
-                frames += 1;
+                frames += pairs.len();
                 for p in &mut pairs {
                     match p.engine.run(frame) {
                         Ok(e) if e.retval == k.retval && e.data_out == k.data_out => {}
@@ -101,10 +106,10 @@ fn kernel_and_engine_agree_on_every_example_and_corpus_frame() {
     let mut total = 0;
     for path in nf_files("examples") {
         let (frames, f) = example_agrees(&path, &captures);
-        eprintln!("{}: {frames} frames compared, {} differences", display_name(&path), f.len());
+        eprintln!("{}: {frames} engine runs compared with the kernel's, {} differences", display_name(&path), f.len());
         total += frames;
         failures.extend(f);
     }
-    eprintln!("{total} (example, profile, frame) runs compared");
+    eprintln!("{total} engine runs (example, profile, mode, frame) compared with the kernel's");
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
