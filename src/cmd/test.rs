@@ -43,7 +43,7 @@ pub fn run(
     }
     let outcomes = match engine {
         EngineChoice::Kernel => {
-            let prog = load(&build)?;
+            let prog = load(&build, target)?;
             testfile::run_cases(&prog, &cases)
         }
         EngineChoice::User => {
@@ -52,17 +52,17 @@ pub fn run(
             let hook = eng.hook();
             testfile::run_cases_with(hook, &cases, |input| eng.run(input).map(|r| (r.retval, r.data_out)).map_err(|f| f.to_string()))
         }
-        EngineChoice::Both => both(&build, &cases)?,
+        EngineChoice::Both => both(&build, target, &cases)?,
     };
     print!("{}", testfile::format_outcomes(&outcomes));
     if outcomes.iter().all(|o| o.passed()) { Ok(ExitCode::SUCCESS) } else { Ok(ExitCode::FAILURE) }
 }
 
-fn load(build: &nfl_compiler::driver::Build) -> Result<nfl_runtime::LoadedProgram, String> {
+fn load(build: &nfl_compiler::driver::Build, target: nfl_compiler::Target) -> Result<nfl_runtime::LoadedProgram, String> {
     let prog = nfl_runtime::load(&build.object, Some(&build.checked.hir.name)).map_err(|e| load_failure(&e))?;
     nfl_runtime::state::init_maps(&prog, &build.object).map_err(|e| format!("cannot fill the program's maps: {e}"))?;
     let processed = prog.verified_insns().map_or_else(|| "?".to_string(), |n| n.to_string());
-    eprintln!("loaded {}: {} insns after the verifier, {processed} processed", prog.name(), prog.xlated_insn_count());
+    eprintln!("loaded {} (target {target}): {} insns after the verifier, {processed} processed", prog.name(), prog.xlated_insn_count());
     Ok(prog)
 }
 
@@ -73,8 +73,8 @@ fn new_engine(object: &[u8]) -> Result<Engine, String> {
 /// Every case in the kernel, then in the engine: the kernel's outcome,
 /// plus a failure for each way the engine differs (verdict, bytes, or the
 /// maps after the case).
-fn both(build: &nfl_compiler::driver::Build, cases: &[Case]) -> Result<Vec<CaseOutcome>, String> {
-    let prog = load(build)?;
+fn both(build: &nfl_compiler::driver::Build, target: nfl_compiler::Target, cases: &[Case]) -> Result<Vec<CaseOutcome>, String> {
+    let prog = load(build, target)?;
     // Per-CPU maps: the kernel runs on this thread's CPU, which the engine is told.
     nfl_runtime::testrun::pin_thread_to_cpu(0).map_err(|e| format!("cannot pin to CPU 0: {e}"))?;
     let world = nfl_runtime::engine::env::World {
