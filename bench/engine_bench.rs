@@ -11,7 +11,8 @@
 //! link, fill the maps, and in JIT mode compile), the median of 5.
 //!
 //! `NFL_BENCH_QUICK=1`: a smoke run (3 rounds, repeat 2,000);
-//! `NFL_BENCH_ONLY=router,nat`: only those examples.
+//! `NFL_BENCH_ONLY=router,nat`: only those examples; `NFL_BENCH_MODES=jit`:
+//! only that engine mode.
 
 mod common;
 mod measure;
@@ -45,8 +46,10 @@ fn options(mode: Mode) -> Options {
     Options { mode, world }
 }
 
+/// The engine modes measured (`NFL_BENCH_MODES=jit` for one).
 fn modes() -> Vec<(Mode, &'static str)> {
-    Mode::ALL.iter().map(|m| (*m, m.name())).collect()
+    let only = std::env::var("NFL_BENCH_MODES").ok();
+    Mode::ALL.iter().filter(|m| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == m.name()))).map(|m| (*m, m.name())).collect()
 }
 
 fn main() {
