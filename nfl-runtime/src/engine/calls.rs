@@ -106,18 +106,34 @@ fn map_update(vm: &mut Vm, pc: u32, map: u64, key: u64, value: u64, flags: u64) 
     let key = read(vm, pc, key, ks)?;
     let value = read(vm, pc, value, vs)?;
     let cpu = vm.env.world.cpu as usize;
-    Some(match vm.env.maps.maps[m as usize].update(&key, &value, flags, Some(cpu)) {
-        Ok(()) => 0,
+    let map = &mut vm.env.maps.maps[m as usize];
+    let old = map.peek_host(&key);
+    Some(match map.update(&key, &value, flags, Some(cpu)) {
+        Ok(()) => {
+            // The kernel frees the graph roots of a value it overwrites.
+            if let Some(p) = old {
+                vm.env.kstate.release(p, vs as usize);
+            }
+            0
+        }
         Err(e) => err(e),
     })
 }
 
 fn map_delete(vm: &mut Vm, pc: u32, map: u64, key: u64) -> Option<u64> {
     let m = map_index(vm, pc, 3, map)?;
-    let (ks, _) = sizes(vm, m);
+    let (ks, vs) = sizes(vm, m);
     let key = read(vm, pc, key, ks)?;
-    Some(match vm.env.maps.maps[m as usize].delete(&key) {
-        Ok(()) => 0,
+    let map = &mut vm.env.maps.maps[m as usize];
+    let old = map.peek_host(&key);
+    Some(match map.delete(&key) {
+        Ok(()) => {
+            // ... and those of a value it deletes.
+            if let Some(p) = old {
+                vm.env.kstate.release(p, vs as usize);
+            }
+            0
+        }
         Err(e) => err(e),
     })
 }

@@ -50,9 +50,11 @@ enum Store {
     Array(Vec<Elem>),
     /// Hash maps (LRU when `lru`).
     Hash { elems: HashMap<Vec<u8>, Elem>, lru: bool },
-    /// LPM trie: keys with their data masked to the prefix, and the prefix
-    /// lengths present (longest first at lookup).
-    Lpm { elems: HashMap<Vec<u8>, Elem>, lens: BTreeSet<u32> },
+    /// LPM trie: keys with their data masked to the prefix, the prefix
+    /// lengths present (longest first at lookup), and each element's key
+    /// as last written (the kernel keeps the bits past the prefix and
+    /// lists them).
+    Lpm { elems: HashMap<Vec<u8>, Elem>, lens: BTreeSet<u32>, written: HashMap<Vec<u8>, Vec<u8>> },
     /// Queue (FIFO) or stack (LIFO).
     Queue { items: VecDeque<Value>, lifo: bool },
     /// Program indices of the engine's image.
@@ -77,7 +79,9 @@ fn percpu(t: u32) -> bool {
 
 impl Map {
     pub fn new(def: MapDef, ncpu: usize) -> Result<Map, String> {
-        let vs = def.value_size as usize;
+        // A per-CPU value is kept padded to 8 bytes, as the kernel keeps it
+        // (user space reads and writes the padding too).
+        let vs = if percpu(def.map_type) { (def.value_size as usize).div_ceil(8) * 8 } else { def.value_size as usize };
         let per = if percpu(def.map_type) { ncpu.max(1) } else { 1 };
         let store = match def.map_type {
             BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY => {
@@ -98,7 +102,7 @@ impl Map {
                 if def.key_size <= 4 {
                     return Err(format!("LPM trie `{}` has a key of {} bytes", def.name, def.key_size));
                 }
-                Store::Lpm { elems: HashMap::new(), lens: BTreeSet::new() }
+                Store::Lpm { elems: HashMap::new(), lens: BTreeSet::new(), written: HashMap::new() }
             }
             BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK => {
                 Store::Queue { items: VecDeque::new(), lifo: def.map_type == BPF_MAP_TYPE_STACK }
@@ -119,13 +123,19 @@ impl Map {
         self.graveyard.clear();
     }
 
+    /// Bytes kept per value: a per-CPU value padded to 8.
+    fn stored_size(&self) -> usize {
+        let vs = self.def.value_size as usize;
+        if self.is_percpu() { vs.div_ceil(8) * 8 } else { vs }
+    }
+
     fn new_elem(&self, cpu: Option<usize>, value: &[u8]) -> Elem {
         let vs = self.def.value_size as usize;
         let vals = (0..self.ncpu)
             .map(|c| {
-                let mut v = vec![0u8; vs].into_boxed_slice();
+                let mut v = vec![0u8; self.stored_size()].into_boxed_slice();
                 if cpu.is_none_or(|x| x == c) || self.ncpu == 1 {
-                    v.copy_from_slice(&value[..vs]);
+                    v[..vs].copy_from_slice(&value[..vs]);
                 }
                 v
             })
@@ -153,7 +163,7 @@ impl Map {
         let e = match &mut self.store {
             Store::Array(elems) => elems.get_mut(u32::from_ne_bytes(key[..4].try_into().ok()?) as usize),
             Store::Hash { elems, .. } => elems.get_mut(key),
-            Store::Lpm { elems, lens } => {
+            Store::Lpm { elems, lens, .. } => {
                 let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
                 let best = lens
                     .iter()
@@ -183,9 +193,11 @@ impl Map {
     fn source(&self, value: &[u8], cpu: Option<usize>) -> Result<Elem, Errno> {
         let vs = self.def.value_size as usize;
         match cpu {
-            None if self.ncpu > 1 => {
+            None if self.is_percpu() => {
+                // User space's format: every CPU's value, each padded to 8.
+                let stride = self.stored_size();
                 let vals = (0..self.ncpu)
-                    .map(|c| value.get(c * vs..(c + 1) * vs).map(|v| v.to_vec().into_boxed_slice()))
+                    .map(|c| value.get(c * stride..(c + 1) * stride).map(|v| v.to_vec().into_boxed_slice()))
                     .collect::<Option<Vec<_>>>()
                     .ok_or(EINVAL)?;
                 Ok(Elem { vals, used: 0 })
@@ -195,7 +207,8 @@ impl Map {
     }
 
     /// `bpf_map_update_elem` from a program on `cpu` (`None`: from user
-    /// space, `value` then holding every CPU's value for per-CPU maps).
+    /// space, `value` then holding every CPU's value for per-CPU maps, each
+    /// padded to 8 bytes, as the kernel takes them).
     pub fn update(&mut self, key: &[u8], value: &[u8], flags: u64, cpu: Option<usize>) -> Result<(), Errno> {
         let ks = self.def.key_size as usize;
         if flags & !(BPF_EXIST | BPF_NOEXIST | BPF_F_LOCK) != 0 || flags & 3 == 3 {
@@ -207,14 +220,18 @@ impl Map {
         self.clock += 1;
         src.used = self.clock;
         // An existing element keeps its allocation (pointers into it stay
-        // good); a program's write touches only its CPU's value.
+        // good); a program's write touches only its CPU's value, and not
+        // a per-CPU value's padding.
+        let vs = self.def.value_size as usize;
         let overwrite = |e: &mut Elem, src: Elem| -> Result<(), Errno> {
             if flags & 3 == BPF_NOEXIST {
                 return Err(EEXIST);
             }
             for (c, (v, s)) in e.vals.iter_mut().zip(src.vals.iter()).enumerate() {
-                if cpu.is_none() || cpu == Some(c) || ncpu == 1 {
+                if cpu.is_none() {
                     v.copy_from_slice(s);
+                } else if cpu == Some(c) || ncpu == 1 {
+                    v[..vs].copy_from_slice(&s[..vs]);
                 }
             }
             e.used = src.used;
@@ -248,10 +265,12 @@ impl Map {
                 elems.insert(key.to_vec(), src);
                 Ok(())
             }
-            Store::Lpm { elems, lens } => {
+            Store::Lpm { elems, lens, written } => {
                 let (plen, norm) = norm.ok_or(EINVAL)?;
                 if let Some(e) = elems.get_mut(&norm) {
-                    return overwrite(e, src);
+                    overwrite(e, src)?;
+                    written.insert(norm, key.to_vec());
+                    return Ok(());
                 }
                 if flags & 3 == BPF_EXIST {
                     return Err(ENOENT);
@@ -259,6 +278,7 @@ impl Map {
                 if elems.len() >= max {
                     return Err(ENOSPC);
                 }
+                written.insert(norm.clone(), key.to_vec());
                 elems.insert(norm, src);
                 lens.insert(plen);
                 Ok(())
@@ -274,12 +294,14 @@ impl Map {
         let removed = match &mut self.store {
             Store::Array(_) => return Err(EINVAL),
             Store::Hash { elems, .. } => elems.remove(key),
-            Store::Lpm { elems, lens } => {
+            Store::Lpm { elems, lens, written } => {
                 let plen = u32::from_ne_bytes(key[..4].try_into().map_err(|_| EINVAL)?);
                 if plen > (ks as u32 - 4) * 8 {
                     return Err(EINVAL);
                 }
-                let r = elems.remove(&mask_prefix(key, plen));
+                let norm = mask_prefix(key, plen);
+                written.remove(&norm);
+                let r = elems.remove(&norm);
                 if r.is_some() && !elems.keys().any(|k| k[..4] == plen.to_ne_bytes()) {
                     lens.remove(&plen);
                 }
@@ -397,8 +419,9 @@ impl Map {
             Store::Array(elems) => {
                 elems.iter().enumerate().map(|(i, e)| ((i as u32).to_ne_bytes().to_vec(), vals(e))).collect()
             }
-            Store::Hash { elems, .. } | Store::Lpm { elems, .. } => {
-                elems.iter().map(|(k, e)| (k.clone(), vals(e))).collect()
+            Store::Hash { elems, .. } => elems.iter().map(|(k, e)| (k.clone(), vals(e))).collect(),
+            Store::Lpm { elems, written, .. } => {
+                elems.iter().map(|(k, e)| (written.get(k).unwrap_or(k).clone(), vals(e))).collect()
             }
             Store::Queue { items, .. } => return items.iter().map(|v| (Vec::new(), vec![v.to_vec()])).collect(),
             Store::Ringbuf { records, .. } => return records.iter().map(|r| (Vec::new(), vec![r.clone()])).collect(),
@@ -408,34 +431,39 @@ impl Map {
         out
     }
 
+    /// The host memory of `key`'s value (the first CPU's) without touching
+    /// LRU order: where graph roots in it live.
+    pub fn peek_host(&self, key: &[u8]) -> Option<*const u8> {
+        let key = key.get(..self.def.key_size as usize)?;
+        let e = self.element(key)?;
+        Some(e.vals.first()?.as_ptr())
+    }
+
+    fn element(&self, key: &[u8]) -> Option<&Elem> {
+        match &self.store {
+            Store::Array(elems) => elems.get(u32::from_ne_bytes(key.get(..4)?.try_into().ok()?) as usize),
+            Store::Hash { elems, .. } => elems.get(key),
+            Store::Lpm { elems, lens, .. } => {
+                let plen = u32::from_ne_bytes(key.get(..4)?.try_into().ok()?);
+                lens.iter().rev().filter(|&&l| l <= plen).find_map(|&l| elems.get(&mask_prefix(key, l)))
+            }
+            _ => None,
+        }
+    }
+
     /// A lookup from user space (which leaves LRU order alone): every
     /// CPU's value, in the kernel's user-space format (each padded to 8
     /// bytes for per-CPU maps, one after another).
     pub fn peek(&self, key: &[u8]) -> Option<Vec<u8>> {
         let key = key.get(..self.def.key_size as usize)?;
-        let e = match &self.store {
-            Store::Array(elems) => elems.get(u32::from_ne_bytes(key[..4].try_into().ok()?) as usize),
-            Store::Hash { elems, .. } => elems.get(key),
-            Store::Lpm { elems, lens } => {
-                let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
-                lens.iter().rev().filter(|&&l| l <= plen).find_map(|&l| elems.get(&mask_prefix(key, l)))
-            }
-            _ => None,
-        }?;
+        let e = self.element(key)?;
         Some(self.user_value(e.vals.iter().map(|v| v.to_vec()).collect()))
     }
 
-    /// Values of one element as user space reads them.
+    /// Values of one element as user space reads them (per-CPU values are
+    /// kept padded already).
     pub fn user_value(&self, vals: Vec<Vec<u8>>) -> Vec<u8> {
-        let per_cpu = self.is_percpu();
-        vals.into_iter()
-            .flat_map(|mut v| {
-                if per_cpu {
-                    v.resize(v.len().div_ceil(8) * 8, 0);
-                }
-                v
-            })
-            .collect()
+        vals.concat()
     }
 }
 

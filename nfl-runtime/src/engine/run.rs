@@ -23,6 +23,17 @@ pub enum Mode {
     Jit,
 }
 
+impl Mode {
+    pub const ALL: &[Mode] = &[Mode::Jit, Mode::Interp];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Interp => "interp",
+            Mode::Jit => "jit",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     pub mode: Mode,
@@ -143,8 +154,14 @@ impl Engine {
             let done = if w.key.is_empty() {
                 map.push(&w.value, BPF_ANY)
             } else {
-                let ncpu = if map.is_percpu() { self.vm.env.world.nr_cpus.max(1) as usize } else { 1 };
-                map.update(&w.key, &w.value.repeat(ncpu), BPF_ANY, None)
+                let value = if map.is_percpu() {
+                    let mut one = w.value.clone();
+                    one.resize(one.len().div_ceil(8) * 8, 0);
+                    one.repeat(self.vm.env.world.nr_cpus.max(1) as usize)
+                } else {
+                    w.value.clone()
+                };
+                map.update(&w.key, &value, BPF_ANY, None)
             };
             done.map_err(|e| EngineError::Object(format!("writing the initial entries of `{}`: errno {e}", w.map)))?;
         }
@@ -189,15 +206,45 @@ impl Engine {
 
     /// Run program `prog` (and the programs it tail-calls) on one packet.
     pub fn run_program(&mut self, prog: usize, data: &[u8]) -> Result<EngineRun, Fault> {
+        self.load_packet(prog, data)?;
+        let ret = self.execute(prog)?;
+        let env = &self.vm.env;
+        Ok(EngineRun { retval: ret as u32, data_out: env.packet.data().to_vec(), redirect: env.redirect.map(|r| r.0) })
+    }
+
+    /// `BPF_PROG_TEST_RUN` with `repeat`: the packet is placed once and the
+    /// entry program runs `repeat` times on it (seeing what earlier runs
+    /// left, as in the kernel); the last run's result and the mean time
+    /// of one run in nanoseconds.
+    pub fn run_repeat(&mut self, data: &[u8], repeat: u32) -> Result<(EngineRun, f64), Fault> {
+        let prog = self.entry;
+        self.load_packet(prog, data)?;
+        let start = std::time::Instant::now();
+        let mut ret = 0;
+        for _ in 0..repeat.max(1) {
+            ret = self.execute(prog)?;
+        }
+        let ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(repeat.max(1));
+        let env = &self.vm.env;
+        Ok((EngineRun { retval: ret as u32, data_out: env.packet.data().to_vec(), redirect: env.redirect.map(|r| r.0) }, ns))
+    }
+
+    fn load_packet(&mut self, prog: usize, data: &[u8]) -> Result<(), Fault> {
+        if self.vm.env.packet.fill(data).is_none() {
+            let message = format!("a packet of {} bytes is larger than the engine's single buffer of {}", data.len(), super::env::MAX_PACKET);
+            return Err(self.fault(prog, 0, FaultKind::Limit { message }));
+        }
+        packet_moved(&mut self.vm);
+        Ok(())
+    }
+
+    /// One run of `prog` on the packet in place, following tail calls.
+    fn execute(&mut self, prog: usize) -> Result<u64, Fault> {
         let vm = &mut *self.vm;
         vm.begin_run();
         vm.env.redirect = None;
         vm.env.tail_calls = 0;
         vm.env.reserved.clear();
-        if vm.env.packet.fill(data).is_none() {
-            return Err(self.fault(prog, 0, FaultKind::Limit { message: format!("a packet of {} bytes is larger than the engine's single buffer of {}", data.len(), super::env::MAX_PACKET) }));
-        }
-        packet_moved(vm);
         let mut current = prog;
         let ret = loop {
             let code = &self.code[current];
@@ -228,13 +275,8 @@ impl Engine {
                 _ => break r0,
             }
         };
-        let vm = &mut *self.vm;
-        vm.env.maps.end_run();
-        Ok(EngineRun {
-            retval: ret as u32,
-            data_out: vm.env.packet.data().to_vec(),
-            redirect: vm.env.redirect.map(|r| r.0),
-        })
+        self.vm.env.maps.end_run();
+        Ok(ret)
     }
 
     fn fault(&self, prog: usize, pc: u32, kind: FaultKind) -> Fault {

@@ -311,10 +311,12 @@ impl Vm {
         vaddr(id, 0)
     }
 
-    /// Zero the frames and forget the last run's regions and fault.
+    /// Forget the last run's regions and fault. The frames keep their
+    /// bytes, as the kernel's stack does between runs (a program reading
+    /// its stack before writing it reads what the last run left: memory
+    /// of its own, never the host's).
     pub fn begin_run(&mut self) {
         self.regions.reset();
-        self.frames.stack.fill(0);
         self.fault = None;
         self.tail_target = None;
         self.ctx.abort = ABORT_NONE;

@@ -62,6 +62,9 @@ impl KState {
     /// `bpf_obj_free_fields` does when a map value holding them is deleted
     /// or overwritten.
     pub fn release(&mut self, base: *const u8, len: usize) {
+        if self.trees.is_empty() && self.lists.is_empty() {
+            return;
+        }
         let range = base as usize..(base as usize).saturating_add(len);
         let trees: Vec<usize> = self.trees.keys().copied().filter(|k| range.contains(k)).collect();
         let lists: Vec<usize> = self.lists.keys().copied().filter(|k| range.contains(k)).collect();
