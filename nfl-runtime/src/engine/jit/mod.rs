@@ -5,8 +5,9 @@
 //! r0–r9 are Cranelift variables; r10 is the frame pointer of the call
 //! depth the function runs at. Every load and store checks its virtual
 //! address against the region table inline (`mem.rs`) and calls into Rust
-//! only when the check fails ([`vm::nfl_engine_mem`]). Helper, kfunc and
-//! bpf-to-bpf calls are followed by a test of `abort`, which unwinds.
+//! only when the check fails ([`Vm::load`], [`Vm::store`],
+//! [`vm::nfl_engine_mem`]). Helper, kfunc and bpf-to-bpf calls are
+//! followed by a test of `abort`, which unwinds (faults and tail calls).
 //! Instructions are translated in `alu.rs`, `mem.rs` and `jump.rs`; this
 //! file owns the module, the functions and their blocks.
 
