@@ -332,6 +332,41 @@ fn ctx_loads_give_the_packet_pointers() {
     assert_eq!(f, Fault { pc: 0, kind: FaultKind::BadContext { offset: 2, size: 4, store: false } });
 }
 
+#[test]
+fn ctx_fields_of_both_hooks() {
+    // XDP: data_meta is data; a context pointer moved by 4 reads data_end
+    // at offset 0.
+    let data = vaddr(REGION_PKT, 256);
+    assert_eq!(ret_of(&[Insn::ldx(BPF_W, 0, 1, 8), Insn::exit()], &[0u8; 20]), data);
+    let code = [Insn::alu64_imm(BPF_ADD, 1, 4), Insn::ldx(BPF_W, 0, 1, 0), Insn::exit()];
+    assert_eq!(ret_of(&code, &[0u8; 20]), data + 20);
+    // TC: len (0), data (76), data_end (80), data_meta (140).
+    let mut l = linked(&[
+        Insn::ldx(BPF_W, 2, 1, 76),
+        Insn::ldx(BPF_W, 3, 1, 80),
+        Insn::ldx(BPF_W, 4, 1, 140),
+        Insn::ldx(BPF_W, 5, 1, 0),
+        Insn::mov64_reg(0, 3),
+        Insn::alu64_reg(BPF_SUB, 0, 2),
+        Insn::alu64_reg(BPF_ADD, 0, 4),
+        Insn::alu64_reg(BPF_SUB, 0, 2),
+        Insn::alu64_imm(BPF_LSH, 0, 16),
+        Insn::alu64_reg(BPF_OR, 0, 5),
+        Insn::exit(),
+    ]);
+    l.kind = ProgramKind::Tc;
+    let prog = jit::compile(&l).expect("compile");
+    let mut vm = Vm::new(Env::new(ProgramKind::Tc, MapSet::default(), World::default()));
+    vm.begin_run();
+    vm.env.packet.fill(&[0u8; 30]).expect("fits");
+    let (head, end) = (vm.env.packet.head as u64, vm.env.packet.end as u64);
+    let base = vm.env.packet.buf.as_mut_ptr();
+    vm.regions.set(REGION_PKT, Region { base, lo: head, hi: end });
+    vm.sync();
+    assert_eq!(run_on(&prog, &mut vm), 30 << 16 | 30);
+    assert_eq!(vm.fault, None);
+}
+
 fn ret_of(insns: &[Insn], packet: &[u8]) -> u64 {
     run_pkt(insns, packet).0
 }

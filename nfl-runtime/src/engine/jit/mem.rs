@@ -5,11 +5,12 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
-use cranelift_codegen::ir::{BlockArg, InstBuilder, Value};
+use cranelift_codegen::ir::{Block, BlockArg, InstBuilder, Value};
 use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 
 use super::{FnCompiler, Res};
+use crate::load::ProgramKind;
 use crate::engine::vm::{self, REGION_BASE, REGION_HI, REGION_LO, REGION_SIZE, STACK_SIZE, Vm, VmCtx};
 
 /// `BPF_MEMSX`: sign-extending loads.
@@ -179,6 +180,9 @@ impl FnCompiler<'_> {
         self.b.ins().jump(join, &[BlockArg::Value(v)]);
 
         self.enter(slow);
+        if store.is_none() && !atomic && size == 4 {
+            self.packet_field(addr, off, join);
+        }
         let konst = |f: &mut Self, v: u64| f.b.ins().iconst(I64, v as i64);
         let args = [
             self.vm,
@@ -210,8 +214,37 @@ impl FnCompiler<'_> {
         let rows = self.b.use_var(self.rows);
         let row = self.b.ins().imul_imm_s(region, REGION_SIZE);
         let row = self.b.ins().iadd(rows, row);
-        let offset = self.b.ins().band_imm_u(v, 0xffff_ffff);
+        let offset = self.b.ins().ireduce(I32, v);
+        let offset = self.b.ins().uextend(I64, offset);
         (row, offset)
+    }
+}
+
+impl FnCompiler<'_> {
+    /// In a slow path: when `addr` is the context field `off` that holds
+    /// `data` or `data_end` (`data_meta` is `data`), its value without a
+    /// call — the packet region is `[data, data_end)` (see
+    /// [`vm`](crate::engine::vm)), so it is that row's `lo` or `hi`.
+    /// Programs read these fields first thing, on every packet.
+    fn packet_field(&mut self, addr: Value, off: i64, join: Block) {
+        let field = match (self.kind, off) {
+            (ProgramKind::Xdp, 0 | 8) | (ProgramKind::Tc, 76 | 140) => REGION_LO,
+            (ProgramKind::Xdp, 4) | (ProgramKind::Tc, 80) => REGION_HI,
+            _ => return,
+        };
+        let ctx_field = self.b.ins().iconst(I64, vm::vaddr(vm::REGION_CTX, off as u32) as i64);
+        let is_field = self.b.ins().icmp(IntCC::Equal, addr, ctx_field);
+        let (read, other) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(read);
+        self.b.set_cold_block(other);
+        self.b.ins().brif(is_field, read, &[], other, &[]);
+        self.enter(read);
+        let rows = self.b.use_var(self.rows);
+        let row = self.b.ins().iadd_imm_s(rows, i64::from(vm::REGION_PKT) * REGION_SIZE);
+        let offset = self.b.ins().load(I64, self.flags.table, row, field);
+        let v = self.b.ins().iadd_imm_s(offset, vm::vaddr(vm::REGION_PKT, 0) as i64);
+        self.b.ins().jump(join, &[BlockArg::Value(v)]);
+        self.enter(other);
     }
 }
 

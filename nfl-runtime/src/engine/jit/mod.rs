@@ -5,8 +5,9 @@
 //! r0–r9 are Cranelift variables; r10 is the frame pointer of the call
 //! depth the function runs at. Every load and store checks its virtual
 //! address against the region table inline (`mem.rs`) and calls into Rust
-//! only when the check fails ([`vm::nfl_engine_mem`]). Helper, kfunc and
-//! bpf-to-bpf calls are followed by a test of `abort`, which unwinds.
+//! only when the check fails ([`Vm::load`], [`Vm::store`],
+//! [`vm::nfl_engine_mem`]). Helper, kfunc and bpf-to-bpf calls are
+//! followed by a test of `abort`, which unwinds (faults and tail calls).
 //! Instructions are translated in `alu.rs`, `mem.rs` and `jump.rs`; this
 //! file owns the module, the functions and their blocks.
 
@@ -30,6 +31,7 @@ use nfl_compiler::bpf::insn::{BPF_JMP, BPF_JMP32, BPF_LD, BPF_X};
 
 use super::EngineError;
 use super::image::Linked;
+use crate::load::ProgramKind;
 use super::vm::{self, JitFn, Runner, Vm, VmCtx, FaultKind, STACK_SIZE, VMCTX_STACK};
 
 /// A program compiled to native code. Its code is freed on drop: the
@@ -112,7 +114,7 @@ fn define_all(module: &mut JITModule, code: &Linked) -> Result<HashMap<u32, JitF
         ctx.func.name = UserFuncName::user(0, ids[&entry].as_u32());
         let callees = ids.iter().map(|(&e, &id)| (e, module.declare_func_in_func(id, &mut ctx.func))).collect();
         let builder = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let mut f = FnCompiler::new(builder, &code.insns, entry, end, callees);
+        let mut f = FnCompiler::new(builder, code, entry, end, callees);
         f.translate().map_err(|m| format!("function at {entry}: {m}"))?;
         f.b.finalize(module.target_config());
         module.define_function(ids[&entry], &mut ctx).map_err(|e| format!("function at {entry}: {e:?}"))?;
@@ -173,6 +175,8 @@ struct Externs {
 struct FnCompiler<'a> {
     b: FunctionBuilder<'a>,
     insns: &'a [Insn],
+    /// The hook, whose context fields the slow path knows.
+    kind: ProgramKind,
     start: u32,
     end: u32,
     regs: [Variable; 11],
@@ -198,7 +202,7 @@ struct FnCompiler<'a> {
 type Res<T> = Result<T, String>;
 
 impl<'a> FnCompiler<'a> {
-    fn new(mut b: FunctionBuilder<'a>, insns: &'a [Insn], start: u32, end: u32, callees: HashMap<u32, FuncRef>) -> Self {
+    fn new(mut b: FunctionBuilder<'a>, code: &'a Linked, start: u32, end: u32, callees: HashMap<u32, FuncRef>) -> Self {
         let regs = std::array::from_fn(|_| b.declare_var(I64));
         let (rows, nregions) = (b.declare_var(I64), b.declare_var(I64));
         let mut region = |id: u32, name: &'static str| -> Option<AliasRegion> {
@@ -232,7 +236,8 @@ impl<'a> FnCompiler<'a> {
         b.set_cold_block(unwind);
         let mut f = FnCompiler {
             b,
-            insns,
+            insns: &code.insns,
+            kind: code.kind,
             start,
             end,
             regs,
