@@ -6,7 +6,7 @@ use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 use nfl_compiler::elf::{CtxKind, LineInfo, MapReloc, MapSpec, ObjectSpec, ProgramSpec, write_object};
 use nfl_runtime::engine::vm::FaultKind;
-use nfl_runtime::engine::{Engine, Fault, Options};
+use nfl_runtime::engine::{Engine, Fault, Mode, Options};
 
 fn object(insns: Vec<Insn>, maps: Vec<MapSpec>, map_relocs: Vec<MapReloc>) -> Vec<u8> {
     // Line info may not sit on the second slot of an LD_IMM64.
@@ -34,12 +34,24 @@ fn fault_of(insns: Vec<Insn>) -> Fault {
     fault_with(object(insns, Vec::new(), Vec::new()))
 }
 
+/// The fault `obj` raises, the same in both modes (the JIT's is returned).
 fn fault_with(obj: Vec<u8>) -> Fault {
-    let mut e = Engine::new(&obj, Options::default()).expect("engine takes the object");
-    let f = e.run(&frame()).expect_err("the engine must stop this program");
-    // The engine is intact afterwards: a second run faults the same way.
-    assert_eq!(e.run(&frame()).expect_err("again"), f);
-    f
+    let faults: Vec<Fault> = Mode::ALL
+        .iter()
+        .map(|&mode| {
+            let mut e = Engine::new(&obj, Options { mode, ..Options::default() }).expect("engine takes the object");
+            let f = e.run(&frame()).expect_err("the engine must stop this program");
+            // The engine is intact afterwards: a second run faults the same way.
+            assert_eq!(e.run(&frame()).expect_err("again"), f);
+            f
+        })
+        .collect();
+    // Loops spend the budget at different instructions in the two modes;
+    // every other fault is the same fault.
+    if !matches!(faults[0].kind, FaultKind::Limit { .. }) {
+        assert!(faults.windows(2).all(|w| w[0] == w[1]), "modes disagree: {faults:#?}");
+    }
+    faults[0].clone()
 }
 
 /// `r2 = ctx->data`, then `rest`.
@@ -178,10 +190,23 @@ fn unknown_helpers_context_fields_and_encodings_are_faults() {
     assert!(matches!(f.kind, FaultKind::Helper { id: 9999, .. }), "{f:?}");
     let f = fault_of(vec![Insn::ldx(BPF_W, 0, 1, 64), Insn::exit()]);
     assert!(matches!(f.kind, FaultKind::BadContext { offset: 64, .. }), "{f:?}");
-    let f = fault_of(vec![Insn { code: 0xff, ..Insn::default() }, Insn::exit()]);
-    assert!(matches!(f.kind, FaultKind::BadInsn { .. }), "{f:?}");
-    let f = fault_of(vec![Insn::mov64_imm(0, 1)]);
-    assert!(matches!(f.kind, FaultKind::BadInsn { .. }), "{f:?}");
+}
+
+#[test]
+fn unknown_encodings_and_running_off_the_end_are_refused() {
+    // The interpreter faults when it meets them; the JIT refuses the
+    // object before it runs.
+    for insns in [vec![Insn { code: 0xff, ..Insn::default() }, Insn::exit()], vec![Insn::mov64_imm(0, 1)]] {
+        let obj = object(insns, Vec::new(), Vec::new());
+        let mut e = Engine::new(&obj, Options { mode: Mode::Interp, ..Options::default() }).expect("interpreter");
+        let f = e.run(&frame()).expect_err("fault");
+        assert!(matches!(f.kind, FaultKind::BadInsn { .. }), "{f:?}");
+        match Engine::new(&obj, Options { mode: Mode::Jit, ..Options::default() }) {
+            Err(nfl_runtime::engine::EngineError::Jit { .. }) => {}
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("the JIT compiled an invalid program"),
+        }
+    }
 }
 
 #[test]

@@ -17,9 +17,9 @@ use crate::load::ProgramKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
     /// The reference interpreter.
-    #[default]
     Interp,
     /// Native code from the Cranelift JIT ([`super::jit`]).
+    #[default]
     Jit,
 }
 

@@ -6,7 +6,7 @@ use cranelift_codegen::ir::{Block, InstBuilder, Value};
 use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 
-use super::{FnCompiler, Res, nfl_engine_depth};
+use super::{FnCompiler, Res, nfl_engine_depth, nfl_engine_out_of_budget};
 use crate::engine::vm::{self, KFUNC_BASE, MAX_FRAMES};
 
 /// For an instruction that ends a block: its jump target (`None` for
@@ -44,6 +44,10 @@ impl FnCompiler<'_> {
         }
         let Some(Some(target)) = targets(pc, insn) else { return bad() };
         let taken = self.block_at(pc, target)?;
+        if target <= i64::from(pc) {
+            // A loop: each pass spends the run's budget.
+            self.spend(pc);
+        }
         if op == BPF_JA {
             self.b.ins().jump(taken, &[]);
             return Ok(false);
@@ -79,6 +83,25 @@ impl FnCompiler<'_> {
         let cond = self.b.ins().icmp(cc, dst, src);
         self.b.ins().brif(cond, taken, &[], not_taken, &[]);
         Ok(false)
+    }
+
+    /// Take one from the run's budget (`VmCtx::budget`); at zero, fault
+    /// and unwind.
+    fn spend(&mut self, pc: u32) {
+        let left = self.b.ins().load(I64, self.flags.vmctx, self.vm, vm::VMCTX_BUDGET);
+        let (out, ok) = (self.b.create_block(), self.b.create_block());
+        self.b.set_cold_block(out);
+        self.b.ins().brif(left, ok, &[], out, &[]);
+
+        self.enter(out);
+        let pcv = self.b.ins().iconst(I64, i64::from(pc));
+        let sig = self.externs.depth;
+        self.call_extern(sig, nfl_engine_out_of_budget as *const () as usize, &[self.vm, pcv]);
+        self.b.ins().jump(self.unwind, &[]);
+
+        self.enter(ok);
+        let rest = self.b.ins().iadd_imm_s(left, -1);
+        self.b.ins().store(self.flags.vmctx, rest, self.vm, vm::VMCTX_BUDGET);
     }
 
     fn block_at(&self, pc: u32, target: i64) -> Res<Block> {
@@ -118,6 +141,7 @@ impl FnCompiler<'_> {
             .ok()
             .and_then(|t| self.callees.get(&t).copied())
             .ok_or_else(|| format!("instruction {pc}: call to {target}, where no function starts"))?;
+        self.spend(pc);
         let depth = self.b.ins().iadd_imm_s(self.depth, 1);
         let too_deep = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, depth, i64::from(MAX_FRAMES));
         let (deep, ok) = (self.b.create_block(), self.b.create_block());

@@ -426,6 +426,17 @@ unsafe extern "C" fn nfl_engine_depth(vm: *mut VmCtx, pc: u64) -> u64 {
     0
 }
 
+/// Raises the out-of-budget fault for generated code (the signature of
+/// [`nfl_engine_depth`]).
+///
+/// # Safety
+/// As [`vm::nfl_engine_mem`].
+unsafe extern "C" fn nfl_engine_out_of_budget(vm: *mut VmCtx, pc: u64) -> u64 {
+    // SAFETY: the caller's promise.
+    unsafe { vm::nfl_engine_budget(vm, pc) };
+    0
+}
+
 /// [`compile`] and the time it took.
 pub fn compile_timed(code: &Linked) -> Result<(JitProgram, Duration), EngineError> {
     let p = compile(code)?;
