@@ -122,3 +122,48 @@ fn jit_and_interpreter_agree_on_mutated_packets() {
     }
     assert!(compared > 1000, "{compared} packets");
 }
+
+/// Every example cut at every statement boundary (as
+/// `tests/kernel_stages.rs` cuts them for the kernel): the engine follows
+/// the tail calls through the prog array and the cases still pass.
+#[test]
+fn examples_cut_at_every_boundary_pass_in_the_engine() {
+    let mut split = 0;
+    for path in nf_files("examples") {
+        let name = display_name(&path);
+        let text = std::fs::read_to_string(&path).expect("read");
+        let yaml = path.with_extension("yaml");
+        let yaml_text = yaml.is_file().then(|| std::fs::read_to_string(&yaml).expect("read config"));
+        let config = yaml_text.as_deref().map(|t| ("config.yaml", t));
+        let mut checked = nfl_compiler::driver::check_with(&name, &text, &mut common::DirLoader(common::root().join("examples")), config).expect("checks");
+        let stmts = checked.hir.control.stmts.len();
+        checked.hir.stage_cuts = (1..stmts as u32)
+            .filter(|&i| matches!(checked.hir.cut_points.get(i as usize), Some(Some(_))))
+            .take(nfl_compiler::split::MAX_STAGES - 1)
+            .collect();
+        if checked.hir.stage_cuts.is_empty() {
+            continue;
+        }
+        // A cut the builder refuses (E0942) is the kernel test's business.
+        let Ok(build) = nfl_compiler::driver::build_checked_limited(checked, Target::Helpers, &nfl_compiler::split::Limits::new(None)) else { continue };
+        let Some(stages) = build.schema.stages.clone() else { continue };
+        split += 1;
+        let cases_text = std::fs::read_to_string(path.with_extension("test")).expect("read .test");
+        let mut sources = build.checked.sources.clone();
+        let (_, cases, _) = testfile::parse_source(&mut sources, "t.test", &cases_text);
+        for &mode in nfl_runtime::engine::Mode::ALL {
+            let mut engine = Engine::new(&build.object, Options { mode, ..Options::default() }).expect("engine");
+            let outcomes = testfile::run_cases_with(engine.hook(), &cases, |input| {
+                engine.run(input).map(|r| (r.retval, r.data_out)).map_err(|f| f.to_string())
+            });
+            assert!(
+                outcomes.iter().all(|o| o.passed()),
+                "{name} in {} stages ({}):\n{}",
+                stages.programs.len(),
+                mode.name(),
+                testfile::format_outcomes(&outcomes)
+            );
+        }
+    }
+    assert!(split >= 5, "only {split} examples split");
+}

@@ -173,3 +173,21 @@ fn queues_and_stacks_keep_their_order_and_bound() {
     assert_eq!(st.pop(true), Ok(vec![2, 0, 0, 0]));
     assert_eq!(st.pop(true), Err(2));
 }
+
+#[test]
+fn ring_buffers_keep_committed_records_in_order_within_their_size() {
+    // 64 bytes of ring: each record takes an 8-byte header, rounded to 8.
+    let mut rb = Map::new(def(&spec("rb", 27, 0, 0, 64, 0)), 1).expect("ringbuf");
+    rb.ringbuf_output(&[1, 2, 3]).expect("16 bytes");
+    let p = rb.ringbuf_reserve(10).expect("24 bytes");
+    // SAFETY: the reservation is 10 bytes at `p`, alive until committed.
+    unsafe { *p = 9 };
+    assert!(rb.ringbuf_reserve(20).is_none(), "32 more bytes do not fit in the 24 left");
+    let q = rb.ringbuf_reserve(4).expect("16 bytes");
+    assert!(rb.ringbuf_commit(q as usize, false), "discarded");
+    assert!(rb.ringbuf_commit(p as usize, true), "submitted");
+    assert!(!rb.ringbuf_commit(p as usize, true), "twice");
+    let records: Vec<Vec<u8>> = rb.dump().into_iter().map(|(_, v)| v.concat()).collect();
+    assert_eq!(records, vec![vec![1, 2, 3], vec![9, 0, 0, 0, 0, 0, 0, 0, 0, 0]]);
+    assert_eq!(rb.ringbuf_output(&[0; 20]), Err(11), "EAGAIN when full");
+}

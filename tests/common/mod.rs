@@ -51,11 +51,16 @@ pub fn build_file(path: &Path) -> Result<Build, Failed> {
 
 /// [`build_file`] for one target profile.
 pub fn build_file_for(path: &Path, target: nfl_compiler::target::Target) -> Result<Build, Failed> {
+    build_file_limited(path, target, &nfl_compiler::split::Limits::new(None))
+}
+
+/// [`build_file_for`] under `limits` (a small `max_insns` splits it).
+pub fn build_file_limited(path: &Path, target: nfl_compiler::target::Target, limits: &nfl_compiler::split::Limits) -> Result<Build, Failed> {
     let text = std::fs::read_to_string(path).expect("read source");
     let yaml = path.with_extension("yaml");
     let config = yaml.is_file().then(|| (display_name(&yaml), std::fs::read_to_string(&yaml).expect("read config")));
     let config = config.as_ref().map(|(n, t)| (n.as_str(), t.as_str()));
-    driver::build_for(&display_name(path), &text, &mut loader(path), config, target)
+    driver::build_checked_limited(driver::check_with(&display_name(path), &text, &mut loader(path), config)?, target, limits)
 }
 
 /// Build or panic with the rendered diagnostics.
