@@ -7,7 +7,7 @@ use nfl_compiler::bpf::Insn;
 use nfl_compiler::bpf::insn::*;
 
 use super::{FnCompiler, Res, nfl_engine_depth, nfl_engine_out_of_budget};
-use crate::engine::vm::{self, KFUNC_BASE, MAX_FRAMES};
+use crate::engine::vm::{self, KFUNC_BASE, MAX_FRAMES, VmCtx};
 
 /// For an instruction that ends a block: its jump target (`None` for
 /// exit). `None` for every other instruction, calls included.
@@ -89,19 +89,26 @@ impl FnCompiler<'_> {
     /// and unwind.
     fn spend(&mut self, pc: u32) {
         let left = self.b.ins().load(I64, self.flags.vmctx, self.vm, vm::VMCTX_BUDGET);
+        let empty = self.b.ins().icmp_imm_u(IntCC::Equal, left, 0);
+        self.fault_if(empty, pc, nfl_engine_out_of_budget);
+        let rest = self.b.ins().iadd_imm_s(left, -1);
+        self.b.ins().store(self.flags.vmctx, rest, self.vm, vm::VMCTX_BUDGET);
+    }
+
+    /// When `cond` holds, a cold block calls `raise(vm, pc)` and unwinds;
+    /// code goes on after it otherwise.
+    fn fault_if(&mut self, cond: Value, pc: u32, raise: unsafe extern "C" fn(*mut VmCtx, u64) -> u64) {
         let (out, ok) = (self.b.create_block(), self.b.create_block());
         self.b.set_cold_block(out);
-        self.b.ins().brif(left, ok, &[], out, &[]);
+        self.b.ins().brif(cond, out, &[], ok, &[]);
 
         self.enter(out);
         let pcv = self.b.ins().iconst(I64, i64::from(pc));
         let sig = self.externs.depth;
-        self.call_extern(sig, nfl_engine_out_of_budget as *const () as usize, &[self.vm, pcv]);
+        self.call_extern(sig, raise as *const () as usize, &[self.vm, pcv]);
         self.b.ins().jump(self.unwind, &[]);
 
         self.enter(ok);
-        let rest = self.b.ins().iadd_imm_s(left, -1);
-        self.b.ins().store(self.flags.vmctx, rest, self.vm, vm::VMCTX_BUDGET);
     }
 
     fn block_at(&self, pc: u32, target: i64) -> Res<Block> {
@@ -144,17 +151,7 @@ impl FnCompiler<'_> {
         self.spend(pc);
         let depth = self.b.ins().iadd_imm_s(self.depth, 1);
         let too_deep = self.b.ins().icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, depth, i64::from(MAX_FRAMES));
-        let (deep, ok) = (self.b.create_block(), self.b.create_block());
-        self.b.set_cold_block(deep);
-        self.b.ins().brif(too_deep, deep, &[], ok, &[]);
-
-        self.enter(deep);
-        let pcv = self.b.ins().iconst(I64, i64::from(pc));
-        let sig = self.externs.depth;
-        self.call_extern(sig, nfl_engine_depth as *const () as usize, &[self.vm, pcv]);
-        self.b.ins().jump(self.unwind, &[]);
-
-        self.enter(ok);
+        self.fault_if(too_deep, pc, nfl_engine_depth);
         let mut all = vec![self.vm, depth];
         all.extend(args);
         let call = self.b.ins().call(callee, &all);
