@@ -12,6 +12,9 @@
 //! 21 ns a run here, the engine's about 9). Also the time `Engine::new` takes per program (read,
 //! link, fill the maps, and in JIT mode compile), the median of 5.
 //!
+//! Each line ends with the program's xlated instructions and the verifier's
+//! processed count.
+//!
 //! `NFL_BENCH_QUICK=1`: a smoke run (3 rounds, repeat 2,000);
 //! `NFL_BENCH_ONLY=router,nat`: only those examples; `NFL_BENCH_MODES=jit`:
 //! only that engine mode.
@@ -117,7 +120,10 @@ fn main() {
                 format!("{:.2}", median(&mut v))
             })
             .collect();
-        let note = if differ > 0 { format!("   ({differ} runs gave another verdict)") } else { String::new() };
+        let mut note = format!("   [{} insns, {} processed]", prog.xlated_insn_count(), opt(prog.verified_insns()));
+        if differ > 0 {
+            note.push_str(&format!(" ({differ} runs gave another verdict)"));
+        }
         println!("{name:<14} {:>4} {kernel:>9.1} {}   {:<22} {}{note}", pkts.len(), cols.join(" "), net.join(", "), compile.join(", "));
     }
 }
