@@ -106,8 +106,8 @@ enum Command {
         target: TargetArg,
     },
     /// Run a capture through FILE in the userspace engine, without
-    /// privileges: verdicts, counters, state and sketch tops; optionally
-    /// the frames that left the program, as a pcap.
+    /// privileges: verdicts, counters, table hits, state and sketch tops;
+    /// optionally the frames that left the program, as a pcap.
     Sim {
         file: PathBuf,
         /// The capture (pcap or pcapng, Ethernet); its timestamps are the
