@@ -791,7 +791,7 @@ impl CaseOutcome {
 }
 
 /// How a return value reads at `hook`: its verdict name, or `retval N`.
-fn describe_retval(hook: ProgramKind, retval: u32) -> String {
+pub fn describe_retval(hook: ProgramKind, retval: u32) -> String {
     match verdict_from_retval(hook, retval) {
         Some(v) => v.name().to_string(),
         None => format!("retval {retval}"),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use nfl_runtime::engine::{Engine, Options};
 use nfl_runtime::load::ProgramKind;
-use nfl_runtime::testfile::verdict_from_retval;
+use nfl_runtime::testfile::{describe_retval, verdict_from_retval};
 
 pub struct Args<'a> {
     pub file: &'a Path,
@@ -48,9 +48,7 @@ pub fn run(a: &Args<'_>, color: bool) -> Result<ExitCode, String> {
         engine.world().clock_ns = t;
         match engine.run(frame) {
             Ok(r) => {
-                let v = verdict_from_retval(hook, r.retval);
-                let name = v.map_or_else(|| format!("retval {}", r.retval), |v| v.name().to_string());
-                *verdicts.entry(name).or_default() += 1;
+                *verdicts.entry(describe_retval(hook, r.retval)).or_default() += 1;
                 if leaves(hook, r.retval) {
                     kept.push((t, r.data_out));
                 }

@@ -158,32 +158,17 @@ impl Map {
 
     /// The element for `key`, as a program's lookup finds it.
     fn find(&mut self, key: &[u8]) -> Option<&mut Elem> {
-        let ks = self.def.key_size as usize;
-        let key = key.get(..ks)?;
+        let key = key.get(..self.def.key_size as usize)?;
+        let slot = self.locate(key)?;
         self.clock += 1;
         let now = self.clock;
-        let e = match &mut self.store {
-            Store::Array(elems) => elems.get_mut(u32::from_ne_bytes(key[..4].try_into().ok()?) as usize),
-            Store::Hash { elems, .. } => elems.get_mut(key),
-            Store::Lpm { elems, lens, .. } => {
-                let plen = u32::from_ne_bytes(key[..4].try_into().ok()?);
-                // Probe keys on the stack (tries have short keys).
-                let mut buf = [0u8; 64];
-                let mut heap = Vec::new();
-                let probe: &mut [u8] = match buf.get_mut(..key.len()) {
-                    Some(b) => b,
-                    None => {
-                        heap.resize(key.len(), 0);
-                        &mut heap
-                    }
-                };
-                let best = *lens.iter().rev().filter(|&&l| l <= plen).find(|&&l| {
-                    mask_prefix_into(key, l, probe);
-                    elems.contains_key(&*probe)
-                })?;
-                mask_prefix_into(key, best, probe);
+        let e = match (&mut self.store, slot) {
+            (Store::Array(elems), Slot::Index(i)) => elems.get_mut(i),
+            (Store::Hash { elems, .. }, Slot::Key) => elems.get_mut(key),
+            (Store::Lpm { elems, .. }, Slot::Prefix(l)) => with_probe(key, |probe| {
+                mask_prefix_into(key, l, probe);
                 elems.get_mut(&*probe)
-            }
+            }),
             _ => None,
         }?;
         e.used = now;
@@ -297,6 +282,21 @@ impl Map {
             }
             _ => Err(EINVAL),
         }
+    }
+
+    /// A user-space update that gives every CPU of a per-CPU map the same
+    /// `value` (one CPU's), as `mapops::update_all_cpus` does in the kernel.
+    pub fn update_every_cpu(&mut self, key: &[u8], value: &[u8], flags: u64) -> Result<(), Errno> {
+        if !self.is_percpu() {
+            return self.update(key, value, flags, None);
+        }
+        let stride = self.stored_size();
+        let mut all = vec![0u8; stride * self.ncpu];
+        let n = value.len().min(stride);
+        for chunk in all.chunks_mut(stride) {
+            chunk[..n].copy_from_slice(&value[..n]);
+        }
+        self.update(key, &all, flags, None)
     }
 
     /// `bpf_map_delete_elem`.
@@ -452,12 +452,33 @@ impl Map {
     }
 
     fn element(&self, key: &[u8]) -> Option<&Elem> {
+        match (&self.store, self.locate(key)?) {
+            (Store::Array(elems), Slot::Index(i)) => elems.get(i),
+            (Store::Hash { elems, .. }, Slot::Key) => elems.get(key),
+            (Store::Lpm { elems, .. }, Slot::Prefix(l)) => with_probe(key, |probe| {
+                mask_prefix_into(key, l, probe);
+                elems.get(&*probe)
+            }),
+            _ => None,
+        }
+    }
+
+    /// Where a lookup of `key` (cut to the key size) lands: an array's
+    /// index, a hash map's key itself, or the longest prefix length of a
+    /// trie's entries that matches it.
+    fn locate(&self, key: &[u8]) -> Option<Slot> {
         match &self.store {
-            Store::Array(elems) => elems.get(u32::from_ne_bytes(key.get(..4)?.try_into().ok()?) as usize),
-            Store::Hash { elems, .. } => elems.get(key),
+            Store::Array(_) => Some(Slot::Index(u32::from_ne_bytes(key.get(..4)?.try_into().ok()?) as usize)),
+            Store::Hash { .. } => Some(Slot::Key),
             Store::Lpm { elems, lens, .. } => {
                 let plen = u32::from_ne_bytes(key.get(..4)?.try_into().ok()?);
-                lens.iter().rev().filter(|&&l| l <= plen).find_map(|&l| elems.get(&mask_prefix(key, l)))
+                let best = with_probe(key, |probe| {
+                    lens.iter().rev().copied().filter(|&l| l <= plen).find(|&l| {
+                        mask_prefix_into(key, l, probe);
+                        elems.contains_key(&*probe)
+                    })
+                });
+                best.map(Slot::Prefix)
             }
             _ => None,
         }
@@ -476,6 +497,24 @@ impl Map {
     /// kept padded already).
     pub fn user_value(&self, vals: Vec<Vec<u8>>) -> Vec<u8> {
         vals.concat()
+    }
+}
+
+/// What [`Map::locate`] finds.
+#[derive(Clone, Copy)]
+enum Slot {
+    Index(usize),
+    Key,
+    Prefix(u32),
+}
+
+/// `f` with a scratch buffer of `key`'s length, on the stack when it is
+/// short (trie keys are).
+fn with_probe<R>(key: &[u8], f: impl FnOnce(&mut [u8]) -> R) -> R {
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..key.len()) {
+        Some(b) => f(b),
+        None => f(&mut vec![0u8; key.len()]),
     }
 }
 

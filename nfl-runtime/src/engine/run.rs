@@ -162,17 +162,13 @@ impl Engine {
         let maps = &mut self.vm.env.maps;
         for w in crate::state::initial_writes(schema, &all) {
             let map = maps.by_name(&w.map).ok_or_else(|| EngineError::Object(format!("no map `{}`", w.map)))?;
+            // As `state::MapSet::write_initial_for` writes the kernel's maps.
             let done = if w.key.is_empty() {
                 map.push(&w.value, BPF_ANY)
+            } else if w.every_cpu {
+                map.update_every_cpu(&w.key, &w.value, BPF_ANY)
             } else {
-                let value = if map.is_percpu() {
-                    let mut one = w.value.clone();
-                    one.resize(one.len().div_ceil(8) * 8, 0);
-                    one.repeat(self.vm.env.world.nr_cpus.max(1) as usize)
-                } else {
-                    w.value.clone()
-                };
-                map.update(&w.key, &value, BPF_ANY, None)
+                map.update(&w.key, &w.value, BPF_ANY, None)
             };
             done.map_err(|e| EngineError::Object(format!("writing the initial entries of `{}`: errno {e}", w.map)))?;
         }
@@ -219,8 +215,13 @@ impl Engine {
     pub fn run_program(&mut self, prog: usize, data: &[u8]) -> Result<EngineRun, Fault> {
         self.load_packet(prog, data)?;
         let ret = self.execute(prog)?;
+        Ok(self.outcome(ret))
+    }
+
+    /// What the last run left: its verdict, the packet, the redirect.
+    fn outcome(&self, r0: u64) -> EngineRun {
         let env = &self.vm.env;
-        Ok(EngineRun { retval: ret as u32, data_out: env.packet.data().to_vec(), redirect: env.redirect.map(|r| r.0) })
+        EngineRun { retval: r0 as u32, data_out: env.packet.data().to_vec(), redirect: env.redirect.map(|r| r.0) }
     }
 
     /// `BPF_PROG_TEST_RUN` with `repeat`: the packet is placed once and the
@@ -236,8 +237,7 @@ impl Engine {
             ret = self.execute(prog)?;
         }
         let ns = start.elapsed().as_secs_f64() * 1e9 / f64::from(repeat.max(1));
-        let env = &self.vm.env;
-        Ok((EngineRun { retval: ret as u32, data_out: env.packet.data().to_vec(), redirect: env.redirect.map(|r| r.0) }, ns))
+        Ok((self.outcome(ret), ns))
     }
 
     fn load_packet(&mut self, prog: usize, data: &[u8]) -> Result<(), Fault> {
