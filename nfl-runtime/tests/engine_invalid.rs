@@ -225,3 +225,14 @@ fn the_kernel_refuses_what_the_engine_stops() {
         assert!(e.run(&frame()).is_err());
     }
 }
+
+#[test]
+fn a_packet_too_large_for_the_buffer_blames_no_instruction() {
+    let obj = object(vec![Insn::mov64_imm(0, 2), Insn::exit()], Vec::new(), Vec::new());
+    let mut e = Engine::new(&obj, Options::default()).expect("engine");
+    let f = e.run(&vec![0u8; nfl_runtime::engine::env::MAX_PACKET + 1]).expect_err("too large");
+    assert!(matches!(f.kind, FaultKind::Limit { .. }), "{f:?}");
+    assert_eq!((f.insn.as_str(), &f.line), ("", &None));
+    assert!(!f.to_string().contains("instruction"), "{f}");
+    assert_eq!(e.run(&frame()).expect("the engine goes on").retval, 2);
+}

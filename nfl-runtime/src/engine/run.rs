@@ -83,15 +83,27 @@ pub struct EngineRun {
 /// A run the engine stopped: the fault, the instruction and its `.nf`
 /// line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("{program}: {what} at instruction {pc} (`{insn}`){}", line.as_ref().map(|(l, n)| format!(", from line {n}: {l}")).unwrap_or_default())]
+#[error("{program}: {what}{}", place(.pc, .insn, .line))]
 #[diagnostic(code(nfl::E0962), help("the kernel's verifier would reject this program; the engine stopped it instead of running it unsafely"))]
 pub struct Fault {
     pub program: String,
     pub pc: u32,
     pub kind: FaultKind,
     pub what: String,
+    /// The instruction's disassembly; empty when the run stopped before
+    /// any instruction (a packet it cannot take).
     pub insn: String,
     pub line: Option<(String, u32)>,
+}
+
+/// ` at instruction N (`insn`), from line L: text`, or nothing when no
+/// instruction is to blame.
+fn place(pc: &u32, insn: &str, line: &Option<(String, u32)>) -> String {
+    if insn.is_empty() {
+        return String::new();
+    }
+    let line = line.as_ref().map(|(l, n)| format!(", from line {n}: {l}")).unwrap_or_default();
+    format!(" at instruction {pc} (`{insn}`){line}")
 }
 
 fn describe(kind: &FaultKind) -> String {
@@ -243,7 +255,8 @@ impl Engine {
     fn load_packet(&mut self, prog: usize, data: &[u8]) -> Result<(), Fault> {
         if self.vm.env.packet.fill(data).is_none() {
             let message = format!("a packet of {} bytes is larger than the engine's single buffer of {}", data.len(), super::env::MAX_PACKET);
-            return Err(self.fault(prog, 0, FaultKind::Limit { message }));
+            let kind = FaultKind::Limit { message };
+            return Err(Fault { program: self.image.programs[prog].name.clone(), pc: 0, what: describe(&kind), kind, insn: String::new(), line: None });
         }
         packet_moved(&mut self.vm);
         Ok(())
